@@ -1,0 +1,18 @@
+"""The one interface every backend implements: a padded batch in, one row of logits per input out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import numpy as np
+
+
+class Backend(Protocol):
+    """Runs a cross-encoder on padded int64 inputs (`input_ids`, `attention_mask`, `token_type_ids`)."""
+
+    name: str
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return float32 logits of shape (batch, num_labels)."""
+        ...

@@ -1,0 +1,152 @@
+"""ONNX Runtime backend (CPU): fp32, or int8 with dynamic quantisation.
+
+The ONNX file comes from the model folder when it ships one (`onnx/model.onnx`, `onnx/model_int8.onnx`),
+otherwise it is exported from the `transformers` model once (this step needs torch) and cached under
+`<cache>/onnx/<model>-<key>/`, where the key hashes the model's files and the export settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crossrank.cache import build_once, cache_root, content_key
+from crossrank.errors import BackendUnavailable, ModelError
+from crossrank.types import ModelSpec
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+EXPORT_VERSION = "1"  # bump when the export recipe changes, so stale cache entries are not reused
+_MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin")
+
+
+def onnx_file(spec: ModelSpec, *, quantized: bool, cache_dir: Path | None) -> Path:
+    """Path of the ONNX model for `spec`, exporting and quantising into the cache when needed."""
+    folder = Path(spec.path)
+    shipped = folder / "onnx" / ("model_int8.onnx" if quantized else "model.onnx")
+    if shipped.is_file():
+        return shipped
+    fp32 = folder / "onnx" / "model.onnx"
+    sources = [folder / f for f in _MODEL_FILES if (folder / f).is_file()]
+    if fp32.is_file():
+        sources.append(fp32)
+    if len(sources) < 2:
+        raise ModelError(f"{folder} has neither weights nor an ONNX file to run")
+    key = content_key(sources, EXPORT_VERSION, str(OPSET))
+    entry = cache_root(cache_dir) / "onnx" / f"{_safe(spec.name)}-{key}"
+    if not fp32.is_file():
+        fp32 = build_once(entry / "fp32", lambda tmp: export(folder, tmp / "model.onnx")) / "model.onnx"
+    if not quantized:
+        return fp32
+    return build_once(entry / "int8", lambda tmp: quantize(fp32, tmp / "model.onnx")) / "model.onnx"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60] or "model"
+
+
+def export(folder: Path, out: Path) -> None:
+    """Export a `transformers` sequence classifier to ONNX with dynamic batch and sequence axes."""
+    from crossrank.backends.torch import load_torch_model
+
+    model = load_torch_model(folder)
+    import inspect
+
+    import torch
+
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in inspect.signature(model.forward).parameters:
+        names.append("token_type_ids")
+    # Example inputs of batch 2 and length 8: sizes 0 and 1 would be specialised by the exporter.
+    example = {n: torch.ones((2, 8), dtype=torch.long) for n in names}
+    example["input_ids"][:, 1:7] = 5
+    example["attention_mask"][1, 6:] = 0
+    if "token_type_ids" in example:
+        example["token_type_ids"].zero_()
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    shapes = {n: {0: batch, 1: seq} for n in names}
+    with warnings.catch_warnings(), _quiet("torch.onnx", "torch.export"), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model,
+            (),
+            kwargs=example,
+            input_names=names,
+            output_names=["logits"],
+            opset_version=OPSET,
+            dynamo=True,
+            dynamic_shapes=shapes,
+            external_data=False,
+            report=False,
+            verbose=False,
+        )
+    if program is None:
+        raise ModelError(f"ONNX export of {folder} produced nothing")
+    program.save(str(out), external_data=False)
+    log.info("exported %s to %s", folder, out)
+
+
+def quantize(fp32: Path, out: Path) -> None:
+    """Dynamic int8 quantisation of the matrix products (weights int8, activations uint8 at run time).
+
+    `reduce_range` keeps weights to 7 bits so the u8s8 products cannot saturate on AVX2 CPUs without VNNI.
+    """
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise BackendUnavailable("onnx-int8", "onnx", exc.name or "onnx") from exc
+    with _quiet("root"):
+        quantize_dynamic(
+            str(fp32),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=True,
+            op_types_to_quantize=["MatMul", "Gemm"],
+        )
+
+
+@contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """Hold the named loggers at ERROR while exporting: their warnings are about the exporter, not the user."""
+    loggers = [logging.getLogger() if n == "root" else logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+class OnnxBackend:
+    """Runs an ONNX model with ONNX Runtime's CPU provider."""
+
+    def __init__(self, spec: ModelSpec, *, quantized: bool, threads: int | None, cache_dir: Path | None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BackendUnavailable("onnx", "onnx", "onnxruntime") from exc
+        self.name = "onnx-int8" if quantized else "onnx"
+        self.path = onnx_file(spec, quantized=quantized, cache_dir=cache_dir)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.inter_op_num_threads = 1
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session: Any = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        feed = {name: inputs[name] for name in self.input_names}
+        (logits,) = self.session.run(["logits"], feed)
+        return np.asarray(logits, dtype=np.float32)

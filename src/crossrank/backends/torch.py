@@ -1,0 +1,78 @@
+"""PyTorch backend: the model exactly as `transformers` runs it (fp32, eager)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crossrank.errors import BackendUnavailable, ModelError
+from crossrank.types import ModelSpec
+
+
+def load_torch_model(folder: Path) -> Any:
+    """Load a sequence classifier in eval mode; raises `BackendUnavailable` without torch."""
+    try:
+        import torch  # noqa: F401
+        from transformers import AutoModelForSequenceClassification
+    except ImportError as exc:
+        raise BackendUnavailable("torch", "torch", exc.name or "torch") from exc
+    if not any((folder / f).exists() for f in ("model.safetensors", "pytorch_model.bin")) and not any(
+        folder.glob("model*.safetensors")
+    ):
+        raise ModelError(f"{folder} has no PyTorch weights (only ONNX?); use backend 'onnx' or 'onnx-int8'")
+    try:
+        with hf_quiet():
+            model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+    except Exception as exc:  # noqa: BLE001 - surface as one model error
+        raise ModelError(f"transformers cannot load {folder}: {exc}") from exc
+    return model.eval()
+
+
+@contextmanager
+def hf_quiet() -> Iterator[None]:
+    """Silence transformers' weight-loading bars and load reports for the duration; restore after."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+class TorchBackend:
+    """Runs the `transformers` model under `torch.inference_mode`.
+
+    `threads` sets torch's process-wide intra-op thread count (torch has no per-model setting).
+    """
+
+    name = "torch"
+
+    def __init__(self, spec: ModelSpec, *, threads: int | None) -> None:
+        self.model = load_torch_model(Path(spec.path))
+        import inspect
+
+        import torch
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self._torch = torch
+        self._accepts_types = "token_type_ids" in inspect.signature(self.model.forward).parameters
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        torch = self._torch
+        feed = {k: torch.from_numpy(v) for k, v in inputs.items()}
+        if not self._accepts_types:
+            feed.pop("token_type_ids", None)
+        with torch.inference_mode():
+            logits = self.model(**feed).logits
+        return np.asarray(logits.float().numpy(), dtype=np.float32)

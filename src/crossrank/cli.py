@@ -1,0 +1,126 @@
+"""The `crossrank` command line. Each subcommand parses its arguments, calls the library, prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from crossrank.backends import BACKENDS
+from crossrank.errors import CrossrankError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crossrank", description="Cross-encoder reranking on CPU.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rerank = sub.add_parser("rerank", help="rerank documents for one query", description="Rerank documents for a query.")
+    rerank.add_argument("--query", "-q", required=True, help="the query text")
+    rerank.add_argument("--docs", "-d", required=True, help="JSONL file, text file (one document per line) or - for stdin")
+    rerank.add_argument("--format", choices=["auto", "jsonl", "text"], default="auto", help="how to read --docs")
+    rerank.add_argument("--text-field", default="text", help="field holding the text in JSONL objects (default: text)")
+    rerank.add_argument("--top-k", type=_positive_int, default=None, help="show only the best K documents")
+    rerank.add_argument("--threshold", type=float, default=None, help="drop documents scoring below this")
+    rerank.add_argument("--raw", action="store_true", help="print raw logits instead of 0..1 scores")
+    rerank.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_model_arguments(rerank)
+    rerank.set_defaults(handler=_cmd_rerank)
+    return parser
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", "-m", default=None, help="model folder or hub id (default: the built-in model)")
+    group.add_argument("--backend", "-b", choices=BACKENDS, default="onnx", help="inference backend (default: onnx)")
+    group.add_argument("--max-length", type=_positive_int, default=None, help="token window per pair")
+    group.add_argument("--batch-size", type=_positive_int, default=32, help="pairs per forward pass")
+    group.add_argument("--threads", type=_positive_int, default=None, help="inference threads (default: all cores)")
+    group.add_argument("--window", action="store_true", help="score long documents in overlapping windows (max)")
+    group.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _load_reranker(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from crossrank.reranker import Reranker
+
+    return Reranker(
+        args.model,
+        backend=args.backend,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        threads=args.threads,
+        long_documents="window" if args.window else "truncate",
+    )
+
+
+def _cmd_rerank(args: argparse.Namespace) -> int:
+    from crossrank.documents import read_documents
+
+    loaded = read_documents(args.docs, fmt=args.format, text_field=args.text_field)
+    if loaded.skipped_blank:
+        print(f"crossrank: skipped {loaded.skipped_blank} blank line(s) in {args.docs}", file=sys.stderr)
+    reranker = _load_reranker(args)
+    show_progress = not args.no_progress and sys.stderr.isatty() and len(loaded.documents) > 64
+    results = reranker.rerank(
+        args.query,
+        loaded.documents,
+        top_k=args.top_k,
+        threshold=args.threshold,
+        text_field=args.text_field,
+        raw=args.raw,
+        show_progress=show_progress,
+    )
+    if args.json:
+        payload = {
+            "query": args.query,
+            "model": reranker.spec.name,
+            "backend": reranker.backend.name,
+            "results": [
+                {"rank": rank, "index": r.index, "line": loaded.lines[r.index], "score": r.score, "document": r.document}
+                for rank, r in enumerate(results, start=1)
+            ],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.query}  [dim]({reranker.spec.name}, {reranker.backend.name})[/dim]")
+    table.add_column("rank", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("line", justify="right")
+    table.add_column("document", overflow="ellipsis", no_wrap=True)
+    for rank, r in enumerate(results, start=1):
+        text = r.document if isinstance(r.document, str) else str((r.document or {}).get(args.text_field, ""))
+        table.add_row(str(rank), f"{r.score:.4f}", str(loaded.lines[r.index]), text)
+    Console().print(table)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `crossrank` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except CrossrankError as exc:
+        print(f"crossrank: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("crossrank: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""One exception hierarchy: every error crossrank raises on purpose is a `CrossrankError`."""
+
+from __future__ import annotations
+
+
+class CrossrankError(Exception):
+    """Base class of every error crossrank raises on purpose."""
+
+
+class ModelError(CrossrankError):
+    """A model cannot be found, downloaded, or is not a usable cross-encoder."""
+
+
+class InputError(CrossrankError, ValueError):
+    """The caller passed something crossrank cannot score (the message names the item)."""
+
+
+class BackendUnavailable(CrossrankError):
+    """A backend needs an optional dependency that is not installed."""
+
+    def __init__(self, backend: str, extra: str, missing: str) -> None:
+        self.backend = backend
+        self.extra = extra
+        self.missing = missing
+        super().__init__(
+            f"backend {backend!r} needs the Python package {missing!r}, which is not installed; "
+            f"install it with: pip install 'crossrank[{extra}]'"
+        )
+
+
+class QueryTruncatedWarning(UserWarning):
+    """A query was longer than the model window allows and was cut."""

@@ -1,0 +1,278 @@
+"""`Reranker`: validate -> tokenise -> batch -> backend -> activation -> aggregate -> sort.
+
+No model code lives here: the backend runs batches, the encoder builds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from crossrank.backends import Backend, load_backend
+from crossrank.errors import InputError
+from crossrank.models import read_spec, resolve_model
+from crossrank.progress import progress_bar
+from crossrank.tokenize import EncodedPairs, PairEncoder, load_tokenizer, pad_batch, plan_batches
+from crossrank.types import Document, ModelSpec, RankedResult
+
+Aggregate = Literal["max", "first", "mean"]
+LongDocuments = Literal["truncate", "window"]
+
+
+class Reranker:
+    """Scores (query, document) pairs with a cross-encoder and sorts documents by relevance.
+
+    Args:
+        model: a model folder, a Hugging Face hub id, or None for the built-in default.
+        backend: "onnx" (fp32 ONNX Runtime, default), "onnx-int8" or "torch".
+        max_length: token window per pair; defaults to the model's own.
+        batch_size: most pairs per forward pass.
+        token_budget: most padded tokens per forward pass (bounds memory for long pairs).
+        threads: intra-op threads for the backend; None lets the runtime choose (physical cores).
+        cache_dir: where exported ONNX files go (default `~/.cache/crossrank`).
+        long_documents: "truncate" keeps each document's head; "window" scores overlapping windows of a
+            long document and aggregates them, so an answer past the window is not lost.
+        window_overlap: tokens shared by consecutive windows.
+        aggregate: how window scores become one score: "max" (default), "first" or "mean".
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        backend: str = "onnx",
+        max_length: int | None = None,
+        batch_size: int = 32,
+        token_budget: int = 16384,
+        threads: int | None = None,
+        cache_dir: str | Path | None = None,
+        long_documents: LongDocuments = "truncate",
+        window_overlap: int = 64,
+        aggregate: Aggregate = "max",
+    ) -> None:
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        if long_documents not in ("truncate", "window"):
+            raise InputError(f"long_documents must be 'truncate' or 'window', got {long_documents!r}")
+        if aggregate not in ("max", "first", "mean"):
+            raise InputError(f"aggregate must be 'max', 'first' or 'mean', got {aggregate!r}")
+        if window_overlap < 0:
+            raise InputError(f"window_overlap must be >= 0, got {window_overlap}")
+        if threads is not None and threads < 1:
+            raise InputError(f"threads must be at least 1, got {threads}")
+        folder = resolve_model(model)
+        name = "crossrank-default" if model is None else str(model).rstrip("/").rsplit("/", 1)[-1]
+        self.spec: ModelSpec = read_spec(folder, name=name, max_length=max_length)
+        if token_budget < self.spec.max_length:
+            raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
+        self.encoder = PairEncoder(load_tokenizer(folder), max_length=self.spec.max_length)
+        self.backend: Backend = load_backend(
+            backend, self.spec, threads=threads, cache_dir=Path(cache_dir) if cache_dir else None
+        )
+        self.batch_size = batch_size
+        self.token_budget = token_budget
+        self.window_overlap = window_overlap if long_documents == "window" else None
+        self.aggregate: Aggregate = aggregate
+
+    def __repr__(self) -> str:
+        return f"Reranker(model={self.spec.name!r}, backend={self.backend.name!r}, max_length={self.spec.max_length})"
+
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[Document],
+        *,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        return_documents: bool = True,
+        text_field: str = "text",
+        raw: bool = False,
+        show_progress: bool = False,
+    ) -> list[RankedResult]:
+        """Sort `documents` by relevance to `query`, best first.
+
+        Documents are strings or mappings with their text under `text_field`. Every result keeps the
+        document's `index` in the caller's list. Duplicates are scored once and each returned with its own
+        index; ties keep the caller's order. An empty string is scored as an empty passage. `top_k` keeps
+        the best k, `threshold` drops results scoring below it. `raw=True` returns logits (for two-logit
+        models, the positive minus the negative logit) instead of 0..1 scores.
+        """
+        return self.rerank_batch(
+            [query],
+            [documents],
+            top_k=top_k,
+            threshold=threshold,
+            return_documents=return_documents,
+            text_field=text_field,
+            raw=raw,
+            show_progress=show_progress,
+        )[0]
+
+    def rerank_batch(
+        self,
+        queries: Sequence[str],
+        documents: Sequence[Sequence[Document]],
+        *,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        return_documents: bool = True,
+        text_field: str = "text",
+        raw: bool = False,
+        show_progress: bool = False,
+    ) -> list[list[RankedResult]]:
+        """`rerank` for many queries at once, each with its own documents; pairs share batches."""
+        if isinstance(queries, str) or not isinstance(queries, Sequence):
+            raise InputError("queries must be a list of strings")
+        if isinstance(documents, str) or not isinstance(documents, Sequence) or len(documents) != len(queries):
+            raise InputError("documents must be a list holding one list of documents per query")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise InputError(f"top_k must be a positive integer or None, got {top_k!r}")
+        groups = [
+            (_check_query(q, f"queries[{i}]" if len(queries) > 1 else "query"), _texts(docs, text_field))
+            for i, (q, docs) in enumerate(zip(queries, documents, strict=True))
+        ]
+        all_scores = self._score_groups(groups, raw=raw, show_progress=show_progress)
+        return [
+            _rank(scores, docs, top_k=top_k, threshold=threshold, return_documents=return_documents)
+            for scores, docs in zip(all_scores, documents, strict=True)
+        ]
+
+    def score(self, pairs: Sequence[tuple[str, str]], *, raw: bool = False, show_progress: bool = False) -> list[float]:
+        """Score raw (query, document) pairs, in the order given."""
+        if isinstance(pairs, str) or not isinstance(pairs, Sequence):
+            raise InputError("pairs must be a list of (query, document) tuples")
+        by_query: dict[str, list[int]] = {}
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise InputError(f"pairs[{i}] must be a (query, document) pair")
+            by_query.setdefault(_check_query(pair[0], f"pairs[{i}][0]"), []).append(i)
+            if not isinstance(pair[1], str):
+                raise InputError(f"pairs[{i}][1] must be a string, got {type(pair[1]).__name__}")
+        groups = [(q, [pairs[i][1] for i in positions]) for q, positions in by_query.items()]
+        out = np.empty(len(pairs), dtype=np.float64)
+        for positions, scores in zip(
+            by_query.values(), self._score_groups(groups, raw=raw, show_progress=show_progress), strict=True
+        ):
+            out[positions] = scores
+        return [float(s) for s in out]
+
+    def _score_groups(
+        self, groups: list[tuple[str, list[str]]], *, raw: bool, show_progress: bool
+    ) -> list[np.ndarray]:
+        """One score per document of every (query, documents) group; all pairs share the batches."""
+        unique_texts: list[list[str]] = []
+        slots: list[np.ndarray] = []  # per group: position of each document in its unique list
+        encoded: list[EncodedPairs] = []
+        offset = 0
+        for query, texts in groups:
+            seen: dict[str, int] = {}
+            slot = np.array([seen.setdefault(t, len(seen)) for t in texts], dtype=np.int64)
+            unique = list(seen)
+            unique_texts.append(unique)
+            slots.append(slot)
+            if unique:
+                encoded.append(
+                    self.encoder.encode(query, unique, first_owner=offset, window_overlap=self.window_overlap)
+                )
+            offset += len(unique)
+        pairs = EncodedPairs(
+            ids=[ids for e in encoded for ids in e.ids],
+            type_ids=[t for e in encoded for t in e.type_ids],
+            owner=np.concatenate([e.owner for e in encoded]) if encoded else np.zeros(0, dtype=np.int64),
+        )
+        input_scores = self._run(pairs, raw=raw, show_progress=show_progress)
+        doc_scores = _aggregate(input_scores, pairs.owner, offset, self.aggregate)
+        results: list[np.ndarray] = []
+        start = 0
+        for unique, slot in zip(unique_texts, slots, strict=True):
+            results.append(doc_scores[start : start + len(unique)][slot])
+            start += len(unique)
+        return results
+
+    def _run(self, pairs: EncodedPairs, *, raw: bool, show_progress: bool) -> np.ndarray:
+        """Score every model input: batches by length, backend, activation."""
+        scores = np.empty(len(pairs), dtype=np.float64)
+        if not len(pairs):
+            return scores
+        lengths = np.fromiter((len(ids) for ids in pairs.ids), dtype=np.int64, count=len(pairs))
+        batches = plan_batches(lengths, batch_size=self.batch_size, token_budget=self.token_budget)
+        with progress_bar(len(pairs), "reranking", enabled=show_progress) as advance:
+            for positions in batches:
+                logits = self.backend.run(pad_batch(pairs, positions, pad_id=self.encoder.pad_id))
+                scores[positions] = activate(logits, self.spec.activation, raw=raw)
+                advance(len(positions))
+        return scores
+
+
+def activate(logits: np.ndarray, activation: str, *, raw: bool) -> np.ndarray:
+    """Logits (batch, 1 or 2) to one relevance score per row."""
+    logits = logits.astype(np.float64)
+    margin = logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
+    if raw or activation == "identity":
+        return margin
+    # sigmoid(l) for one logit; softmax(l)[1] == sigmoid(l1 - l0) for two.
+    return 1.0 / (1.0 + np.exp(-margin))
+
+
+def _aggregate(scores: np.ndarray, owner: np.ndarray, n: int, how: Aggregate) -> np.ndarray:
+    """Window scores to document scores (inputs of one document are contiguous, first window first)."""
+    if len(scores) == n:
+        return scores
+    if how == "max":
+        out = np.full(n, -np.inf)
+        np.maximum.at(out, owner, scores)
+        return out
+    if how == "first":
+        first = np.unique(owner, return_index=True)[1]
+        return scores[first]
+    total = np.bincount(owner, weights=scores, minlength=n)
+    return total / np.bincount(owner, minlength=n)
+
+
+def _check_query(query: object, where: str) -> str:
+    if not isinstance(query, str):
+        raise InputError(f"{where} must be a string, got {type(query).__name__}")
+    if not query.strip():
+        raise InputError(f"{where} is empty; a reranker needs a query to score against")
+    return query
+
+
+def _texts(documents: object, text_field: str) -> list[str]:
+    """The text of every document, or an `InputError` naming the first bad one."""
+    if isinstance(documents, str | bytes) or not isinstance(documents, Sequence):
+        raise InputError(f"documents must be a list of strings or mappings, got {type(documents).__name__}")
+    texts: list[str] = []
+    for i, doc in enumerate(documents):
+        if isinstance(doc, str):
+            texts.append(doc)
+        elif isinstance(doc, Mapping):
+            text = doc.get(text_field)
+            if not isinstance(text, str):
+                problem = "has no" if text is None else f"has a non-string ({type(text).__name__})"
+                raise InputError(f"documents[{i}] {problem} {text_field!r} field")
+            texts.append(text)
+        else:
+            raise InputError(f"documents[{i}] must be a string or a mapping, got {type(doc).__name__}")
+    return texts
+
+
+def _rank(
+    scores: np.ndarray,
+    documents: Sequence[Document],
+    *,
+    top_k: int | None,
+    threshold: float | None,
+    return_documents: bool,
+) -> list[RankedResult]:
+    order = np.lexsort((np.arange(len(scores)), -scores))  # best score first, ties by caller order
+    if threshold is not None:
+        order = order[scores[order] >= threshold]
+    if top_k is not None:
+        order = order[:top_k]
+    return [
+        RankedResult(index=int(i), score=float(scores[i]), document=documents[i] if return_documents else None)
+        for i in order
+    ]

@@ -1,0 +1,162 @@
+"""Pair encoding: `[CLS] query [SEP] document [SEP]` ids, the truncation policy, long-document windows,
+and token-budget batches.
+
+The query is tokenised once per request. The document is truncated, never the query, unless the query
+would leave less than a quarter of the window for the document: then the query is cut to three quarters
+of the window and a `QueryTruncatedWarning` says so.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+from crossrank.errors import ModelError, QueryTruncatedWarning
+
+
+def load_tokenizer(folder: Path) -> Tokenizer:
+    """The model's fast tokenizer, with its own truncation and padding switched off (we do both)."""
+    path = folder / "tokenizer.json"
+    if path.is_file():
+        tokenizer = Tokenizer.from_file(str(path))
+    else:
+        tokenizer = _convert_slow_tokenizer(folder)
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _convert_slow_tokenizer(folder: Path) -> Tokenizer:
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise ModelError(
+            f"{folder} has no tokenizer.json; converting its tokenizer needs transformers: "
+            "pip install 'crossrank[torch]'"
+        ) from exc
+    try:
+        slow = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+    except Exception as exc:  # noqa: BLE001 - any failure here means: no usable tokenizer
+        raise ModelError(f"cannot load a tokenizer from {folder}: {exc}") from exc
+    backend = getattr(slow, "backend_tokenizer", None)
+    if not isinstance(backend, Tokenizer):
+        raise ModelError(f"{folder} has no fast tokenizer crossrank can use")
+    return backend
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedPairs:
+    """Token ids of model inputs; `owner[i]` is the document position that input `i` scores.
+
+    With long-document windows one document owns several inputs.
+    """
+
+    ids: list[list[int]]
+    type_ids: list[list[int]]
+    owner: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class PairEncoder:
+    """Builds model inputs for (query, documents) groups within a fixed token window."""
+
+    def __init__(self, tokenizer: Tokenizer, *, max_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.special_tokens = tokenizer.num_special_tokens_to_add(is_pair=True)
+        self.pad_id = _pad_id(tokenizer)
+        if max_length - self.special_tokens < 4:
+            raise ModelError(f"max_length={max_length} leaves no room for text after special tokens")
+
+    def encode(
+        self,
+        query: str,
+        documents: list[str],
+        *,
+        first_owner: int = 0,
+        window_overlap: int | None = None,
+    ) -> EncodedPairs:
+        """Encode one query against its documents.
+
+        `window_overlap=None` truncates each document to the window; an integer splits a long document
+        into windows that overlap by that many tokens, each one input owned by the same document.
+        """
+        budget = self.max_length - self.special_tokens
+        query_enc = self.tokenizer.encode(query, add_special_tokens=False)
+        max_query = budget - max(budget // 4, 1)
+        if len(query_enc.ids) > max_query:
+            warnings.warn(
+                f"query of {len(query_enc.ids)} tokens cut to {max_query} so the document keeps "
+                f"a quarter of the {self.max_length}-token window",
+                QueryTruncatedWarning,
+                stacklevel=3,
+            )
+            query_enc.truncate(max_query)
+        doc_room = budget - len(query_enc.ids)
+        stride = 0
+        if window_overlap is not None:
+            stride = max(0, min(window_overlap, doc_room // 2))
+        doc_encs = self.tokenizer.encode_batch(documents, add_special_tokens=False)
+
+        ids: list[list[int]] = []
+        type_ids: list[list[int]] = []
+        owner: list[int] = []
+        post_process = self.tokenizer.post_process
+        for position, doc_enc in enumerate(doc_encs):
+            pieces: list[Encoding]
+            if len(doc_enc.ids) <= doc_room:
+                pieces = [doc_enc]
+            else:
+                doc_enc.truncate(doc_room, stride=stride)
+                pieces = [doc_enc] if window_overlap is None else [doc_enc, *doc_enc.overflowing]
+            for piece in pieces:
+                pair = post_process(query_enc, piece, add_special_tokens=True)
+                ids.append(pair.ids)
+                type_ids.append(pair.type_ids)
+                owner.append(first_owner + position)
+        return EncodedPairs(ids=ids, type_ids=type_ids, owner=np.asarray(owner, dtype=np.int64))
+
+
+def _pad_id(tokenizer: Tokenizer) -> int:
+    for token in ("[PAD]", "<pad>", "<PAD>"):
+        token_id = tokenizer.token_to_id(token)
+        if token_id is not None:
+            return token_id
+    return 0
+
+
+def plan_batches(lengths: np.ndarray, *, batch_size: int, token_budget: int) -> list[np.ndarray]:
+    """Group input positions into batches of similar length.
+
+    Sorting by length keeps padding small; a batch closes when it holds `batch_size` inputs or when
+    padding everything to its longest input would pass `token_budget` tokens.
+    """
+    order = np.argsort(-lengths, kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        longest = int(lengths[order[start]])
+        fit = max(1, min(batch_size, token_budget // max(longest, 1)))
+        batches.append(order[start : start + fit])
+        start += fit
+    return batches
+
+
+def pad_batch(pairs: EncodedPairs, positions: np.ndarray, *, pad_id: int) -> dict[str, np.ndarray]:
+    """Right-pad the chosen inputs into int64 arrays named as transformers names them."""
+    width = max(len(pairs.ids[p]) for p in positions)
+    input_ids = np.full((len(positions), width), pad_id, dtype=np.int64)
+    type_ids = np.zeros((len(positions), width), dtype=np.int64)
+    mask = np.zeros((len(positions), width), dtype=np.int64)
+    for row, p in enumerate(positions):
+        n = len(pairs.ids[p])
+        input_ids[row, :n] = pairs.ids[p]
+        type_ids[row, :n] = pairs.type_ids[p]
+        mask[row, :n] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": type_ids}

@@ -1,0 +1,35 @@
+"""Small frozen result types returned by the public API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Document = str | Mapping[str, Any]
+"""A candidate: plain text, or a mapping holding its text under a named field."""
+
+
+@dataclass(frozen=True, slots=True)
+class RankedResult:
+    """One candidate after reranking.
+
+    `index` points into the caller's `documents` list; `document` is the caller's item
+    itself (string or mapping) unless `return_documents=False`.
+    """
+
+    index: int
+    score: float
+    document: Document | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """What crossrank needs to know about a cross-encoder, read from its config files."""
+
+    path: str
+    name: str
+    model_type: str
+    num_labels: int
+    max_length: int
+    activation: str  # "sigmoid" (one logit), "softmax" (two logits, positive class 1) or "identity"
