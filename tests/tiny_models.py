@@ -27,7 +27,9 @@ def vocabulary() -> list[str]:
     return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *letters, *pieces, *words, ".", ",", "?", "!"]
 
 
-def build_bert_family(folder: Path, *, kind: str = "bert", num_labels: int = 1, seed: int = 0, max_positions: int = 128) -> Path:
+def build_bert_family(
+    folder: Path, *, kind: str = "bert", num_labels: int = 1, seed: int = 0, max_positions: int = 128
+) -> Path:
     """Save a random BERT or ELECTRA sequence classifier with a WordPiece tokenizer into `folder`."""
     import torch
     from transformers import (
@@ -112,7 +114,9 @@ def build_xlmr(folder: Path, *, seed: int = 0, max_positions: int = 130) -> Path
     return folder
 
 
-def reference_scores(folder: Path, pairs: list[tuple[str, str]], *, max_length: int, num_labels: int = 1) -> list[float]:
+def reference_scores(
+    folder: Path, pairs: list[tuple[str, str]], *, max_length: int, num_labels: int = 1
+) -> list[float]:
     """Scores from `transformers` itself: its tokenizer, its model, sigmoid (or softmax positive class)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer

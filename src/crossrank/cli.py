@@ -15,9 +15,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crossrank", description="Cross-encoder reranking on CPU.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    rerank = sub.add_parser("rerank", help="rerank documents for one query", description="Rerank documents for a query.")
+    rerank = sub.add_parser(
+        "rerank", help="rerank documents for one query", description="Rerank documents for a query."
+    )
     rerank.add_argument("--query", "-q", required=True, help="the query text")
-    rerank.add_argument("--docs", "-d", required=True, help="JSONL file, text file (one document per line) or - for stdin")
+    rerank.add_argument(
+        "--docs", "-d", required=True, help="JSONL file, text file (one document per line) or - for stdin"
+    )
     rerank.add_argument("--format", choices=["auto", "jsonl", "text"], default="auto", help="how to read --docs")
     rerank.add_argument("--text-field", default="text", help="field holding the text in JSONL objects (default: text)")
     rerank.add_argument("--top-k", type=_positive_int, default=None, help="show only the best K documents")
@@ -86,7 +90,13 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
             "model": reranker.spec.name,
             "backend": reranker.backend.name,
             "results": [
-                {"rank": rank, "index": r.index, "line": loaded.lines[r.index], "score": r.score, "document": r.document}
+                {
+                    "rank": rank,
+                    "index": r.index,
+                    "line": loaded.lines[r.index],
+                    "score": r.score,
+                    "document": r.document,
+                }
                 for rank, r in enumerate(results, start=1)
             ],
         }

@@ -159,9 +159,7 @@ class Reranker:
             out[positions] = scores
         return [float(s) for s in out]
 
-    def _score_groups(
-        self, groups: list[tuple[str, list[str]]], *, raw: bool, show_progress: bool
-    ) -> list[np.ndarray]:
+    def _score_groups(self, groups: list[tuple[str, list[str]]], *, raw: bool, show_progress: bool) -> list[np.ndarray]:
         """One score per document of every (query, documents) group; all pairs share the batches."""
         unique_texts: list[list[str]] = []
         slots: list[np.ndarray] = []  # per group: position of each document in its unique list
@@ -214,7 +212,7 @@ def activate(logits: np.ndarray, activation: str, *, raw: bool) -> np.ndarray:
     if raw or activation == "identity":
         return margin
     # sigmoid(l) for one logit; softmax(l)[1] == sigmoid(l1 - l0) for two.
-    return 1.0 / (1.0 + np.exp(-margin))
+    return np.asarray(1.0 / (1.0 + np.exp(-margin)), dtype=np.float64)
 
 
 def _aggregate(scores: np.ndarray, owner: np.ndarray, n: int, how: Aggregate) -> np.ndarray:

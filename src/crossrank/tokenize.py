@@ -21,10 +21,7 @@ from crossrank.errors import ModelError, QueryTruncatedWarning
 def load_tokenizer(folder: Path) -> Tokenizer:
     """The model's fast tokenizer, with its own truncation and padding switched off (we do both)."""
     path = folder / "tokenizer.json"
-    if path.is_file():
-        tokenizer = Tokenizer.from_file(str(path))
-    else:
-        tokenizer = _convert_slow_tokenizer(folder)
+    tokenizer = Tokenizer.from_file(str(path)) if path.is_file() else _convert_slow_tokenizer(folder)
     tokenizer.no_truncation()
     tokenizer.no_padding()
     return tokenizer

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up a fresh checkout: .venv with crossrank and everything its tests need (CPU torch pinned),
+# then the stand-in model folder the README's first command uses.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -c scripts/constraints.txt -e ".[dev]" 2>&1 \
+  | grep -v "is ignored: it is neither a file nor a directory" || true
+.venv/bin/python -c "import crossrank, torch, onnxruntime; print('crossrank', crossrank.__version__, '| torch', torch.__version__, '| onnxruntime', onnxruntime.__version__)"
+.venv/bin/python scripts/build_untrained_minilm.py models/minilm-untrained

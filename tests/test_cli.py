@@ -1,0 +1,100 @@
+"""`crossrank rerank` end to end: formats, output, and errors with a message and exit code 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from crossrank import Reranker
+from crossrank.cli import main
+from tests.tiny_models import CORPUS
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_output_matches_the_library(
+    tiny_bert: Path,
+    cache_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CROSSRANK_CACHE", str(cache_dir))
+    docs = tmp_path / "docs.txt"
+    docs.write_text(CORPUS[0] + "\n\n" + "\n".join(CORPUS[1:]) + "\n")
+    code, out, err = _run(["rerank", "-m", str(tiny_bert), "-q", "wing flow", "-d", str(docs), "--json"], capsys)
+    assert code == 0
+    assert "skipped 1 blank line(s)" in err
+    payload = json.loads(out)
+    expected = Reranker(tiny_bert, cache_dir=cache_dir).rerank("wing flow", CORPUS)
+    assert [r["index"] for r in payload["results"]] == [r.index for r in expected]
+    assert [r["document"] for r in payload["results"]] == [r.document for r in expected]
+    assert [r["line"] for r in payload["results"]] == [i + 1 if i == 0 else i + 2 for i in (r.index for r in expected)]
+    assert payload["backend"] == "onnx"
+
+
+def test_jsonl_from_stdin_with_top_k_and_a_table(
+    tiny_bert: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CROSSRANK_CACHE", str(cache_dir))
+    lines = "\n".join(json.dumps({"id": i, "body": t}) for i, t in enumerate(CORPUS))
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    code, out, _ = _run(
+        ["rerank", "-m", str(tiny_bert), "-q", "cat", "-d", "-", "--text-field", "body", "--top-k", "2", "--json"],
+        capsys,
+    )
+    assert code == 0
+    results = json.loads(out)["results"]
+    assert len(results) == 2 and results[0]["document"]["id"] == results[0]["index"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(CORPUS)))
+    code, out, _ = _run(["rerank", "-m", str(tiny_bert), "-q", "cat", "-d", "-"], capsys)
+    assert code == 0 and "rank" in out and "score" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        ('{"text": "ok"}\n{"text": \n', "bad.jsonl", r"bad.jsonl:2: invalid JSON"),
+        (
+            '{"text": "ok"}\n{"title": "no text"}\n',
+            "notext.jsonl",
+            r"notext.jsonl:2: object has no string field 'text'",
+        ),
+        ("[1, 2]\n", "list.jsonl", "list.jsonl:1: expected a JSON string or object, got list"),
+    ],
+)
+def test_malformed_documents_fail_with_file_and_line(
+    tiny_bert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, name: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    code, _, err = _run(["rerank", "-m", str(tiny_bert), "-q", "x", "-d", str(path)], capsys)
+    assert code == 2
+    assert "crossrank: error:" in err
+    assert re.search(message, err), err
+
+
+def test_missing_file_empty_query_and_bad_numbers(
+    tiny_bert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(["rerank", "-m", str(tiny_bert), "-q", "x", "-d", str(tmp_path / "none.txt")], capsys)
+    assert code == 2 and "does not exist" in err
+    docs = tmp_path / "d.txt"
+    docs.write_text("a\n")
+    code, _, err = _run(["rerank", "-m", str(tiny_bert), "-q", " ", "-d", str(docs)], capsys)
+    assert code == 2 and "query is empty" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rerank", "-q", "x", "-d", str(docs), "--top-k", "0"])
+    assert exit_info.value.code == 2
+    assert "expected a positive integer, got 0" in capsys.readouterr().err
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    code, _, err = _run(["rerank", "-m", str(tiny_bert), "-q", "x", "-d", str(tmp_path / "latin1.txt")], capsys)
+    assert code == 2 and "is not UTF-8 text" in err

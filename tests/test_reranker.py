@@ -1,0 +1,128 @@
+"""Behaviour of the public `Reranker` API: ordering, indices, options and input errors."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossrank import InputError, QueryTruncatedWarning, RankedResult, Reranker
+from tests.tiny_models import CORPUS
+
+
+@pytest.fixture(scope="module")
+def reranker(tiny_bert: Path, cache_dir: Path) -> Reranker:
+    return Reranker(tiny_bert, backend="onnx", cache_dir=cache_dir, batch_size=4)
+
+
+def test_results_sorted_with_caller_indices(reranker: Reranker) -> None:
+    results = reranker.rerank("cat on the mat", CORPUS)
+    assert sorted(r.index for r in results) == list(range(len(CORPUS)))
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    assert all(r.document == CORPUS[r.index] for r in results)
+    expected = reranker.score([("cat on the mat", d) for d in CORPUS])
+    assert [r.score for r in results] == pytest.approx(sorted(expected, reverse=True), abs=1e-12)
+
+
+def test_shuffling_changes_no_score(reranker: Reranker) -> None:
+    base = {r.document: r.score for r in reranker.rerank("wing flow", CORPUS)}
+    shuffled = CORPUS[:]
+    random.Random(7).shuffle(shuffled)
+    for result in reranker.rerank("wing flow", shuffled):
+        assert shuffled[result.index] == result.document
+        assert result.score == pytest.approx(base[result.document], abs=1e-6)
+
+
+def test_top_k_threshold_and_return_documents(reranker: Reranker) -> None:
+    full = reranker.rerank("rain", CORPUS)
+    assert reranker.rerank("rain", CORPUS, top_k=3) == full[:3]
+    assert len(reranker.rerank("rain", CORPUS, top_k=100)) == len(CORPUS)
+    cut = full[4].score
+    assert reranker.rerank("rain", CORPUS, threshold=cut) == [r for r in full if r.score >= cut]
+    bare = reranker.rerank("rain", CORPUS, return_documents=False)
+    assert [(r.index, r.score) for r in bare] == [(r.index, r.score) for r in full]
+    assert all(r.document is None for r in bare)
+
+
+def test_duplicates_keep_their_own_index_and_tie_in_caller_order(reranker: Reranker) -> None:
+    docs = ["dogs chase cats in the garden", "the cat sat on the mat", "dogs chase cats in the garden"]
+    results = reranker.rerank("cats", docs)
+    by_index = {r.index: r for r in results}
+    assert by_index[0].score == by_index[2].score
+    positions = [r.index for r in results]
+    assert positions.index(0) < positions.index(2)
+
+
+def test_mapping_documents_use_the_named_field(reranker: Reranker) -> None:
+    docs = [{"id": i, "body": text} for i, text in enumerate(CORPUS)]
+    results = reranker.rerank("cat", docs, text_field="body")
+    plain = reranker.rerank("cat", CORPUS)
+    assert [r.index for r in results] == [r.index for r in plain]
+    assert results[0].document is docs[results[0].index]
+
+
+def test_empty_list_and_empty_document(reranker: Reranker) -> None:
+    assert reranker.rerank("cat", []) == []
+    results = reranker.rerank("cat", ["", "the cat sat on the mat"])
+    assert {r.index for r in results} == {0, 1}
+    assert all(isinstance(r, RankedResult) for r in results)
+
+
+@pytest.mark.parametrize(
+    ("query", "docs", "message"),
+    [
+        ("", ["a"], "query is empty"),
+        ("   ", ["a"], "query is empty"),
+        (3, ["a"], "query must be a string"),
+        ("q", "not a list", "documents must be a list"),
+        ("q", ["ok", 5], r"documents\[1\] must be a string or a mapping, got int"),
+        ("q", ["ok", {"title": "x"}], r"documents\[1\] has no 'text' field"),
+        ("q", [{"text": 1}], r"documents\[0\] has a non-string \(int\) 'text' field"),
+    ],
+)
+def test_bad_input_names_the_problem(reranker: Reranker, query: object, docs: object, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        reranker.rerank(query, docs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("top_k", [0, -1, 2.5, True])
+def test_bad_top_k(reranker: Reranker, top_k: object) -> None:
+    with pytest.raises(InputError, match="top_k must be a positive integer"):
+        reranker.rerank("q", ["a"], top_k=top_k)  # type: ignore[arg-type]
+
+
+def test_batch_api_matches_single_queries(reranker: Reranker) -> None:
+    queries = ["cat", "wing flow", "capital of france"]
+    docs = [CORPUS, CORPUS[:4], CORPUS[3:]]
+    batched = reranker.rerank_batch(queries, docs)
+    for query, documents, got in zip(queries, docs, batched, strict=True):
+        single = reranker.rerank(query, documents)
+        assert [r.index for r in got] == [r.index for r in single]
+        np.testing.assert_allclose([r.score for r in got], [r.score for r in single], atol=1e-6)
+
+
+def test_score_keeps_pair_order(reranker: Reranker) -> None:
+    pairs = [("cat", CORPUS[0]), ("wing", CORPUS[4]), ("cat", CORPUS[1]), ("wing", CORPUS[0])]
+    scores = reranker.score(pairs)
+    singles = [reranker.score([p])[0] for p in pairs]
+    np.testing.assert_allclose(scores, singles, atol=1e-6)
+    with pytest.raises(InputError, match=r"pairs\[1\] must be a \(query, document\) pair"):
+        reranker.score([("a", "b"), ("c",)])  # type: ignore[list-item]
+
+
+def test_overlong_query_is_cut_with_a_warning(reranker: Reranker) -> None:
+    long_query = " ".join(["cat"] * 300)
+    with pytest.warns(QueryTruncatedWarning, match="query of 300 tokens cut"):
+        results = reranker.rerank(long_query, CORPUS[:2])
+    assert len(results) == 2
+
+
+def test_bad_constructor_arguments(tiny_bert: Path, cache_dir: Path) -> None:
+    with pytest.raises(InputError, match="unknown backend 'gpu'"):
+        Reranker(tiny_bert, backend="gpu", cache_dir=cache_dir)
+    with pytest.raises(InputError, match="batch_size must be at least 1"):
+        Reranker(tiny_bert, batch_size=0, cache_dir=cache_dir)
+    with pytest.raises(InputError, match="aggregate must be"):
+        Reranker(tiny_bert, aggregate="median", cache_dir=cache_dir)  # type: ignore[arg-type]
