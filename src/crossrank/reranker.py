@@ -46,7 +46,7 @@ class Reranker:
         backend: str = "onnx",
         max_length: int | None = None,
         batch_size: int = 32,
-        token_budget: int = 16384,
+        token_budget: int = 2048,
         threads: int | None = None,
         cache_dir: str | Path | None = None,
         long_documents: LongDocuments = "truncate",

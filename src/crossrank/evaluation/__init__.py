@@ -1,0 +1,1 @@
+"""Evaluation: test-collection loaders, first stages, metrics and reports."""

@@ -1,0 +1,195 @@
+"""Test-collection loaders: BEIR layout and the SMART layout of Cranfield.
+
+Each loader validates what it reads and names the file and line of anything malformed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from crossrank.errors import InputError
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A corpus document: `text` is what the models read (title included where the source repeats it)."""
+
+    title: str
+    text: str
+
+    @property
+    def full_text(self) -> str:
+        return f"{self.title}. {self.text}" if self.title else self.text
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A test collection: corpus, queries, graded judgements (gain > 0 means relevant)."""
+
+    name: str
+    corpus: dict[str, Passage]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    checksum: str
+
+    def judged_queries(self) -> dict[str, str]:
+        """Queries with at least one relevant document, in file order."""
+        return {q: text for q, text in self.queries.items() if any(g > 0 for g in self.qrels.get(q, {}).values())}
+
+
+def load_dataset(folder: str | Path, *, split: str = "test") -> Dataset:
+    """Load a BEIR folder (`corpus.jsonl`) or a Cranfield SMART folder (`cran.all.1400`)."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise InputError(f"dataset folder {str(folder)!r} does not exist")
+    if (path / "corpus.jsonl").exists():
+        return load_beir(path, split=split)
+    if (path / "cran.all.1400").exists():
+        return load_cranfield(path)
+    raise InputError(f"{path} is neither a BEIR folder (corpus.jsonl) nor Cranfield (cran.all.1400)")
+
+
+def _checksum(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _require(path: Path) -> Path:
+    if not path.is_file():
+        raise InputError(f"missing file: {path}")
+    return path
+
+
+def load_beir(folder: Path, *, split: str = "test") -> Dataset:
+    """`corpus.jsonl` (`_id`, `title`, `text`), `queries.jsonl` (`_id`, `text`), `qrels/<split>.tsv`."""
+    corpus_path = _require(folder / "corpus.jsonl")
+    queries_path = _require(folder / "queries.jsonl")
+    qrels_path = _require(folder / "qrels" / f"{split}.tsv")
+    corpus: dict[str, Passage] = {}
+    for number, item in _jsonl(corpus_path, ("_id", "text")):
+        title = item.get("title") or ""
+        if not isinstance(title, str):
+            raise InputError(f"{corpus_path}:{number}: 'title' must be a string")
+        corpus[str(item["_id"])] = Passage(title=title, text=item["text"])
+    all_queries = {str(item["_id"]): item["text"] for _, item in _jsonl(queries_path, ("_id", "text"))}
+    qrels: dict[str, dict[str, int]] = {}
+    with qrels_path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.rstrip("\n").split("\t")
+            if number == 1 and fields[0] == "query-id":
+                continue
+            if not line.strip():
+                continue
+            if len(fields) != 3:
+                raise InputError(f"{qrels_path}:{number}: expected 3 tab-separated fields, got {len(fields)}")
+            qid, doc_id, grade = fields
+            qrels.setdefault(qid, {})[doc_id] = _grade(grade, qrels_path, number)
+    _check_ids(qrels, all_queries, corpus, qrels_path)
+    queries = {q: text for q, text in all_queries.items() if q in qrels}
+    files = [corpus_path, queries_path, qrels_path]
+    return Dataset(
+        name=f"{folder.name}/{split}", corpus=corpus, queries=queries, qrels=qrels, checksum=_checksum(files)
+    )
+
+
+def _jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    rows: list[tuple[int, dict[str, str]]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
+            if not isinstance(item, dict):
+                raise InputError(f"{path}:{number}: expected a JSON object")
+            for field in required:
+                if not isinstance(item.get(field), str | int) or (field == "text" and not isinstance(item[field], str)):
+                    raise InputError(f"{path}:{number}: missing or invalid {field!r}")
+            rows.append((number, item))
+    return rows
+
+
+def _grade(text: str, path: Path, number: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"{path}:{number}: relevance grade {text!r} is not an integer") from None
+
+
+def _check_ids(
+    qrels: dict[str, dict[str, int]], queries: dict[str, str], corpus: dict[str, Passage], path: Path
+) -> None:
+    for qid, docs in qrels.items():
+        if qid not in queries:
+            raise InputError(f"{path}: judgements name query {qid!r}, which is not among the queries")
+        unknown = [d for d in docs if d not in corpus]
+        if unknown:
+            raise InputError(f"{path}: judgements for query {qid!r} name unknown document id(s): {unknown[:5]}")
+
+
+def load_cranfield(folder: Path) -> Dataset:
+    """Cranfield 1400 in SMART format.
+
+    The n-th query of `cran.qry` is query n of `cranqrel` (the file's own `.I` numbers skip values).
+    Grades follow ir_datasets: 1..4 are gains, -1 (no interest) is not relevant (gain 0). Documents use
+    the `.W` field, which already opens with the title.
+    """
+    docs_path = _require(folder / "cran.all.1400")
+    queries_path = _require(folder / "cran.qry")
+    qrels_path = _require(folder / "cranqrel")
+    corpus = {
+        doc_id: Passage(title="", text=fields.get("W", "")) for doc_id, fields in _smart_records(docs_path).items()
+    }
+    queries = {str(n): fields.get("W", "") for n, fields in enumerate(_smart_records(queries_path).values(), start=1)}
+    qrels: dict[str, dict[str, int]] = {}
+    with qrels_path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 3:
+                raise InputError(f"{qrels_path}:{number}: expected 'query doc grade', got {len(fields)} fields")
+            qid, doc_id, grade_text = fields
+            grade = _grade(grade_text, qrels_path, number)
+            if grade not in (-1, 1, 2, 3, 4):
+                raise InputError(f"{qrels_path}:{number}: grade {grade} is outside Cranfield's -1, 1..4")
+            qrels.setdefault(qid, {})[doc_id] = max(grade, 0)
+    _check_ids(qrels, queries, corpus, qrels_path)
+    files = [docs_path, queries_path, qrels_path]
+    return Dataset(name="cranfield", corpus=corpus, queries=queries, qrels=qrels, checksum=_checksum(files))
+
+
+def _smart_records(path: Path) -> dict[str, dict[str, str]]:
+    """`.I id` records with `.X` fields, each field running to the next line starting with a marker."""
+    records: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] | None = None
+    field: str | None = None
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.startswith(".I"):
+                parts = line.split()
+                if len(parts) != 2:
+                    raise InputError(f"{path}:{number}: malformed record marker {line.strip()!r}")
+                if parts[1] in records:
+                    raise InputError(f"{path}:{number}: duplicate record id {parts[1]}")
+                current = {}
+                records[parts[1]] = current
+                field = None
+            elif len(line) >= 2 and line[0] == "." and line[1].isupper() and line[2:].strip() == "":
+                if current is None:
+                    raise InputError(f"{path}:{number}: field {line.strip()} before any .I record")
+                field = line[1]
+                current[field] = []
+            elif current is not None and field is not None:
+                current[field].append(line.strip())
+            elif line.strip():
+                raise InputError(f"{path}:{number}: text outside any field")
+    return {rid: {k: " ".join(v).strip() for k, v in fields.items()} for rid, fields in records.items()}
