@@ -52,7 +52,7 @@ def test_export_is_cached_and_safe_to_delete(tiny_bert: Path, tmp_path: Path, mo
     scores = first.score([("cat", "the cat sat on the mat")])
     assert sorted(p.name for p in next((cache / "onnx").iterdir()).iterdir()) == ["fp32", "int8"]
 
-    def no_export(folder: Path, out: Path) -> None:
+    def no_export(folder: Path, out: Path, *, task: str = "classify") -> None:
         raise AssertionError("exported again although the cache holds the model")
 
     monkeypatch.setattr(onnx_backend, "export", no_export)

@@ -30,6 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
     rerank.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_model_arguments(rerank)
     rerank.set_defaults(handler=_cmd_rerank)
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="measure what reranking buys on a test collection",
+        description="Run first stage(s), rerank their top-k, and report nDCG@10, MRR@10, Recall@100 and MAP.",
+    )
+    evaluate.add_argument("--dataset", required=True, help="BEIR folder (corpus.jsonl) or Cranfield folder")
+    evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
+    evaluate.add_argument("--first-stage", default="bm25", help="comma-separated: bm25, dense, hybrid (default: bm25)")
+    evaluate.add_argument("--k", type=_positive_int, default=100, help="candidates per query (default: 100)")
+    evaluate.add_argument("--max-queries", type=_positive_int, default=None, help="evaluate only the first N queries")
+    evaluate.add_argument("--no-rerank", action="store_true", help="evaluate the first stage(s) only")
+    evaluate.add_argument("--out", default=None, help="folder for report.json, run files, plot.png (default: runs/...)")
+    _add_model_arguments(evaluate)
+    evaluate.set_defaults(handler=_cmd_eval)
     return parser
 
 
@@ -114,6 +129,53 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
         text = r.document if isinstance(r.document, str) else str((r.document or {}).get(args.text_field, ""))
         table.add_row(str(rank), f"{r.score:.4f}", str(loaded.lines[r.index]), text)
     Console().print(table)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from crossrank.evaluation.harness import build_retrievers, evaluate
+    from crossrank.evaluation.loaders import load_dataset
+    from crossrank.evaluation.report import table, write_outputs
+
+    stages = [s.strip() for s in args.first_stage.split(",") if s.strip()]
+    dataset = load_dataset(args.dataset, split=args.split)
+    reranker = None if args.no_rerank else _load_reranker(args)
+    show_progress = not args.no_progress and sys.stderr.isatty()
+    retrievers = build_retrievers(dataset, stages, show_progress=show_progress)
+    results = evaluate(
+        dataset, retrievers, reranker=reranker, k=args.k, max_queries=args.max_queries, show_progress=show_progress
+    )
+    queries = len(results[0].per_query["nDCG@10"])
+    settings = {
+        "dataset": dataset.name,
+        "dataset_path": str(Path(args.dataset).resolve()),
+        "dataset_checksum": dataset.checksum,
+        "queries": queries,
+        "first_stages": stages,
+        "k": args.k,
+        "model": None if reranker is None else reranker.spec.name,
+        "model_path": None if reranker is None else reranker.spec.path,
+        "backend": None if reranker is None else reranker.backend.name,
+        "max_length": None if reranker is None else reranker.spec.max_length,
+        "threads": args.threads,
+        "long_documents": "window" if args.window else "truncate",
+    }
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("runs") / f"{dataset.name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    write_outputs(results, settings=settings, out=out)
+    title = f"{dataset.name}: {queries} queries, top-{args.k}" + (
+        "" if reranker is None else f", reranked by {reranker.spec.name} ({reranker.backend.name})"
+    )
+    Console().print(table(results, title=title))
+    print(f"report, run files and plot written to {out}/", file=sys.stderr)
     return 0
 
 

@@ -13,11 +13,14 @@ from crossrank.errors import BackendUnavailable, ModelError
 from crossrank.types import ModelSpec
 
 
-def load_torch_model(folder: Path) -> Any:
-    """Load a sequence classifier in eval mode; raises `BackendUnavailable` without torch."""
+def load_torch_model(folder: Path, *, task: str = "classify") -> Any:
+    """Load a sequence classifier (or, for `task="embed"`, the bare encoder) in eval mode.
+
+    Raises `BackendUnavailable` without torch.
+    """
     try:
         import torch  # noqa: F401
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoModel, AutoModelForSequenceClassification
     except ImportError as exc:
         raise BackendUnavailable("torch", "torch", exc.name or "torch") from exc
     if not any((folder / f).exists() for f in ("model.safetensors", "pytorch_model.bin")) and not any(
@@ -26,7 +29,8 @@ def load_torch_model(folder: Path) -> Any:
         raise ModelError(f"{folder} has no PyTorch weights (only ONNX?); use backend 'onnx' or 'onnx-int8'")
     try:
         with hf_quiet():
-            model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+            auto = AutoModelForSequenceClassification if task == "classify" else AutoModel
+            model = auto.from_pretrained(str(folder))
     except Exception as exc:  # noqa: BLE001 - surface as one model error
         raise ModelError(f"transformers cannot load {folder}: {exc}") from exc
     return model.eval()

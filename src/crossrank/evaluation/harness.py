@@ -1,0 +1,132 @@
+"""The evaluation harness: first stage(s) -> rerank their top-k -> metrics per stage.
+
+Only what a first stage returned is reranked; judged documents are never added to the candidates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from crossrank.errors import InputError
+from crossrank.evaluation.loaders import Dataset
+from crossrank.evaluation.metrics import MEASURES, Run, Significance, mean, paired_test, per_query
+from crossrank.progress import progress_bar
+from crossrank.reranker import Reranker
+from crossrank.retrieval.base import Hits, Retriever
+
+FIRST_STAGES = ("bm25", "dense", "hybrid")
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """One stage's run and its metrics; `latency_ms` holds per-query rerank times for reranked stages."""
+
+    name: str
+    run: Run
+    per_query: dict[str, dict[str, float]]
+    latency_ms: list[float] = field(default_factory=list)
+    versus: str | None = None
+    significance: dict[str, Significance] = field(default_factory=dict)
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {m: mean(v) for m, v in self.per_query.items()}
+
+
+def build_retrievers(
+    dataset: Dataset, names: Sequence[str], *, show_progress: bool = False, cache_dir: Path | None = None
+) -> dict[str, Retriever]:
+    """Index the corpus for each named first stage (hybrid fuses BM25 and dense)."""
+    unknown = [n for n in names if n not in FIRST_STAGES]
+    if unknown:
+        raise InputError(f"unknown first stage {unknown[0]!r}; choose from {', '.join(FIRST_STAGES)}")
+    texts = [p.full_text for p in dataset.corpus.values()]
+    built: dict[str, Retriever] = {}
+    if "bm25" in names or "hybrid" in names:
+        from crossrank.retrieval.bm25 import BM25Retriever
+
+        built["bm25"] = BM25Retriever(texts, show_progress=show_progress)
+    if "dense" in names or "hybrid" in names:
+        from crossrank.retrieval.dense import DenseRetriever, Embedder
+
+        built["dense"] = DenseRetriever(texts, embedder=Embedder(cache_dir=cache_dir), show_progress=show_progress)
+    if "hybrid" in names:
+        from crossrank.retrieval.hybrid import HybridRetriever
+
+        built["hybrid"] = HybridRetriever([built["bm25"], built["dense"]])
+    return {n: built[n] for n in names}
+
+
+def evaluate(
+    dataset: Dataset,
+    retrievers: dict[str, Retriever],
+    *,
+    reranker: Reranker | None,
+    k: int = 100,
+    max_queries: int | None = None,
+    show_progress: bool = False,
+) -> list[StageResult]:
+    """Each first stage, then (with a reranker) the same candidates reranked; metrics for all."""
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}")
+    queries = dataset.judged_queries()
+    if max_queries is not None:
+        queries = dict(list(queries.items())[:max_queries])
+    if not queries:
+        raise InputError(f"{dataset.name} has no judged queries")
+    qrels = {q: dataset.qrels[q] for q in queries}
+    doc_ids = list(dataset.corpus)
+    texts = [p.full_text for p in dataset.corpus.values()]
+    results: list[StageResult] = []
+    for name, retriever in retrievers.items():
+        hits = retriever.retrieve(list(queries.values()), k=k, show_progress=show_progress)
+        first_run = _run_from_hits(list(queries), hits, doc_ids)
+        first = StageResult(name=name, run=first_run, per_query=per_query(qrels, first_run))
+        results.append(first)
+        if reranker is None:
+            continue
+        run, latency = _rerank(reranker, queries, hits, texts, doc_ids, show_progress=show_progress)
+        scored = per_query(qrels, run)
+        significance = {m: paired_test(first.per_query[m], scored[m]) for m in MEASURES}
+        label = f"{name} > {reranker.spec.name}"
+        results.append(StageResult(label, run, scored, latency_ms=latency, versus=name, significance=significance))
+    return results
+
+
+def _run_from_hits(query_ids: list[str], hits: list[Hits], doc_ids: list[str]) -> Run:
+    return {
+        q: {doc_ids[p]: float(s) for p, s in zip(h.positions.tolist(), h.scores.tolist(), strict=True)}
+        for q, h in zip(query_ids, hits, strict=True)
+    }
+
+
+def _rerank(
+    reranker: Reranker,
+    queries: dict[str, str],
+    hits: list[Hits],
+    texts: list[str],
+    doc_ids: list[str],
+    *,
+    show_progress: bool,
+) -> tuple[Run, list[float]]:
+    """Rerank each query's candidates, timing every query on its own (the latency a user would see)."""
+    run: Run = {}
+    latency: list[float] = []
+    with progress_bar(len(queries), "reranking", enabled=show_progress) as advance:
+        for (qid, query), h in zip(queries.items(), hits, strict=True):
+            candidates = h.positions.tolist()
+            start = time.perf_counter()
+            ranked = reranker.rerank(query, [texts[p] for p in candidates], return_documents=False)
+            latency.append((time.perf_counter() - start) * 1000)
+            run[qid] = {doc_ids[candidates[r.index]]: r.score for r in ranked}
+            advance(1)
+    return run, latency
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")

@@ -1,0 +1,147 @@
+"""Evaluation output: a terminal table, a JSON report with every setting, TREC run files, a PNG plot."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from crossrank.errors import BackendUnavailable
+from crossrank.evaluation.harness import StageResult, percentile
+from crossrank.evaluation.metrics import MEASURES
+
+LABELS = {"nDCG@10": "nDCG@10", "RR@10": "MRR@10", "R@100": "R@100", "AP": "MAP"}
+
+
+def table(results: Sequence[StageResult], *, title: str) -> Any:
+    """A rich Table: one row per stage, metrics, rerank latency and the p-value against the first stage."""
+    from rich.table import Table
+
+    grid = Table(title=title)
+    grid.add_column("stage", no_wrap=True)
+    for measure in MEASURES:
+        grid.add_column(LABELS[measure], justify="right")
+    grid.add_column("p (nDCG@10)", justify="right")
+    grid.add_column("rerank ms p50 / p95", justify="right")
+    for stage in results:
+        scores = stage.scores
+        sig = stage.significance.get("nDCG@10")
+        grid.add_row(
+            stage.name,
+            *(f"{scores[m]:.4f}" for m in MEASURES),
+            "" if sig is None else f"{sig.t_test_p:.2g}",
+            f"{percentile(stage.latency_ms, 50):.0f} / {percentile(stage.latency_ms, 95):.0f}"
+            if stage.latency_ms
+            else "",
+        )
+    return grid
+
+
+def report(results: Sequence[StageResult], *, settings: dict[str, Any]) -> dict[str, Any]:
+    """Everything needed to reproduce and compare: settings, versions, aggregates and per-query values."""
+    return {
+        "settings": settings,
+        "versions": {"python": platform.python_version(), **_versions()},
+        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count()},
+        "stages": [
+            {
+                "name": s.name,
+                "versus": s.versus,
+                "scores": s.scores,
+                "latency_ms": {"p50": percentile(s.latency_ms, 50), "p95": percentile(s.latency_ms, 95)}
+                if s.latency_ms
+                else None,
+                "significance": {
+                    m: {"delta": v.delta, "t_test_p": v.t_test_p, "randomization_p": v.randomization_p}
+                    for m, v in s.significance.items()
+                },
+                "per_query": s.per_query,
+            }
+            for s in results
+        ],
+    }
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for package in ("crossrank", "onnxruntime", "tokenizers", "bm25s", "ir-measures", "torch", "transformers"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def write_outputs(results: Sequence[StageResult], *, settings: dict[str, Any], out: Path) -> list[Path]:
+    """Write report.json, one TREC run file per stage and plot.png into `out`; return the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [_atomic_text(out / "report.json", json.dumps(report(results, settings=settings), indent=2))]
+    for stage in results:
+        lines = []
+        for qid, docs in stage.run.items():
+            ranked = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
+            lines += [
+                f"{qid} Q0 {doc} {rank} {score:.6f} {_tag(stage.name)}" for rank, (doc, score) in enumerate(ranked, 1)
+            ]
+        written.append(_atomic_text(out / f"{_tag(stage.name)}.run", "\n".join(lines) + "\n"))
+    written.append(plot(results, out / "plot.png", title=str(settings.get("dataset", ""))))
+    return written
+
+
+def _tag(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name.replace(" > ", "__"))
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def plot(results: Sequence[StageResult], path: Path, *, title: str) -> Path:
+    """nDCG@10 per stage, and the per-query rerank latency distribution of reranked stages."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise BackendUnavailable("plot", "eval", "matplotlib") from exc
+    reranked = [s for s in results if s.latency_ms]
+    fig, axes = plt.subplots(1, 2 if reranked else 1, figsize=(11 if reranked else 6, 4), squeeze=False)
+    names = [s.name for s in results]
+    values = [s.scores["nDCG@10"] for s in results]
+    colors = ["#4c72b0" if s.versus is None else "#dd8452" for s in results]
+    bars = axes[0][0].barh(names[::-1], values[::-1], color=colors[::-1])
+    axes[0][0].bar_label(bars, fmt="%.3f", padding=3)
+    axes[0][0].set_xlabel("nDCG@10")
+    axes[0][0].set_xlim(0, min(1.0, max(values) * 1.25 + 0.01))
+    axes[0][0].set_title(f"{title}: quality per stage")
+    if reranked:
+        axes[0][1].boxplot([s.latency_ms for s in reranked], tick_labels=[s.name for s in reranked], vert=False)
+        axes[0][1].set_xlabel("rerank latency per query (ms)")
+        axes[0][1].set_title("latency")
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,36 @@
+"""Hybrid retrieval: reciprocal-rank fusion (Cormack et al., 2009) of several retrievers' rankings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from crossrank.retrieval.base import Hits, Retriever
+
+
+def rrf(rankings: Sequence[Hits], *, k: int, constant: int = 60) -> Hits:
+    """Fuse rankings: each document scores the sum of 1 / (constant + rank) over the rankings holding it."""
+    fused: dict[int, float] = {}
+    for hits in rankings:
+        for rank, position in enumerate(hits.positions.tolist(), start=1):
+            fused[position] = fused.get(position, 0.0) + 1.0 / (constant + rank)
+    items = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+    return Hits(np.array([p for p, _ in items], dtype=np.int64), np.array([s for _, s in items], dtype=np.float64))
+
+
+class HybridRetriever:
+    """Retrieves `depth` candidates from each retriever and fuses them with RRF."""
+
+    name = "hybrid"
+
+    def __init__(self, retrievers: Sequence[Retriever], *, depth: int = 100, constant: int = 60) -> None:
+        self.retrievers = list(retrievers)
+        self.depth = depth
+        self.constant = constant
+
+    def retrieve(self, queries: Sequence[str], *, k: int, show_progress: bool = False) -> list[Hits]:
+        per_retriever = [
+            r.retrieve(queries, k=max(k, self.depth), show_progress=show_progress) for r in self.retrievers
+        ]
+        return [rrf(list(hits), k=k, constant=self.constant) for hits in zip(*per_retriever, strict=True)]
