@@ -135,7 +135,9 @@ def plot(results: Sequence[StageResult], path: Path, *, title: str) -> Path:
     axes[0][0].set_xlim(0, min(1.0, max(values) * 1.25 + 0.01))
     axes[0][0].set_title(f"{title}: quality per stage")
     if reranked:
-        axes[0][1].boxplot([s.latency_ms for s in reranked], tick_labels=[s.name for s in reranked], vert=False)
+        axes[0][1].boxplot(
+            [s.latency_ms for s in reranked], tick_labels=[s.name for s in reranked], orientation="horizontal"
+        )
         axes[0][1].set_xlabel("rerank latency per query (ms)")
         axes[0][1].set_title("latency")
     fig.tight_layout()

@@ -1,0 +1,107 @@
+"""The harness end to end: known runs give known metrics; reranking only touches first-stage candidates."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossrank import Reranker
+from crossrank.cli import main
+from crossrank.evaluation.harness import build_retrievers, evaluate
+from crossrank.evaluation.loaders import load_cranfield, load_dataset
+from crossrank.retrieval.base import Hits
+from tests.evaluation.test_loaders import CRANFIELD, write_beir
+
+
+class FixedRetriever:
+    """Returns a fixed ranking (corpus positions) per query, to give the harness a run of known order."""
+
+    name = "fixed"
+
+    def __init__(self, rankings: list[list[int]]) -> None:
+        self.rankings = rankings
+
+    def retrieve(self, queries: Sequence[str], *, k: int, show_progress: bool = False) -> list[Hits]:
+        return [
+            Hits(np.array(r[:k], dtype=np.int64), np.arange(len(r[:k]), 0, -1, dtype=np.float64)) for r in self.rankings
+        ]
+
+
+def test_known_run_gives_exact_metrics(tmp_path: Path) -> None:
+    data = load_dataset(write_beir(tmp_path / "tiny"))
+    # q1 -> d2, d1 (relevant d1 at rank 2); q2 -> d4 (grade 2) first, d3 (grade 0) second
+    stage = evaluate(data, {"fixed": FixedRetriever([[1, 0], [3, 2]])}, reranker=None, k=10)[0]
+    assert stage.per_query["nDCG@10"] == pytest.approx({"q1": 1 / math.log2(3), "q2": 1.0})
+    assert stage.per_query["RR@10"] == pytest.approx({"q1": 0.5, "q2": 1.0})
+    assert stage.scores["nDCG@10"] == pytest.approx((1 / math.log2(3) + 1) / 2)
+
+
+def test_reranking_never_adds_judged_documents(tmp_path: Path, tiny_bert: Path, cache_dir: Path) -> None:
+    data = load_dataset(write_beir(tmp_path / "tiny"))
+    reranker = Reranker(tiny_bert, cache_dir=cache_dir)
+    # q1's first stage misses its relevant d1 entirely; q2 gets d3 only.
+    first, reranked = evaluate(data, {"fixed": FixedRetriever([[1, 2], [2]])}, reranker=reranker, k=10)
+    for qid in data.queries:
+        assert set(reranked.run[qid]) == set(first.run[qid])
+    assert reranked.per_query["nDCG@10"] == {"q1": 0.0, "q2": 0.0}
+    assert len(reranked.latency_ms) == 2 and reranked.versus == "fixed"
+    expected = reranker.rerank(data.queries["q1"], [data.corpus["d2"].full_text, data.corpus["d3"].full_text])
+    assert list(reranked.run["q1"]) == [["d2", "d3"][r.index] for r in expected]
+
+
+def _independent_ndcg10(qrels: dict[str, int], ranking: list[str]) -> float:
+    """nDCG@10 as trec_eval computes it (linear gains, log2 discount), written independently of the harness."""
+    dcg = sum(max(qrels.get(doc, 0), 0) / math.log2(rank + 2) for rank, doc in enumerate(ranking[:10]))
+    ideal = sorted((g for g in qrels.values() if g > 0), reverse=True)[:10]
+    idcg = sum(g / math.log2(rank + 2) for rank, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+@pytest.mark.skipif(not CRANFIELD.is_dir(), reason="../shared/datasets/cranfield is not beside the project")
+def test_cranfield_bm25_ndcg_matches_an_independent_computation() -> None:
+    data = load_cranfield(CRANFIELD)
+    stage = evaluate(data, build_retrievers(data, ["bm25"]), reranker=None, k=100)[0]
+    independent = []
+    for qid, docs in stage.run.items():
+        ranking = [d for d, _ in sorted(docs.items(), key=lambda item: (-item[1], item[0]))]
+        independent.append(_independent_ndcg10(data.qrels[qid], ranking))
+        assert stage.per_query["nDCG@10"][qid] == pytest.approx(independent[-1], abs=1e-9)
+    assert len(independent) == 225
+    assert stage.scores["nDCG@10"] == pytest.approx(0.3320, abs=5e-4)  # pins BM25 settings and the loader
+
+
+def test_eval_cli_writes_every_output(
+    tmp_path: Path,
+    tiny_bert: Path,
+    cache_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CROSSRANK_CACHE", str(cache_dir))
+    folder = write_beir(tmp_path / "tiny")
+    out = tmp_path / "out"
+    code = main(["eval", "--dataset", str(folder), "--model", str(tiny_bert), "--k", "3", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "bm25" in printed and "nDCG@10" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["k"] == 3 and report["settings"]["backend"] == "onnx"
+    assert report["settings"]["dataset_checksum"] == load_dataset(folder).checksum
+    assert [s["name"] for s in report["stages"]] == ["bm25", f"bm25 > {tiny_bert.name}"]
+    assert set(report["stages"][0]["per_query"]["nDCG@10"]) == {"q1", "q2"}
+    assert (out / "bm25.run").read_text().splitlines()[0].split()[:4] == ["q1", "Q0", "d1", "1"]
+    assert (out / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_beir(tmp_path / "tiny")
+    assert main(["eval", "--dataset", str(folder), "--first-stage", "magic", "--no-rerank"]) == 2
+    assert "unknown first stage 'magic'" in capsys.readouterr().err
+    write_beir(folder, qrels="q1\td1\n")
+    assert main(["eval", "--dataset", str(folder), "--no-rerank"]) == 2
+    assert "test.tsv:1: expected 3 tab-separated fields, got 2" in capsys.readouterr().err

@@ -1,0 +1,59 @@
+"""First stages: BM25 ranking, RRF arithmetic, dense embeddings against sentence-transformers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crossrank.retrieval.base import Hits, top_k
+from crossrank.retrieval.bm25 import BM25Retriever
+from crossrank.retrieval.hybrid import rrf
+
+TEXTS = [
+    "the cat sat on the mat",
+    "dogs chase cats in the garden",
+    "rain falls on the city at night",
+    "wind tunnel tests of supersonic flow over a wing",
+    "supersonic aircraft wings",
+]
+
+
+def test_bm25_ranks_term_matches_and_drops_non_matches() -> None:
+    bm25 = BM25Retriever(TEXTS)
+    (hits,) = bm25.retrieve(["supersonic wings"], k=10)
+    assert hits.positions.tolist() == [4, 3]  # both terms (stemmed) in the short doc first; no-match docs dropped
+    assert hits.scores[0] > hits.scores[1] > 0
+    (cats,) = bm25.retrieve(["cats"], k=1)
+    assert cats.positions.tolist() in ([0], [1])  # stemming: "cat" and "cats" both match
+    no_stem = BM25Retriever(TEXTS, stemmer=None)
+    assert no_stem.retrieve(["cats"], k=5)[0].positions.tolist() == [1]
+
+
+def test_top_k_orders_and_breaks_ties_by_position() -> None:
+    hits = top_k(np.array([0.1, 0.9, 0.5, 0.9, 0.2]), 3)
+    assert hits.positions.tolist() == [1, 3, 2]
+    assert top_k(np.array([1.0]), 5).positions.tolist() == [0]
+
+
+def test_rrf_sums_reciprocal_ranks() -> None:
+    a = Hits(np.array([7, 3, 5]), np.array([3.0, 2.0, 1.0]))
+    b = Hits(np.array([3, 9]), np.array([0.9, 0.8]))
+    fused = rrf([a, b], k=3, constant=60)
+    assert fused.positions.tolist() == [3, 7, 9]
+    assert fused.scores[0] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused.scores[1] == pytest.approx(1 / 61)
+
+
+@pytest.mark.slow
+def test_dense_embeddings_match_sentence_transformers(cache_dir: object) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from crossrank.basemodels import minilm_dir
+    from crossrank.retrieval.dense import DenseRetriever, Embedder
+
+    embedder = Embedder(cache_dir=cache_dir)  # type: ignore[arg-type]
+    ours = embedder.embed(TEXTS)
+    reference = SentenceTransformer(str(minilm_dir()), device="cpu").encode(TEXTS, normalize_embeddings=True)
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+    dense = DenseRetriever(TEXTS, embedder=embedder)
+    assert dense.retrieve(["a plane flying faster than sound"], k=2)[0].positions.tolist()[0] in (3, 4)
