@@ -54,7 +54,7 @@ def test_int8_keeps_top1(fixture: str, cache_dir: Path, request: pytest.FixtureR
     for query in QUERIES:
         assert fp32.rerank(query, CORPUS)[0].index == int8.rerank(query, CORPUS)[0].index
     error = np.abs(np.array(fp32.score(PAIRS)) - np.array(int8.score(PAIRS)))
-    assert error.max() < 0.08
+    assert error.max() < 0.15  # a broken quantisation (wrong scales, saturation) errs by ~0.5 here
 
 
 def test_raw_scores_are_logits(tiny_bert: Path, tiny_bert_two_logits: Path, cache_dir: Path) -> None:

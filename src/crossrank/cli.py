@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from crossrank.backends import BACKENDS
 from crossrank.errors import CrossrankError
@@ -45,6 +46,35 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="folder for report.json, run files, plot.png (default: runs/...)")
     _add_model_arguments(evaluate)
     evaluate.set_defaults(handler=_cmd_eval)
+
+    train = sub.add_parser(
+        "train",
+        help="fine-tune a cross-encoder",
+        description="Fine-tune a cross-encoder from a base encoder on BEIR train splits, query/positive JSONL or "
+        "labelled pairs; hard negatives are mined with BM25 where none are given.",
+    )
+    train.add_argument("--data", action="append", required=True, help="BEIR folder, .jsonl or .tsv (repeatable)")
+    train.add_argument("--out", required=True, help="output model folder")
+    train.add_argument("--base", default=None, help="base encoder folder (default: all-MiniLM-L6-v2)")
+    train.add_argument("--split", default="train", help="qrels split of BEIR folders (default: train)")
+    train.add_argument("--negatives", type=_positive_int, default=7, help="negatives per positive (default: 7)")
+    train.add_argument("--loss", choices=["listwise", "bce"], default="listwise")
+    train.add_argument("--epochs", type=_positive_int, default=1)
+    train.add_argument("--lr", type=float, default=5e-5)
+    train.add_argument("--max-length", type=_positive_int, default=256)
+    train.add_argument("--groups-per-step", type=_positive_int, default=8, help="groups per optimizer step")
+    train.add_argument("--token-budget", type=_positive_int, default=4096, help="padded tokens per micro-batch")
+    train.add_argument("--num-layers", type=_positive_int, default=None, help="keep only the first N encoder layers")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--holdout", type=float, default=0.05, help="fraction of queries held out for evaluation")
+    train.add_argument("--patience", type=_positive_int, default=2, help="epochs without held-out gain before stop")
+    train.add_argument("--limit", type=_positive_int, default=None, help="use at most N groups per source")
+    train.add_argument("--threads", type=_positive_int, default=None)
+    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    train.add_argument("--skip-malformed", action="store_true", help="skip malformed table rows (counted)")
+    train.add_argument("--no-export", action="store_true", help="skip the ONNX / int8 export at the end")
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(handler=_cmd_train)
     return parser
 
 
@@ -134,7 +164,6 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     import time
-    from pathlib import Path
 
     from rich.console import Console
 
@@ -176,6 +205,54 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )
     Console().print(table(results, title=title))
     print(f"report, run files and plot written to {out}/", file=sys.stderr)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import logging
+    import random
+
+    from crossrank.training.data import load_groups
+    from crossrank.training.trainer import TrainConfig, export_onnx, train
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if args.base is None:
+        from crossrank.basemodels import minilm_dir
+
+        args.base = str(minilm_dir())
+    groups = []
+    for source in args.data:
+        found, stats = load_groups(
+            source, negatives=args.negatives, seed=args.seed, split=args.split, skip_malformed=args.skip_malformed
+        )
+        if args.limit is not None and len(found) > args.limit:
+            found = random.Random(args.seed).sample(found, args.limit)
+        print(f"crossrank: {source}: {stats}, using {len(found)} groups", file=sys.stderr)
+        groups += found
+    config = TrainConfig(
+        base=args.base,
+        out=args.out,
+        epochs=args.epochs,
+        lr=args.lr,
+        loss=args.loss,
+        max_length=args.max_length,
+        groups_per_step=args.groups_per_step,
+        token_budget=args.token_budget,
+        num_layers=args.num_layers,
+        seed=args.seed,
+        holdout=args.holdout,
+        patience=args.patience,
+        threads=args.threads,
+    )
+    history = train(groups, config, resume=args.resume, show_progress=not args.no_progress and sys.stderr.isatty())
+    for epoch in history:
+        print(
+            f"epoch {epoch.epoch}: loss {epoch.train_loss:.4f}, held-out accuracy {epoch.heldout_accuracy:.3f}, "
+            f"MRR {epoch.heldout_mrr:.3f} ({epoch.seconds:.0f} s)"
+        )
+    if not args.no_export:
+        for path in export_onnx(Path(args.out)):
+            print(f"exported {path}", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,288 @@
+"""The training loop: token-budget micro-batches of groups, gradient accumulation, held-out evaluation each
+epoch, checkpoint and resume, early stop, and export of the best model (HF folder + ONNX + int8).
+
+Losses: `listwise` (softmax cross-entropy over the positive and its negatives) or `bce` (pointwise).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from crossrank.errors import BackendUnavailable, InputError
+from crossrank.progress import progress_bar
+from crossrank.tokenize import EncodedPairs, PairEncoder, load_tokenizer, pad_batch
+from crossrank.training.data import Group
+
+log = logging.getLogger(__name__)
+Loss = Literal["listwise", "bce"]
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Every setting that shapes the trained model (saved beside it)."""
+
+    base: str
+    out: str
+    epochs: int = 1
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    loss: Loss = "listwise"
+    max_length: int = 256
+    groups_per_step: int = 8
+    token_budget: int = 4096
+    num_layers: int | None = None
+    seed: int = 0
+    holdout: float = 0.05
+    patience: int = 2
+    checkpoint_every: int = 50
+    threads: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EpochResult:
+    epoch: int
+    train_loss: float
+    heldout_accuracy: float
+    heldout_mrr: float
+    seconds: float
+
+
+def split_holdout(groups: Sequence[Group], *, fraction: float, seed: int) -> tuple[list[Group], list[Group]]:
+    """Hold out a fraction of queries (all of a query's groups go to the same side)."""
+    queries = sorted({g.query for g in groups})
+    random.Random(seed).shuffle(queries)
+    held = set(queries[: int(round(len(queries) * fraction))])
+    return [g for g in groups if g.query not in held], [g for g in groups if g.query in held]
+
+
+def train(
+    groups: Sequence[Group], config: TrainConfig, *, resume: bool = False, show_progress: bool = False
+) -> list[EpochResult]:
+    """Fine-tune `config.base` on `groups`; the best epoch (held-out MRR) is saved to `config.out`."""
+    try:
+        import torch
+        from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
+    except ImportError as exc:
+        raise BackendUnavailable("train", "torch", exc.name or "torch") from exc
+    from crossrank.backends.torch import hf_quiet
+
+    if not groups:
+        raise InputError("no training groups")
+    sizes = {len(g.negatives) for g in groups}
+    if len(sizes) != 1:
+        raise InputError(f"every group needs the same number of negatives, got {sorted(sizes)}")
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    train_groups, heldout = split_holdout(groups, fraction=config.holdout, seed=config.seed)
+    base = Path(config.base)
+    model_config = AutoConfig.from_pretrained(str(base), num_labels=1)
+    if config.num_layers is not None:
+        model_config.num_hidden_layers = config.num_layers
+    with hf_quiet():
+        model = AutoModelForSequenceClassification.from_pretrained(str(base), config=model_config)
+    encoder = PairEncoder(load_tokenizer(base), max_length=config.max_length)
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    params = [
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": config.weight_decay,
+        },
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(params, lr=config.lr)
+    steps_per_epoch = -(-len(train_groups) // config.groups_per_step)
+    total = steps_per_epoch * config.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup), total)
+
+    state: dict[str, Any] = {"epoch": 0, "cursor": 0, "history": [], "best_mrr": -1.0, "bad_epochs": 0}
+    checkpoint = out / "checkpoint"
+    if resume and (checkpoint / "state.pt").is_file():
+        saved = torch.load(checkpoint / "state.pt", weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        state = saved["state"]
+        log.info("resumed at epoch %d, group %d", state["epoch"], state["cursor"])
+
+    def save_checkpoint() -> None:
+        tmp = out / ".checkpoint.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "state": state,
+            },
+            tmp / "state.pt",
+        )
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        tmp.rename(checkpoint)
+
+    loss_fn = _loss(config.loss, torch)
+    history = [EpochResult(**h) for h in state["history"]]
+    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+        epoch = state["epoch"]
+        order = _epoch_order(train_groups, encoder, seed=config.seed + epoch)
+        started = time.perf_counter()
+        model.train()
+        losses: list[float] = []
+        with progress_bar(len(order), f"epoch {epoch + 1}/{config.epochs}", enabled=show_progress) as advance:
+            advance(state["cursor"])
+            while state["cursor"] < len(order):
+                step_groups = order[state["cursor"] : state["cursor"] + config.groups_per_step]
+                loss_value = _step(model, step_groups, encoder, config, loss_fn, torch)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                losses.append(loss_value)
+                state["cursor"] += len(step_groups)
+                advance(len(step_groups))
+                if len(losses) % config.checkpoint_every == 0:
+                    save_checkpoint()
+                    log.info("epoch %d step %d loss %.4f", epoch + 1, len(losses), float(np.mean(losses[-50:])))
+        accuracy, mrr = evaluate_groups(model, heldout, encoder, torch)
+        result = EpochResult(
+            epoch + 1, float(np.mean(losses)) if losses else 0.0, accuracy, mrr, time.perf_counter() - started
+        )
+        history.append(result)
+        log.info("epoch %d: %s", epoch + 1, result)
+        state["history"] = [asdict(h) for h in history]
+        state["epoch"] += 1
+        state["cursor"] = 0
+        if mrr > state["best_mrr"]:
+            state["best_mrr"] = mrr
+            state["bad_epochs"] = 0
+            _save_model(model, base, out, config, history)
+        else:
+            state["bad_epochs"] += 1
+        save_checkpoint()
+    return history
+
+
+def _loss(kind: Loss, torch: Any) -> Callable[[Any], Any]:
+    """Logits of shape (groups, 1 + negatives), positive in column 0 -> mean loss per group."""
+    if kind == "listwise":
+        return lambda logits: torch.nn.functional.cross_entropy(
+            logits, torch.zeros(len(logits), dtype=torch.long), reduction="sum"
+        )
+    if kind == "bce":
+
+        def bce(logits: Any) -> Any:
+            labels = torch.zeros_like(logits)
+            labels[:, 0] = 1.0
+            return (
+                torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="sum") / logits.shape[1]
+            )
+
+        return bce
+    raise InputError(f"unknown loss {kind!r}; choose listwise or bce")
+
+
+def _epoch_order(groups: Sequence[Group], encoder: PairEncoder, *, seed: int) -> list[Group]:
+    """Shuffled, then sorted by length inside chunks of 64 groups so micro-batches pad little."""
+    shuffled = list(groups)
+    random.Random(seed).shuffle(shuffled)
+    ordered: list[Group] = []
+    for start in range(0, len(shuffled), 64):
+        chunk = shuffled[start : start + 64]
+        chunk.sort(key=lambda g: len(g.positive) + sum(len(n) for n in g.negatives))
+        ordered += chunk
+    return ordered
+
+
+def _step(
+    model: Any, groups: Sequence[Group], encoder: PairEncoder, config: TrainConfig, loss_fn: Any, torch: Any
+) -> float:
+    """Forward and backward over one optimizer step's groups, in micro-batches within the token budget."""
+    encoded = [encoder.encode(g.query, [g.positive, *g.negatives]) for g in groups]
+    width = 1 + len(groups[0].negatives)
+    total = 0.0
+    start = 0
+    while start < len(encoded):
+        longest = 0
+        end = start
+        while end < len(encoded):
+            longest = max(longest, max(len(ids) for ids in encoded[end].ids))
+            if end > start and (end - start + 1) * width * longest > config.token_budget:
+                break
+            end += 1
+        ids = [i for e in encoded[start:end] for i in e.ids]
+        types = [t for e in encoded[start:end] for t in e.type_ids]
+        pairs = EncodedPairs(ids=ids, type_ids=types, owner=np.arange(len(ids)))
+        batch = pad_batch(pairs, np.arange(len(ids)), pad_id=encoder.pad_id)
+        logits = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.view(end - start, width)
+        loss = loss_fn(logits) / len(groups)
+        loss.backward()
+        total += float(loss.detach())
+        start = end
+    return total
+
+
+def evaluate_groups(model: Any, groups: Sequence[Group], encoder: PairEncoder, torch: Any) -> tuple[float, float]:
+    """Held-out accuracy (positive scored above every negative) and MRR of the positive."""
+    if not groups:
+        return 0.0, 0.0
+    model.eval()
+    hits = 0
+    reciprocal = 0.0
+    with torch.inference_mode():
+        for group in groups:
+            pairs = encoder.encode(group.query, [group.positive, *group.negatives])
+            batch = pad_batch(pairs, np.arange(len(pairs)), pad_id=encoder.pad_id)
+            scores = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits[:, 0].numpy()
+            rank = 1 + int(np.sum(scores[1:] >= scores[0]))
+            hits += rank == 1
+            reciprocal += 1.0 / rank
+    model.train()
+    return hits / len(groups), reciprocal / len(groups)
+
+
+def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history: list[EpochResult]) -> None:
+    """The trained cross-encoder as a standard Hugging Face folder (sentence-transformers loads it too)."""
+    from crossrank.backends.torch import hf_quiet
+
+    model.config.sentence_transformers = {"activation_fn": "torch.nn.modules.activation.Sigmoid"}
+    with hf_quiet():
+        model.save_pretrained(str(out))
+    for name in _TOKENIZER_FILES:
+        if (base / name).is_file():
+            shutil.copyfile(base / name, out / name)
+    tokenizer_config = out / "tokenizer_config.json"
+    if tokenizer_config.is_file():
+        data = json.loads(tokenizer_config.read_text())
+        data["model_max_length"] = config.max_length
+        tokenizer_config.write_text(json.dumps(data, indent=2))
+    (out / "training.json").write_text(
+        json.dumps({"config": asdict(config), "history": [asdict(h) for h in history]}, indent=2)
+    )
+
+
+def export_onnx(out: Path) -> list[Path]:
+    """Write onnx/model.onnx and onnx/model_int8.onnx beside the trained weights."""
+    from crossrank.backends.onnx import export, quantize
+
+    target = out / "onnx"
+    target.mkdir(exist_ok=True)
+    export(out, target / "model.onnx")
+    quantize(target / "model.onnx", target / "model_int8.onnx")
+    return [target / "model.onnx", target / "model_int8.onnx"]

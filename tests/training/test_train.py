@@ -1,0 +1,97 @@
+"""`crossrank train` end to end on a toy task with a tiny model: loss falls, held-out accuracy beats chance,
+the output loads in crossrank and in transformers, and a resumed run continues where it stopped."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from crossrank import InputError, Reranker
+from crossrank.training.data import Group, load_groups
+from crossrank.training.trainer import TrainConfig, train
+from tests.tiny_models import CORPUS
+
+WORDS = sorted({w for line in CORPUS for w in line.split()})
+NEGATIVES = 3
+
+
+def toy_groups(count: int, seed: int) -> list[Group]:
+    """Relevant = the passage contains both query words; negatives share none of them."""
+    rng = random.Random(seed)
+    groups = []
+    for _ in range(count):
+        a, b = rng.sample(WORDS, 2)
+        others = [w for w in WORDS if w not in (a, b)]
+        positive = " ".join(rng.sample(others, 4) + [a, b])
+        negatives = tuple(" ".join(rng.sample(others, 6)) for _ in range(NEGATIVES))
+        groups.append(Group(f"{a} {b}", positive, negatives, "toy"))
+    return groups
+
+
+def test_training_learns_the_toy_task(tiny_bert: Path, tmp_path: Path) -> None:
+    config = TrainConfig(
+        base=str(tiny_bert),
+        out=str(tmp_path / "model"),
+        epochs=5,
+        lr=1e-3,
+        warmup=0.05,
+        max_length=64,
+        groups_per_step=8,
+        holdout=0.2,
+        seed=0,
+        patience=5,
+        checkpoint_every=1000,
+    )
+    history = train(toy_groups(800, seed=1), config)
+    assert len(history) == 5
+    assert history[-1].train_loss < history[0].train_loss
+    assert history[-1].heldout_accuracy > 0.5  # chance is 1 / (1 + NEGATIVES) = 0.25
+    trained = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert trained["config"]["seed"] == 0
+    reranker = Reranker(tmp_path / "model", backend="torch")
+    assert reranker.spec.activation == "sigmoid" and reranker.spec.max_length == 64
+    group = toy_groups(1, seed=99)[0]
+    scores = reranker.score([(group.query, p) for p in (group.positive, *group.negatives)])
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_resume_continues_from_the_checkpoint(tiny_bert: Path, tmp_path: Path) -> None:
+    base = dict(base=str(tiny_bert), out=str(tmp_path / "m"), lr=1e-3, max_length=64, holdout=0.2, patience=5)
+    groups = toy_groups(60, seed=2)
+    first = train(groups, TrainConfig(epochs=1, **base))  # type: ignore[arg-type]
+    resumed = train(groups, TrainConfig(epochs=2, **base), resume=True)  # type: ignore[arg-type]
+    assert [h.epoch for h in resumed] == [1, 2]
+    assert resumed[0] == first[0]  # epoch 1 was not redone
+
+
+def test_data_sources(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(
+        "Question\tSentence\tLabel\n"
+        "what do cats chase\tdogs chase cats in the garden\t0\n"
+        "what do cats chase\tthe cat sat on the mat\t1\n"
+        "what do cats chase\train falls on the city at night\t0\n"
+        "unanswered question\tquantum physics explains the spectrum of hydrogen\t0\n"
+    )
+    groups, stats = load_groups(str(pairs), negatives=2, seed=0)
+    assert stats == {"queries": 2, "skipped_malformed_rows": 0, "dropped_no_positive": 1, "groups": 1}
+    assert groups[0].positive == "the cat sat on the mat"
+    assert set(groups[0].negatives) == {"dogs chase cats in the garden", "rain falls on the city at night"}
+
+    triples = tmp_path / "triples.jsonl"
+    triples.write_text(json.dumps({"query": "capital of france", "positive": CORPUS[8]}) + "\n")
+    triples.write_text(triples.read_text() + "\n".join(json.dumps({"query": c, "positive": c}) for c in CORPUS[:4]))
+    mined, _ = load_groups(str(triples), negatives=2, seed=0)
+    assert all(len(g.negatives) == 2 and g.positive not in g.negatives for g in mined)
+
+    broken = tmp_path / "broken.tsv"
+    broken.write_text("query\tpassage\tlabel\nq\tp\t1\textra\n")
+    with pytest.raises(InputError, match=r"broken.tsv:2: expected 3 fields; fix the row or pass --skip-malformed"):
+        load_groups(str(broken), negatives=1, seed=0)
+    bad_label = tmp_path / "label.tsv"
+    bad_label.write_text("query\tpassage\tlabel\nq\tp\tyes\n")
+    with pytest.raises(InputError, match=r"label.tsv:2: label 'yes' is not a number"):
+        load_groups(str(bad_label), negatives=1, seed=0)
