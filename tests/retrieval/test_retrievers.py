@@ -57,3 +57,17 @@ def test_dense_embeddings_match_sentence_transformers(cache_dir: object) -> None
     np.testing.assert_allclose(ours, reference, atol=1e-5)
     dense = DenseRetriever(TEXTS, embedder=embedder)
     assert dense.retrieve(["a plane flying faster than sound"], k=2)[0].positions.tolist()[0] in (3, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["biencoder", "splade"])
+def test_baseline_scorers_rank_the_obvious_answer_first(name: str, cache_dir: object) -> None:
+    from crossrank.evaluation.baselines import load_baseline
+
+    scorer = load_baseline(name, cache_dir=cache_dir)  # type: ignore[arg-type]
+    docs = [TEXTS[2], TEXTS[3], TEXTS[0]]
+    ranked = scorer.rerank("supersonic flow over a wing in a wind tunnel", docs)
+    assert ranked[0].index == 1
+    assert sorted(r.index for r in ranked) == [0, 1, 2]
+    again = scorer.rerank("supersonic flow over a wing in a wind tunnel", docs)  # cached vectors: same scores
+    assert [r.score for r in again] == pytest.approx([r.score for r in ranked])

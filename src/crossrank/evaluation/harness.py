@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -16,10 +17,19 @@ from crossrank.errors import InputError
 from crossrank.evaluation.loaders import Dataset
 from crossrank.evaluation.metrics import MEASURES, Run, Significance, mean, paired_test, per_query
 from crossrank.progress import progress_bar
-from crossrank.reranker import Reranker
 from crossrank.retrieval.base import Hits, Retriever
+from crossrank.types import RankedResult
 
 FIRST_STAGES = ("bm25", "dense", "hybrid")
+
+
+class CandidateReranker(Protocol):
+    """Anything that reorders a query's candidates: a `Reranker`, or a baseline scorer."""
+
+    @property
+    def name(self) -> str: ...
+
+    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = ...) -> list[RankedResult]: ...
 
 
 @dataclass(frozen=True)
@@ -66,12 +76,12 @@ def evaluate(
     dataset: Dataset,
     retrievers: dict[str, Retriever],
     *,
-    reranker: Reranker | None,
+    rerankers: Sequence[CandidateReranker] = (),
     k: int = 100,
     max_queries: int | None = None,
     show_progress: bool = False,
 ) -> list[StageResult]:
-    """Each first stage, then (with a reranker) the same candidates reranked; metrics for all."""
+    """Each first stage, then its candidates reranked by each reranker; metrics for all."""
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
     queries = dataset.judged_queries()
@@ -88,13 +98,12 @@ def evaluate(
         first_run = _run_from_hits(list(queries), hits, doc_ids)
         first = StageResult(name=name, run=first_run, per_query=per_query(qrels, first_run))
         results.append(first)
-        if reranker is None:
-            continue
-        run, latency = _rerank(reranker, queries, hits, texts, doc_ids, show_progress=show_progress)
-        scored = per_query(qrels, run)
-        significance = {m: paired_test(first.per_query[m], scored[m]) for m in MEASURES}
-        label = f"{name} > {reranker.spec.name}"
-        results.append(StageResult(label, run, scored, latency_ms=latency, versus=name, significance=significance))
+        for reranker in rerankers:
+            run, latency = _rerank(reranker, queries, hits, texts, doc_ids, show_progress=show_progress)
+            scored = per_query(qrels, run)
+            significance = {m: paired_test(first.per_query[m], scored[m]) for m in MEASURES}
+            label = f"{name} > {reranker.name}"
+            results.append(StageResult(label, run, scored, latency_ms=latency, versus=name, significance=significance))
     return results
 
 
@@ -106,7 +115,7 @@ def _run_from_hits(query_ids: list[str], hits: list[Hits], doc_ids: list[str]) -
 
 
 def _rerank(
-    reranker: Reranker,
+    reranker: CandidateReranker,
     queries: dict[str, str],
     hits: list[Hits],
     texts: list[str],

