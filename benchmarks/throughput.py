@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -20,16 +19,7 @@ import numpy as np
 
 from crossrank import Reranker
 from crossrank.evaluation.loaders import load_cranfield
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from crossrank.evaluation.report import cpu_name
 
 
 def make_pairs(dataset_dir: Path, *, queries: int, per_query: int) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crossrank.errors import InputError
 
@@ -98,8 +99,9 @@ def load_beir(folder: Path, *, split: str = "test") -> Dataset:
     )
 
 
-def _jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    rows: list[tuple[int, dict[str, str]]] = []
+def read_jsonl_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; invalid JSON or a non-object names its line."""
+    rows: list[tuple[int, dict[str, Any]]] = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -110,10 +112,16 @@ def _jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, s
                 raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
             if not isinstance(item, dict):
                 raise InputError(f"{path}:{number}: expected a JSON object")
-            for field in required:
-                if not isinstance(item.get(field), str | int) or (field == "text" and not isinstance(item[field], str)):
-                    raise InputError(f"{path}:{number}: missing or invalid {field!r}")
             rows.append((number, item))
+    return rows
+
+
+def _jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
+    rows = read_jsonl_objects(path)
+    for number, item in rows:
+        for field in required:
+            if not isinstance(item.get(field), str | int) or (field == "text" and not isinstance(item[field], str)):
+                raise InputError(f"{path}:{number}: missing or invalid {field!r}")
     return rows
 
 

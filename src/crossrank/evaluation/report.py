@@ -47,7 +47,7 @@ def report(results: Sequence[StageResult], *, settings: dict[str, Any]) -> dict[
     return {
         "settings": settings,
         "versions": {"python": platform.python_version(), **_versions()},
-        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count()},
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count()},
         "stages": [
             {
                 "name": s.name,
@@ -77,7 +77,8 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU model as /proc/cpuinfo names it (for reports and benchmarks)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

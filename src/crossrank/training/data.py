@@ -8,13 +8,13 @@ Sources: a BEIR folder's train split (negatives mined with BM25 from its corpus)
 from __future__ import annotations
 
 import csv
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from crossrank.errors import InputError
+from crossrank.evaluation.loaders import read_jsonl_objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ _LABEL = ("label", "relevance", "score")
 def _jsonl_or_tsv(path: Path, skipped: list[int] | None) -> tuple[list[_Raw], list[str]]:
     by_query: dict[str, _Raw] = {}
     if path.suffix in (".jsonl", ".ndjson"):
-        rows = _read_jsonl(path)
+        rows = [(number, _normalise(item)) for number, item in read_jsonl_objects(path)]
     elif path.suffix in (".tsv", ".csv"):
         rows = _read_table(path, skipped)
     else:
@@ -128,21 +128,6 @@ def _text(value: object, path: Path, number: int, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"{path}:{number}: missing or empty {field!r}")
     return value
-
-
-def _read_jsonl(path: Path) -> list[tuple[int, dict[str, object]]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(item, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object")
-        rows.append((number, _normalise(item)))
-    return rows
 
 
 def _read_table(path: Path, skipped: list[int] | None) -> list[tuple[int, dict[str, object]]]:
