@@ -78,6 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-export", action="store_true", help="skip the ONNX / int8 export at the end")
     train.add_argument("--no-progress", action="store_true")
     train.set_defaults(handler=_cmd_train)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP reranking service and demo page",
+        description="Serve /v2/rerank and /v1/rerank (Cohere, Jina), /rerank (TEI), /health, /metrics, /v1/models "
+        "and a demo page at /.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    serve.add_argument("--port", type=_positive_int, default=8080)
+    serve.add_argument("--max-documents", type=_positive_int, default=1000, help="documents per request")
+    serve.add_argument("--max-request-bytes", type=_positive_int, default=4_000_000)
+    serve.add_argument("--max-query-chars", type=_positive_int, default=10_000)
+    serve.add_argument("--timeout", type=float, default=60.0, help="seconds a request may wait for its scores")
+    serve.add_argument("--max-queue", type=_positive_int, default=64, help="queued requests before 503")
+    serve.add_argument(
+        "--api-key", default=None, help="require 'Authorization: Bearer KEY' (default: $CROSSRANK_API_KEY, or none)"
+    )
+    serve.add_argument("--cors-origin", action="append", default=[], help="allow this browser origin (repeatable)")
+    _add_model_arguments(serve)
+    serve.set_defaults(handler=_cmd_serve)
     return parser
 
 
@@ -233,7 +253,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from crossrank.training.data import load_groups
     from crossrank.training.trainer import TrainConfig, export_onnx, train
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    training_log = logging.getLogger("crossrank.training")
+    training_log.addHandler(handler)
+    training_log.setLevel(logging.INFO)
     if args.base is None:
         from crossrank.basemodels import minilm_dir
 
@@ -271,6 +295,34 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if not args.no_export:
         for path in export_onnx(Path(args.out)):
             print(f"exported {path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    try:
+        import uvicorn
+
+        from crossrank.server.app import ServerConfig, create_app
+    except ImportError as exc:
+        from crossrank.errors import BackendUnavailable
+
+        raise BackendUnavailable("serve", "server", exc.name or "fastapi") from exc
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    config = ServerConfig(
+        max_documents=args.max_documents,
+        max_request_bytes=args.max_request_bytes,
+        max_query_chars=args.max_query_chars,
+        request_timeout_s=args.timeout,
+        max_queue=args.max_queue,
+        api_key=args.api_key or os.environ.get("CROSSRANK_API_KEY") or None,
+        cors_origins=tuple(args.cors_origin),
+    )
+    name = "crossrank-default" if args.model is None else str(args.model).rstrip("/").rsplit("/", 1)[-1]
+    app = create_app(lambda: _load_reranker(args), config=config, model_name=name)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
     return 0
 
 

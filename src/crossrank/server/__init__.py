@@ -1,0 +1,1 @@
+"""`crossrank serve`: HTTP handlers (app.py) -> batching queue (batcher.py) -> Reranker."""

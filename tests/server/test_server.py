@@ -1,0 +1,196 @@
+"""The real server on a free loopback port, called over HTTP with httpx and with the official cohere SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from crossrank import Reranker
+from crossrank.server.app import ServerConfig, create_app
+from tests.tiny_models import CORPUS
+
+
+class LiveServer:
+    def __init__(self, reranker: Reranker, config: ServerConfig) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        app = create_app(lambda: reranker, config=config, model_name="tiny")
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def reranker(tiny_bert: Path, cache_dir: Path) -> Reranker:
+    return Reranker(tiny_bert, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="module")
+def server(reranker: Reranker) -> Iterator[LiveServer]:
+    with LiveServer(reranker, ServerConfig(max_documents=50, max_request_bytes=200_000, max_query_chars=500)) as live:
+        yield live
+
+
+def test_cohere_v2_shape_matches_the_library(server: LiveServer, reranker: Reranker) -> None:
+    response = httpx.post(
+        f"{server.url}/v2/rerank",
+        json={"model": "tiny", "query": "cat on the mat", "documents": CORPUS, "top_n": 4, "return_documents": True},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    expected = reranker.rerank("cat on the mat", CORPUS, top_k=4)
+    assert [r["index"] for r in body["results"]] == [r.index for r in expected]
+    assert [r["relevance_score"] for r in body["results"]] == pytest.approx([r.score for r in expected], abs=1e-6)
+    assert body["results"][0]["document"] == {"text": CORPUS[expected[0].index]}
+    assert body["meta"]["billed_units"]["search_units"] == 1 and body["usage"]["total_tokens"] > 0
+    assert body["id"] == response.headers["x-request-id"]
+
+
+def test_jina_v1_objects_and_tei(server: LiveServer, reranker: Reranker) -> None:
+    docs = [{"text": t, "id": i} for i, t in enumerate(CORPUS)]
+    v1 = httpx.post(f"{server.url}/v1/rerank", json={"query": "rain", "documents": docs}).json()
+    expected = reranker.rerank("rain", CORPUS)
+    assert [r["index"] for r in v1["results"]] == [r.index for r in expected]
+    assert "document" not in v1["results"][0] or v1["results"][0]["document"] is None
+    tei = httpx.post(f"{server.url}/rerank", json={"query": "rain", "texts": CORPUS, "return_text": True}).json()
+    assert [r["index"] for r in tei] == [r.index for r in expected]
+    assert tei[0]["text"] == CORPUS[expected[0].index]
+    raw = httpx.post(f"{server.url}/rerank", json={"query": "rain", "texts": CORPUS, "raw_scores": True}).json()
+    assert raw[0]["score"] == pytest.approx(reranker.rerank("rain", CORPUS, raw=True)[0].score, abs=1e-5)
+
+
+def test_official_cohere_client(server: LiveServer, reranker: Reranker) -> None:
+    import cohere
+
+    with httpx.Client(timeout=30) as http:
+        client = cohere.ClientV2(api_key="unused", base_url=server.url, httpx_client=http)
+        response = client.rerank(model="tiny", query="supersonic wing", documents=CORPUS, top_n=3)
+    expected = reranker.rerank("supersonic wing", CORPUS, top_k=3)
+    assert [r.index for r in response.results] == [r.index for r in expected]
+    assert [r.relevance_score for r in response.results] == pytest.approx([r.score for r in expected], abs=1e-6)
+
+
+def test_ops_endpoints(server: LiveServer) -> None:
+    assert httpx.get(f"{server.url}/health").json()["status"] == "ready"
+    models = httpx.get(f"{server.url}/v1/models").json()
+    assert models["data"][0]["id"] == "tiny" and models["data"][0]["backend"] == "onnx"
+    paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    assert {"/v2/rerank", "/v1/rerank", "/rerank", "/health", "/metrics", "/v1/models"} <= set(paths)
+    page = httpx.get(f"{server.url}/")
+    assert page.status_code == 200 and '<label for="query">' in page.text
+
+
+def test_concurrent_requests_share_batches(server: LiveServer, reranker: Reranker) -> None:
+    queries = [f"{w} {v}" for w, v in zip(CORPUS[0].split(), CORPUS[4].split(), strict=False)] * 4
+
+    def call(query: str) -> list[int]:
+        body = httpx.post(f"{server.url}/v2/rerank", json={"query": query, "documents": CORPUS}, timeout=60).json()
+        return [r["index"] for r in body["results"]]
+
+    with ThreadPoolExecutor(max_workers=len(queries)) as pool:
+        answers = list(pool.map(call, queries))
+    for query, answer in zip(queries, answers, strict=True):
+        assert answer == [r.index for r in reranker.rerank(query, CORPUS)]
+    metrics = httpx.get(f"{server.url}/metrics").text
+    counts = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("crossrank_batch_requests_bucket")
+    }
+    single = counts['crossrank_batch_requests_bucket{le="1.0"}']
+    total = counts['crossrank_batch_requests_bucket{le="+Inf"}']
+    assert total > single, "no batch held more than one request"
+    assert 'crossrank_requests_total{path="/v2/rerank",status="200"}' in metrics
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "field"),
+    [
+        ("/v2/rerank", {"query": "", "documents": ["a"]}, 422, "query"),
+        ("/v2/rerank", {"query": "   ", "documents": ["a"]}, 422, "query"),
+        ("/v2/rerank", {"query": "q", "documents": "not a list"}, 422, "documents"),
+        ("/v2/rerank", {"query": "q", "documents": [1, 2]}, 422, "documents.0.str"),
+        ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": 0}, 422, "top_n"),
+        ("/v2/rerank", {"query": "q", "documents": []}, 422, "documents"),
+        ("/v2/rerank", {"query": "q", "documents": ["a"] * 51}, 413, "documents"),
+        ("/v2/rerank", {"query": "q" * 501, "documents": ["a"]}, 413, "query"),
+        ("/v2/rerank", {"documents": ["a"]}, 422, "query"),
+        ("/rerank", {"query": "q", "texts": [" ".join(CORPUS * 3)]}, 413, "texts.0"),
+    ],
+)
+def test_bad_requests_name_the_field(server: LiveServer, path: str, body: object, status: int, field: str) -> None:
+    response = httpx.post(f"{server.url}{path}", json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["field"] == field
+
+
+def test_malformed_bodies_leave_the_server_healthy(server: LiveServer) -> None:
+    bodies = [
+        b"{not json",
+        b"\xff\xfe\x00garbage",
+        b"[" * 50_000 + b"]" * 50_000,
+        json.dumps({"query": "q", "documents": ["x" * 300_000]}).encode(),
+        b"",
+        b"null",
+        json.dumps({"query": {"nested": [1, {"deep": True}]}, "documents": [["a"]]}).encode(),
+    ]
+    for raw in bodies:
+        response = httpx.post(f"{server.url}/v2/rerank", content=raw, headers={"content-type": "application/json"})
+        assert 400 <= response.status_code < 500, (raw[:30], response.status_code, response.text)
+        assert "message" in response.json()
+    assert httpx.get(f"{server.url}/health").status_code == 200
+    ok = httpx.post(f"{server.url}/v2/rerank", json={"query": "cat", "documents": CORPUS[:2]})
+    assert ok.status_code == 200
+
+
+def test_api_key_and_overload(reranker: Reranker) -> None:
+    with LiveServer(reranker, ServerConfig(api_key="s3cret")) as live:
+        payload = {"query": "cat", "documents": CORPUS}
+        denied = httpx.post(f"{live.url}/v2/rerank", json=payload)
+        assert denied.status_code == 401 and denied.json()["field"] == "Authorization"
+        wrong = httpx.post(f"{live.url}/v2/rerank", json=payload, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        good = httpx.post(f"{live.url}/v2/rerank", json=payload, headers={"Authorization": "Bearer s3cret"})
+        assert good.status_code == 200
+        assert httpx.get(f"{live.url}/health").status_code == 200  # health stays open for probes
+    with LiveServer(reranker, ServerConfig(max_queue=1, max_pairs_per_batch=9)) as live:
+
+        async def flood() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=60) as client:
+                calls = [
+                    client.post(f"{live.url}/v2/rerank", json={"query": f"q{i}", "documents": CORPUS * 5})
+                    for i in range(12)
+                ]
+                return await asyncio.gather(*calls)
+
+        statuses = [r.status_code for r in asyncio.run(flood())]
+        assert 200 in statuses and 503 in statuses
+        busy = next(r for r in asyncio.run(flood()) if r.status_code == 503)
+        assert busy.headers["Retry-After"] == "1" and busy.json()["type"] == "overloaded"
