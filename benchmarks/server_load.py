@@ -103,16 +103,14 @@ def main() -> None:
             sys.exit("server did not become ready")
         model = httpx.get(f"{url}/v1/models").json()["data"][0]
         print(f"machine: {cpu_name()}, {os.cpu_count()} cores; server threads={args.threads}")
-        print(
-            f"model: {model['id']} ({model['backend']}, max_length {model['max_length']}); 50 Cranfield abstracts per request"
-        )
-        print(
-            f"{'clients':>7} {'requests':>8} {'ok':>4} {'req/s':>7} {'pairs/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
-        )
+        setup = f"{model['id']} ({model['backend']}, max_length {model['max_length']})"
+        print(f"model: {setup}; 50 Cranfield abstracts per request")
+        header = ("clients", "requests", "ok", "req/s", "pairs/s", "p50 ms", "p95 ms", "p99 ms")
+        print(" ".join(f"{h:>8}" for h in header))
         for clients in (1, 8, 32):
             r = asyncio.run(level(url, clients, args.requests, args.seconds, payloads))
             print(
-                f"{clients:>7} {r['requests']:>8} {r['ok']:>4} {r['req_per_s']:>7.2f} {r['pairs_per_s']:>8.1f} "
+                f"{clients:>8} {r['requests']:>8} {r['ok']:>8} {r['req_per_s']:>8.2f} {r['pairs_per_s']:>8.1f} "
                 f"{r['p50']:>8.0f} {r['p95']:>8.0f} {r['p99']:>8.0f}"
             )
     finally:
