@@ -1,0 +1,119 @@
+"""The demo page, driven in headless Chromium by Playwright: the displayed order is the API's order, the
+page is keyboard-usable and labelled, and server errors appear in plain words."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from crossrank import Reranker
+from crossrank.server.app import ServerConfig
+from tests.server.live import LiveServer
+from tests.tiny_models import CORPUS
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_bert: Path, cache_dir: Path) -> Iterator[LiveServer]:
+    reranker = Reranker(tiny_bert, cache_dir=cache_dir)
+    with LiveServer(reranker, ServerConfig(max_documents=12)) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def _order(page: object) -> list[int]:
+    return [int(i) for i in page.eval_on_selector_all("#results li", "els => els.map(e => e.dataset.index)")]  # type: ignore[attr-defined]
+
+
+def test_page_shows_the_api_order(server: LiveServer, browser: object, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page.goto(server.url)
+    page.wait_for_selector("#results li")  # the preloaded example renders on first visit
+    assert page.locator("#model").inner_text().startswith("tiny")
+    passages = CORPUS[:6]
+    page.fill("#query", "supersonic wing flow")
+    page.fill("#passages", "\n".join(passages))
+    page.keyboard.press("Enter")  # submits the form from the query box
+    page.wait_for_function(  # the new passages, not the preloaded example, are on screen
+        "wanted => { const shown = [...document.querySelectorAll('#results li .text')].map(e => e.textContent);"
+        " return shown.length === wanted.length && shown.every(t => wanted.includes(t)); }",
+        arg=passages,
+    )
+    api = httpx.post(f"{server.url}/v2/rerank", json={"query": "supersonic wing flow", "documents": passages}).json()
+    assert _order(page) == [r["index"] for r in api["results"]]
+    texts = page.eval_on_selector_all("#results li .text", "els => els.map(e => e.textContent)")
+    assert texts == [passages[r["index"]] for r in api["results"]]
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    assert (tmp_path / "page.png").stat().st_size > 1000
+    page.close()
+
+
+def test_accessibility_basics(server: LiveServer, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(server.url)
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input, textarea')]"
+        '.filter(e => !document.querySelector(`label[for="${e.id}"]`)).map(e => e.id)'
+    )
+    assert unlabelled == []
+    focus = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        focus.append(page.evaluate("document.activeElement.id"))
+    assert focus == ["query", "passages", "rerank"]
+    ratios = page.evaluate(
+        """() => {
+        const rgb = s => s.match(/\\d+/g).slice(0, 3).map(Number).map(v => v / 255)
+            .map(c => c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+        const lum = s => { const [r, g, b] = rgb(s); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+        const bg = getComputedStyle(document.body).backgroundColor;
+        const button = document.getElementById('rerank');
+        return {
+          body: ratio(getComputedStyle(document.body).color, bg),
+          lead: ratio(getComputedStyle(document.querySelector('p.lead')).color, bg),
+          button: ratio(getComputedStyle(button).color, getComputedStyle(button).backgroundColor),
+        };
+    }"""
+    )
+    assert all(value >= 4.5 for value in ratios.values()), ratios  # WCAG AA for normal text
+    page.close()
+
+
+def test_server_errors_in_plain_words(server: LiveServer, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(server.url)
+    page.wait_for_selector("#results li")
+    page.fill("#passages", "\n".join(f"passage number {i}" for i in range(20)))
+    page.click("#rerank")
+    page.wait_for_function("document.getElementById('error').textContent.length > 0")
+    assert "at most 12 per request" in page.inner_text("#error")
+    page.close()
