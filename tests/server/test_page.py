@@ -94,7 +94,10 @@ def test_accessibility_basics(server: LiveServer, browser: object) -> None:
         const rgb = s => s.match(/\\d+/g).slice(0, 3).map(Number).map(v => v / 255)
             .map(c => c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
         const lum = s => { const [r, g, b] = rgb(s); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-        const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+        const ratio = (a, b) => {
+            const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+            return (x + 0.05) / (y + 0.05);
+        };
         const bg = getComputedStyle(document.body).backgroundColor;
         const button = document.getElementById('rerank');
         return {
