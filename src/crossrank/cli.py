@@ -180,14 +180,15 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"{args.query}  [dim]({reranker.spec.name}, {reranker.backend.name})[/dim]")
-    table.add_column("rank", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("line", justify="right")
-    table.add_column("document", overflow="ellipsis", no_wrap=True)
+    table.add_column("rank", justify="right", no_wrap=True, min_width=4)
+    table.add_column("score", justify="right", no_wrap=True, min_width=6)
+    table.add_column("line", justify="right", no_wrap=True, min_width=4)
+    console = Console()
+    table.add_column("document", overflow="ellipsis", no_wrap=True, max_width=max(20, console.width - 30))
     for rank, r in enumerate(results, start=1):
         text = r.document if isinstance(r.document, str) else str((r.document or {}).get(args.text_field, ""))
         table.add_row(str(rank), f"{r.score:.4f}", str(loaded.lines[r.index]), text)
-    Console().print(table)
+    console.print(table)
     return 0
 
 
