@@ -98,6 +98,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cors-origin", action="append", default=[], help="allow this browser origin (repeatable)")
     _add_model_arguments(serve)
     serve.set_defaults(handler=_cmd_serve)
+
+    index = sub.add_parser(
+        "index",
+        help="index your documents for two-stage search",
+        description="Split documents into passages and index them for BM25 and dense retrieval.",
+    )
+    index.add_argument("docs", help="folder of .txt/.md/.html files, or a JSONL file (id, text, title?, ...)")
+    index.add_argument("--out", required=True, help="index folder (replaced atomically when the build completes)")
+    index.add_argument("--passage-words", type=_positive_int, default=200)
+    index.add_argument("--overlap-words", type=int, default=40)
+    index.add_argument("--no-dense", action="store_true", help="BM25 only (no embeddings)")
+    index.add_argument("--no-progress", action="store_true")
+    index.set_defaults(handler=_cmd_index)
+
+    search = sub.add_parser(
+        "search",
+        help="search an index: retrieve, then rerank",
+        description="Retrieve top-k passages from an index and rerank them.",
+    )
+    search.add_argument("index", help="index folder made by crossrank index")
+    search.add_argument("query")
+    search.add_argument("--k", type=_positive_int, default=100, help="first-stage candidates (default: 100)")
+    search.add_argument("--top", type=_positive_int, default=5, help="passages to show (default: 5)")
+    search.add_argument("--first-stage", choices=["bm25", "dense", "hybrid"], default="hybrid")
+    search.add_argument("--no-rerank", action="store_true", help="show the first stage's order")
+    search.add_argument("--json", action="store_true")
+    search.add_argument("--explain", action="store_true", help="show each passage's first-stage rank")
+    _add_model_arguments(search)
+    search.set_defaults(handler=_cmd_search)
     return parser
 
 
@@ -324,6 +353,62 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     name = "crossrank-default" if args.model is None else str(args.model).rstrip("/").rsplit("/", 1)[-1]
     app = create_app(lambda: _load_reranker(args), config=config, model_name=name)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
+    return 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from crossrank.retrieval.index import Index
+
+    report = Index.build(
+        args.docs,
+        args.out,
+        passage_words=args.passage_words,
+        overlap_words=args.overlap_words,
+        dense=not args.no_dense,
+        show_progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    for source, reason in report.skipped:
+        print(f"crossrank: skipped {source}: {reason}", file=sys.stderr)
+    print(
+        f"indexed {report.documents} documents as {report.passages} passages into {args.out} "
+        f"({report.embedded} embedded, {report.reused} reused, {len(report.skipped)} skipped) "
+        f"in {report.seconds:.1f} s"
+    )
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from crossrank.retrieval.index import Index
+
+    index = Index.open(args.index)
+    reranker = None if args.no_rerank else _load_reranker(args)
+    hits = index.search(args.query, k=args.k, top=args.top, first_stage=args.first_stage, reranker=reranker)
+    if args.json:
+        payload = {
+            "query": args.query,
+            "first_stage": args.first_stage,
+            "reranker": None if reranker is None else reranker.name,
+            "results": [
+                {
+                    "rank": h.rank,
+                    "score": h.score,
+                    "first_stage_rank": h.first_stage_rank,
+                    "doc_id": h.doc_id,
+                    "source": h.source,
+                    "passage": h.position,
+                    "title": h.title,
+                    "text": h.text,
+                    "metadata": h.metadata,
+                }
+                for h in hits
+            ],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    for h in hits:
+        moved = f"  (first stage #{h.first_stage_rank})" if args.explain else ""
+        print(f"#{h.rank}  {h.score:.4f}  {h.source} passage {h.position}{moved}")
+        print(f"    {h.text[:300]}{'…' if len(h.text) > 300 else ''}")
     return 0
 
 

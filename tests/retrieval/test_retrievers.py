@@ -19,13 +19,13 @@ TEXTS = [
 
 
 def test_bm25_ranks_term_matches_and_drops_non_matches() -> None:
-    bm25 = BM25Retriever(TEXTS)
+    bm25 = BM25Retriever.build(TEXTS)
     (hits,) = bm25.retrieve(["supersonic wings"], k=10)
     assert hits.positions.tolist() == [4, 3]  # both terms (stemmed) in the short doc first; no-match docs dropped
     assert hits.scores[0] > hits.scores[1] > 0
     (cats,) = bm25.retrieve(["cats"], k=1)
     assert cats.positions.tolist() in ([0], [1])  # stemming: "cat" and "cats" both match
-    no_stem = BM25Retriever(TEXTS, stemmer=None)
+    no_stem = BM25Retriever.build(TEXTS, stemmer=None)
     assert no_stem.retrieve(["cats"], k=5)[0].positions.tolist() == [1]
 
 
@@ -55,7 +55,7 @@ def test_dense_embeddings_match_sentence_transformers(cache_dir: object) -> None
     ours = embedder.embed(TEXTS)
     reference = SentenceTransformer(str(minilm_dir()), device="cpu").encode(TEXTS, normalize_embeddings=True)
     np.testing.assert_allclose(ours, reference, atol=1e-5)
-    dense = DenseRetriever(TEXTS, embedder=embedder)
+    dense = DenseRetriever.build(TEXTS, embedder=embedder)
     assert dense.retrieve(["a plane flying faster than sound"], k=2)[0].positions.tolist()[0] in (3, 4)
 
 

@@ -60,11 +60,13 @@ def build_retrievers(
     if "bm25" in names or "hybrid" in names:
         from crossrank.retrieval.bm25 import BM25Retriever
 
-        built["bm25"] = BM25Retriever(texts, show_progress=show_progress)
+        built["bm25"] = BM25Retriever.build(texts, show_progress=show_progress)
     if "dense" in names or "hybrid" in names:
         from crossrank.retrieval.dense import DenseRetriever, Embedder
 
-        built["dense"] = DenseRetriever(texts, embedder=Embedder(cache_dir=cache_dir), show_progress=show_progress)
+        built["dense"] = DenseRetriever.build(
+            texts, embedder=Embedder(cache_dir=cache_dir), show_progress=show_progress
+        )
     if "hybrid" in names:
         from crossrank.retrieval.hybrid import HybridRetriever
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,19 +12,41 @@ from crossrank.errors import BackendUnavailable
 from crossrank.retrieval.base import Hits
 
 
-class BM25Retriever:
-    """BM25 over a list of texts.
+def _bm25s() -> Any:
+    try:
+        import bm25s
+    except ImportError as exc:
+        raise BackendUnavailable("bm25", "eval", "bm25s") from exc
+    return bm25s
 
-    Args:
-        stemmer: a Snowball language ("english") or None for no stemming.
-        stopwords: a bm25s stopword list name ("en") or None to keep every word.
-        k1, b: the usual BM25 parameters (Lucene variant).
+
+def _stemmer(language: str | None) -> Any:
+    if language is None:
+        return None
+    try:
+        import Stemmer
+    except ImportError as exc:
+        raise BackendUnavailable("bm25 stemming", "eval", "PyStemmer") from exc
+    return Stemmer.Stemmer(language)
+
+
+class BM25Retriever:
+    """BM25 over a list of texts: `build` indexes them, `save` / `load` keep the index on disk.
+
+    `stemmer` is a Snowball language ("english") or None; `stopwords` a bm25s list name ("en") or None.
     """
 
     name = "bm25"
 
-    def __init__(
-        self,
+    def __init__(self, index: Any, *, size: int, stemmer: str | None, stopwords: str | None) -> None:
+        self.index = index
+        self.size = size
+        self.stemmer, self.stopwords = stemmer, stopwords
+        self._stem = _stemmer(stemmer)
+
+    @classmethod
+    def build(
+        cls,
         texts: Sequence[str],
         *,
         stemmer: str | None = "english",
@@ -31,31 +54,27 @@ class BM25Retriever:
         k1: float = 1.2,
         b: float = 0.75,
         show_progress: bool = False,
-    ) -> None:
-        try:
-            import bm25s
-        except ImportError as exc:
-            raise BackendUnavailable("bm25", "eval", "bm25s") from exc
-        self._bm25s = bm25s
-        self._stemmer: Any = None
-        if stemmer is not None:
-            try:
-                import Stemmer
-            except ImportError as exc:
-                raise BackendUnavailable("bm25 stemming", "eval", "PyStemmer") from exc
-            self._stemmer = Stemmer.Stemmer(stemmer)
-        self._stopwords: str | list[str] = stopwords or []
-        self.size = len(texts)
+    ) -> BM25Retriever:
+        bm25s = _bm25s()
         tokens = bm25s.tokenize(
-            list(texts), stopwords=self._stopwords, stemmer=self._stemmer, show_progress=show_progress
+            list(texts), stopwords=stopwords or [], stemmer=_stemmer(stemmer), show_progress=show_progress
         )
-        self.index = bm25s.BM25(k1=k1, b=b, method="lucene")
-        self.index.index(tokens, show_progress=show_progress)
+        index = bm25s.BM25(k1=k1, b=b, method="lucene")
+        index.index(tokens, show_progress=show_progress)
+        return cls(index, size=len(texts), stemmer=stemmer, stopwords=stopwords)
+
+    def save(self, folder: Path) -> None:
+        self.index.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path, *, size: int, stemmer: str | None, stopwords: str | None) -> BM25Retriever:
+        index = _bm25s().BM25.load(str(folder), show_progress=False)
+        return cls(index, size=size, stemmer=stemmer, stopwords=stopwords)
 
     def retrieve(self, queries: Sequence[str], *, k: int, show_progress: bool = False) -> list[Hits]:
         k = min(k, self.size)
-        tokens = self._bm25s.tokenize(
-            list(queries), stopwords=self._stopwords, stemmer=self._stemmer, show_progress=False
+        tokens = _bm25s().tokenize(
+            list(queries), stopwords=self.stopwords or [], stemmer=self._stem, show_progress=False
         )
         positions, scores = self.index.retrieve(tokens, k=k, show_progress=show_progress, n_threads=1)
         hits = []

@@ -80,10 +80,14 @@ class DenseRetriever:
 
     name = "dense"
 
-    def __init__(self, texts: Sequence[str], *, embedder: Embedder, show_progress: bool = False) -> None:
+    def __init__(self, matrix: np.ndarray, *, embedder: Embedder) -> None:
         self.embedder = embedder
-        self.matrix = embedder.embed(texts, show_progress=show_progress)
+        self.matrix = matrix
+
+    @classmethod
+    def build(cls, texts: Sequence[str], *, embedder: Embedder, show_progress: bool = False) -> DenseRetriever:
+        return cls(embedder.embed(texts, show_progress=show_progress), embedder=embedder)
 
     def retrieve(self, queries: Sequence[str], *, k: int, show_progress: bool = False) -> list[Hits]:
         vectors = self.embedder.embed(queries, show_progress=show_progress)
-        return [top_k(self.matrix @ v, k) for v in vectors]
+        return [top_k(np.asarray(self.matrix @ v), k) for v in vectors]

@@ -167,6 +167,6 @@ def _mine(raws: Sequence[_Raw], pool: list[str], *, depth: int) -> list[list[str
         return [[] for _ in raws]
     from crossrank.retrieval.bm25 import BM25Retriever
 
-    bm25 = BM25Retriever(pool)
+    bm25 = BM25Retriever.build(pool)
     hits = bm25.retrieve([r.query for r in raws], k=depth)
     return [[pool[p] for p in h.positions.tolist()] for h in hits]

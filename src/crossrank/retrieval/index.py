@@ -1,0 +1,287 @@
+"""The two-stage index on disk: passages in SQLite, BM25 (bm25s) and a memory-mapped embedding matrix, and a
+manifest of models and settings. Builds go to a temporary folder that replaces the old index only when
+complete, so an interrupted build leaves the previous index working. A rebuild re-embeds only passages of
+documents that changed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from crossrank.errors import InputError
+from crossrank.retrieval.base import Hits
+from crossrank.retrieval.bm25 import BM25Retriever
+from crossrank.retrieval.dense import DenseRetriever, Embedder
+from crossrank.retrieval.hybrid import HybridRetriever
+from crossrank.retrieval.passages import Chunk, read_collection, split_passages
+
+FORMAT_VERSION = 1
+FirstStage = Literal["bm25", "dense", "hybrid"]
+
+
+class IndexUnusable(InputError):
+    """An index that cannot be used as it is (missing, corrupt, or built with other settings)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    documents: int
+    passages: int
+    embedded: int
+    reused: int
+    skipped: list[tuple[str, str]]
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One passage in the final order, with where the first stage had put it."""
+
+    rank: int
+    score: float
+    first_stage_rank: int
+    first_stage_score: float
+    doc_id: str
+    source: str
+    position: int
+    title: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _embed_text(chunk: Chunk) -> str:
+    return f"{chunk.title}. {chunk.text}" if chunk.title else chunk.text
+
+
+class Index:
+    """Open with `Index.open(path)`, build with `Index.build(docs, out)`."""
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        chunks: list[Chunk],
+        bm25: BM25Retriever,
+        dense: DenseRetriever | None,
+    ) -> None:
+        self.path, self.manifest, self.chunks, self.bm25, self.dense = path, manifest, chunks, bm25, dense
+
+    @classmethod
+    def build(
+        cls,
+        docs: str | Path,
+        out: str | Path,
+        *,
+        passage_words: int = 200,
+        overlap_words: int = 40,
+        dense: bool = True,
+        cache_dir: Path | None = None,
+        show_progress: bool = False,
+    ) -> BuildReport:
+        started = time.perf_counter()
+        if passage_words < 8 or not 0 <= overlap_words < passage_words:
+            raise InputError("passage_words must be >= 8 and overlap_words between 0 and passage_words - 1")
+        out = Path(out)
+        documents, skipped = read_collection(Path(docs))
+        chunks = [c for d in documents for c in split_passages(d, words=passage_words, overlap=overlap_words)]
+        if not any(c.text for c in chunks):
+            raise InputError(f"{docs}: no readable text to index")
+        settings = {
+            "passage_words": passage_words,
+            "overlap_words": overlap_words,
+            "stemmer": "english",
+            "stopwords": "en",
+        }
+        vectors, reused = None, 0
+        embedder = Embedder(cache_dir=cache_dir) if dense else None
+        if embedder is not None:
+            vectors, reused = _vectors(out, chunks, settings, embedder, show_progress=show_progress)
+        bm25 = BM25Retriever.build([_embed_text(c) for c in chunks], show_progress=show_progress)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "embedder": embedder.name if embedder else None,
+            "settings": settings,
+            "documents": len(documents),
+            "passages": len(chunks),
+            "skipped": [{"source": s, "reason": r} for s, r in skipped],
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building.", dir=out.parent))
+        try:
+            write_passages(tmp / "passages.sqlite", chunks)
+            bm25.save(tmp / "bm25")
+            if vectors is not None:
+                np.save(tmp / "vectors.npy", vectors)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            _replace(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        embedded = 0 if vectors is None else len(chunks) - reused
+        return BuildReport(len(documents), len(chunks), embedded, reused, skipped, time.perf_counter() - started)
+
+    @classmethod
+    def open(cls, path: str | Path, *, cache_dir: Path | None = None) -> Index:
+        path = Path(path)
+        manifest_path = path / "manifest.json"
+        if not manifest_path.is_file():
+            raise IndexUnusable(f"{path} is not a crossrank index (no manifest.json); build one with crossrank index")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            chunks = read_passages(path / "passages.sqlite")
+            settings = manifest["settings"]
+            bm25 = BM25Retriever.load(
+                path / "bm25", size=len(chunks), stemmer=settings["stemmer"], stopwords=settings["stopwords"]
+            )
+        except (OSError, KeyError, ValueError, sqlite3.Error) as exc:
+            raise IndexUnusable(
+                f"{path} is corrupt ({type(exc).__name__}: {exc}); rebuild it with crossrank index"
+            ) from exc
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexUnusable(
+                f"{path} has index format {manifest.get('format')}, this crossrank reads {FORMAT_VERSION}"
+            )
+        if manifest["passages"] != len(chunks):
+            raise IndexUnusable(
+                f"{path} is corrupt: the manifest counts {manifest['passages']} passages, the store holds {len(chunks)}"
+            )
+        dense = None
+        if manifest.get("embedder"):
+            embedder = Embedder(cache_dir=cache_dir)
+            if embedder.name != manifest["embedder"]:
+                raise IndexUnusable(
+                    f"{path} was built with embedding model {manifest['embedder']!r}, not {embedder.name!r}; rebuild it"
+                )
+            matrix = np.load(path / "vectors.npy", mmap_mode="r")
+            if matrix.shape[0] != len(chunks):
+                raise IndexUnusable(f"{path} is corrupt: {matrix.shape[0]} vectors for {len(chunks)} passages")
+            dense = DenseRetriever(matrix, embedder=embedder)
+        return cls(path, manifest, chunks, bm25, dense)
+
+    def retrieve(self, queries: Sequence[str], *, k: int, first_stage: FirstStage = "hybrid") -> list[Hits]:
+        """First-stage candidates (passage positions) for each query."""
+        if first_stage == "bm25":
+            return self.bm25.retrieve(queries, k=k)
+        if self.dense is None:
+            raise InputError(f"this index was built without embeddings; use first_stage='bm25', not {first_stage!r}")
+        if first_stage == "dense":
+            return self.dense.retrieve(queries, k=k)
+        if first_stage == "hybrid":
+            return HybridRetriever([self.bm25, self.dense]).retrieve(queries, k=k)
+        raise InputError(f"unknown first stage {first_stage!r}; choose bm25, dense or hybrid")
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 100,
+        top: int = 5,
+        first_stage: FirstStage = "hybrid",
+        reranker: Any = None,
+    ) -> list[SearchHit]:
+        """Retrieve `k` passages, rerank them (unless `reranker` is None) and return the best `top`."""
+        if not query.strip():
+            raise InputError("query is empty")
+        (hits,) = self.retrieve([query], k=k, first_stage=first_stage)
+        candidates = hits.positions.tolist()
+        first_scores = hits.scores.tolist()
+        if reranker is None:
+            order = [(i, float(s)) for i, s in enumerate(first_scores)]
+        else:
+            ranked = reranker.rerank(query, [_embed_text(self.chunks[p]) for p in candidates], return_documents=False)
+            order = [(r.index, r.score) for r in ranked]
+        out = []
+        for rank, (i, score) in enumerate(order[:top], start=1):
+            chunk = self.chunks[candidates[i]]
+            out.append(
+                SearchHit(
+                    rank,
+                    score,
+                    i + 1,
+                    float(first_scores[i]),
+                    chunk.doc_id,
+                    chunk.source,
+                    chunk.position,
+                    chunk.title,
+                    chunk.text,
+                    chunk.metadata,
+                )
+            )
+        return out
+
+
+def _vectors(
+    out: Path, chunks: list[Chunk], settings: dict[str, Any], embedder: Embedder, *, show_progress: bool
+) -> tuple[np.ndarray, int]:
+    """Embeddings for every chunk, reusing the previous index's rows for unchanged documents."""
+    old: dict[tuple[str, str, int], np.ndarray] = {}
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        if manifest.get("embedder") == embedder.name and manifest.get("settings") == settings:
+            matrix = np.load(out / "vectors.npy", mmap_mode="r")
+            for row, chunk in enumerate(read_passages(out / "passages.sqlite")):
+                old[(chunk.doc_id, chunk.fingerprint, chunk.position)] = matrix[row]
+    except (OSError, ValueError, KeyError, sqlite3.Error):
+        old = {}  # no usable previous index: embed everything
+    keys = [(c.doc_id, c.fingerprint, c.position) for c in chunks]
+    missing = [i for i, key in enumerate(keys) if key not in old]
+    fresh = embedder.embed([_embed_text(chunks[i]) for i in missing], show_progress=show_progress)
+    vectors = np.zeros(
+        (len(chunks), fresh.shape[1] if len(missing) else next(iter(old.values())).shape[0]), dtype=np.float32
+    )
+    for i, key in enumerate(keys):
+        if key in old:
+            vectors[i] = old[key]
+    if missing:
+        vectors[missing] = fresh
+    return vectors, len(chunks) - len(missing)
+
+
+def write_passages(path: Path, chunks: list[Chunk]) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE passages (row INTEGER PRIMARY KEY, doc_id TEXT, source TEXT, position INTEGER, "
+            "title TEXT, text TEXT, fingerprint TEXT, metadata TEXT)"
+        )
+        db.executemany(
+            "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (i, c.doc_id, c.source, c.position, c.title, c.text, c.fingerprint, json.dumps(c.metadata))
+                for i, c in enumerate(chunks)
+            ],
+        )
+    db.close()
+
+
+def read_passages(path: Path) -> list[Chunk]:
+    if not path.is_file():
+        raise OSError(f"missing {path.name}")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT doc_id, source, position, title, text, fingerprint, metadata FROM passages ORDER BY row"
+        ).fetchall()
+    finally:
+        db.close()
+    return [Chunk(d, s, p, t, x, f, json.loads(m)) for d, s, p, t, x, f, m in rows]
+
+
+def _replace(new: Path, out: Path) -> None:
+    """Swap the finished build in; the old index is removed only after the new one is in place."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old.{time.time_ns()}")
+        out.rename(old)
+        new.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        new.rename(out)

@@ -1,0 +1,190 @@
+"""Two-stage search over a folder: build, search with reranking, interrupted builds, incremental rebuilds,
+and the same nDCG@10 as `crossrank eval` on Cranfield."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossrank import InputError
+from crossrank.cli import main
+from crossrank.retrieval import index as index_module
+from crossrank.retrieval.index import Index, IndexUnusable
+from crossrank.retrieval.passages import SourceDocument, html_text, split_passages
+from tests.evaluation.test_loaders import CRANFIELD
+
+
+class KeywordReranker:
+    """A transparent reranker for the test: relevance = the passage mentions 'glacier caves form'."""
+
+    name = "keyword"
+
+    def rerank(self, query: str, documents: list[str], *, return_documents: bool = False) -> list[object]:
+        from crossrank.types import RankedResult
+
+        scores = [1.0 if "glacier caves form" in d else 0.0 for d in documents]
+        order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))
+        return [RankedResult(index=i, score=scores[i]) for i in order]
+
+
+def make_corpus(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "caves.md").write_text(
+        "# Caves\n\nGlacier caves are caves in ice. Glacier glacier glacier caves caves.\n\n"
+        "Meltwater running through the ice is how glacier caves form over many years.\n"
+    )
+    (folder / "weather.txt").write_text("Rain falls on the city at night.\n\nWind moves the clouds.\n")
+    (folder / "page.html").write_text("<html><body><p>Caves of limestone.</p><script>var x;</script></body></html>")
+    (folder / "bad.txt").write_bytes(b"caf\xe9 latin-1")
+    return folder
+
+
+def test_search_reranks_and_reports_unreadable_files(tmp_path: Path, cache_dir: Path) -> None:
+    docs = make_corpus(tmp_path / "docs")
+    report = Index.build(docs, tmp_path / "idx", passage_words=12, overlap_words=0, cache_dir=cache_dir)
+    assert report.skipped == [("bad.txt", "not UTF-8 (invalid continuation byte at byte 3)")]
+    index = Index.open(tmp_path / "idx", cache_dir=cache_dir)
+    first = index.search("glacier caves", first_stage="bm25", top=3)
+    answer = next(h for h in first if "glacier caves form" in h.text)
+    assert answer.rank > 1, "BM25 alone prefers the keyword-stuffed passage"
+    reranked = index.search("glacier caves", first_stage="bm25", top=3, reranker=KeywordReranker())
+    assert "glacier caves form" in reranked[0].text
+    assert reranked[0].first_stage_rank == answer.rank and reranked[0].source == "caves.md"
+
+
+def test_interrupted_build_keeps_the_old_index(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = make_corpus(tmp_path / "docs")
+    Index.build(docs, tmp_path / "idx", passage_words=12, overlap_words=0, dense=False)
+    before = [h.text for h in Index.open(tmp_path / "idx").search("rain", first_stage="bm25")]
+    (docs / "new.txt").write_text("Rain again and again.\n")
+
+    def crash(path: Path, chunks: list[object]) -> None:
+        raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(index_module, "write_passages", crash)
+    with pytest.raises(KeyboardInterrupt):
+        Index.build(docs, tmp_path / "idx", passage_words=12, overlap_words=0, dense=False)
+    monkeypatch.undo()
+    assert [h.text for h in Index.open(tmp_path / "idx").search("rain", first_stage="bm25")] == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "idx"]  # no half-built folder left
+
+
+def test_rebuild_embeds_only_what_changed(tmp_path: Path, cache_dir: Path) -> None:
+    docs = make_corpus(tmp_path / "docs")
+    first = Index.build(docs, tmp_path / "idx", passage_words=12, overlap_words=0, cache_dir=cache_dir)
+    (docs / "weather.txt").write_text("Snow falls on the mountains.\n")
+    second = Index.build(docs, tmp_path / "idx", passage_words=12, overlap_words=0, cache_dir=cache_dir)
+    assert first.reused == 0 and second.embedded == 1 and second.reused == second.passages - 1
+    fresh = Index.build(docs, tmp_path / "fresh", passage_words=12, overlap_words=0, cache_dir=cache_dir)
+    a = np.load(tmp_path / "idx" / "vectors.npy")
+    b = np.load(tmp_path / "fresh" / "vectors.npy")
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert fresh.embedded == fresh.passages
+
+
+def test_corrupt_or_foreign_index(tmp_path: Path) -> None:
+    with pytest.raises(IndexUnusable, match="not a crossrank index"):
+        Index.open(tmp_path)
+    docs = make_corpus(tmp_path / "docs")
+    Index.build(docs, tmp_path / "idx", dense=False)
+    (tmp_path / "idx" / "passages.sqlite").write_bytes(b"garbage")
+    with pytest.raises(IndexUnusable, match="is corrupt"):
+        Index.open(tmp_path / "idx")
+    Index.build(docs, tmp_path / "idx2", dense=False)
+    manifest = json.loads((tmp_path / "idx2" / "manifest.json").read_text())
+    manifest["embedder"] = "some-other-model"
+    (tmp_path / "idx2" / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "idx2" / "vectors.npy").write_bytes(b"")
+    with pytest.raises(IndexUnusable, match="built with embedding model 'some-other-model'"):
+        Index.open(tmp_path / "idx2")
+    Index.build(docs, tmp_path / "idx3", dense=False)
+    with pytest.raises(InputError, match="without embeddings"):
+        Index.open(tmp_path / "idx3").search("rain", first_stage="dense")
+
+
+def test_passage_splitting() -> None:
+    text = "One two three. Four five six.\n\nSeven eight nine ten. Eleven twelve."
+    chunks = split_passages(SourceDocument("d", "d.txt", "", text, "f"), words=7, overlap=3)
+    assert [c.text for c in chunks] == [
+        "One two three. Four five six.",
+        "Four five six. Seven eight nine ten.",
+        "Eleven twelve.",
+    ]  # a 4-word sentence is over the 3-word overlap
+    assert [c.position for c in chunks] == [0, 1, 2]
+    assert html_text("<p>a</p><style>x{}</style><p>b</p>") == "a\n\nb"
+
+
+def test_cli_index_and_search(
+    tmp_path: Path,
+    tiny_bert: Path,
+    cache_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CROSSRANK_CACHE", str(cache_dir))
+    docs = make_corpus(tmp_path / "docs")
+    assert (
+        main(
+            [
+                "index",
+                str(docs),
+                "--out",
+                str(tmp_path / "idx"),
+                "--no-dense",
+                "--passage-words",
+                "12",
+                "--overlap-words",
+                "0",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr()
+    assert "skipped bad.txt" in out.err and "indexed 3 documents" in out.out
+    assert (
+        main(
+            [
+                "search",
+                str(tmp_path / "idx"),
+                "glacier caves",
+                "--first-stage",
+                "bm25",
+                "-m",
+                str(tiny_bert),
+                "--json",
+                "--top",
+                "2",
+            ]
+        )
+        == 0
+    )
+    payload = json.loads(capsys.readouterr().out)
+    assert len(payload["results"]) == 2 and payload["reranker"] == tiny_bert.name
+    assert main(["search", str(tmp_path / "idx"), "rain", "--first-stage", "dense", "--no-rerank"]) == 2
+    assert "without embeddings" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not CRANFIELD.is_dir(), reason="../shared/datasets/cranfield is not beside the project")
+def test_cranfield_through_the_index_matches_eval(tmp_path: Path) -> None:
+    from crossrank.evaluation.harness import build_retrievers, evaluate
+    from crossrank.evaluation.loaders import load_cranfield
+    from crossrank.evaluation.metrics import mean, per_query
+
+    data = load_cranfield(CRANFIELD)
+    jsonl = tmp_path / "cran.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"id": d, "text": p.text}) for d, p in data.corpus.items()))
+    Index.build(jsonl, tmp_path / "idx", passage_words=100_000, overlap_words=0, dense=False)
+    index = Index.open(tmp_path / "idx")
+    hits = index.retrieve(list(data.queries.values()), k=100, first_stage="bm25")
+    run = {
+        q: {index.chunks[p].doc_id: float(s) for p, s in zip(h.positions, h.scores, strict=True)}
+        for q, h in zip(data.queries, hits, strict=True)
+    }
+    through_index = mean(per_query(data.qrels, run)["nDCG@10"])
+    through_eval = evaluate(data, build_retrievers(data, ["bm25"]), k=100)[0].scores["nDCG@10"]
+    assert through_index == pytest.approx(through_eval, abs=1e-9)
