@@ -271,7 +271,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     title = f"{dataset.name}: {queries} queries, top-{args.k}" + (
         "" if reranker is None else f", reranked by {reranker.spec.name} ({reranker.backend.name})"
     )
-    Console().print(table(results, title=title))
+    Console(width=max(Console().width, 110)).print(table(results, title=title))
     print(f"report, run files and plot written to {out}/", file=sys.stderr)
     return 0
 

@@ -25,9 +25,9 @@ def table(results: Sequence[StageResult], *, title: str) -> Any:
     grid = Table(title=title)
     grid.add_column("stage", no_wrap=True)
     for measure in MEASURES:
-        grid.add_column(LABELS[measure], justify="right")
-    grid.add_column("p (nDCG@10)", justify="right")
-    grid.add_column("rerank ms p50 / p95", justify="right")
+        grid.add_column(LABELS[measure], justify="right", no_wrap=True)
+    grid.add_column("p (nDCG@10)", justify="right", no_wrap=True)
+    grid.add_column("ms p50/p95", justify="right", no_wrap=True)
     for stage in results:
         scores = stage.scores
         sig = stage.significance.get("nDCG@10")
@@ -40,6 +40,10 @@ def table(results: Sequence[StageResult], *, title: str) -> Any:
             else "",
         )
     return grid
+
+
+def _p_value(p: float) -> str:
+    return "<1e-4" if p < 1e-4 else f"{p:.2g}"
 
 
 def report(results: Sequence[StageResult], *, settings: dict[str, Any]) -> dict[str, Any]:
