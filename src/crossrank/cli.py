@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--negatives", type=_positive_int, default=7, help="negatives per positive (default: 7)")
     train.add_argument("--loss", choices=["listwise", "bce"], default="listwise")
     train.add_argument("--epochs", type=_positive_int, default=1)
+    train.add_argument("--teacher", choices=["biencoder", "splade"], default=None, help="teacher for distillation")
+    train.add_argument("--distill", type=float, default=0.5, help="weight of the teacher term (with --teacher)")
     train.add_argument("--lr", type=float, default=5e-5)
     train.add_argument("--max-length", type=_positive_int, default=256)
     train.add_argument("--groups-per-step", type=_positive_int, default=8, help="groups per optimizer step")
@@ -301,7 +303,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             found = random.Random(args.seed).sample(found, args.limit)
         print(f"crossrank: {source}: {stats}, using {len(found)} groups", file=sys.stderr)
         groups += found
+    if args.teacher:
+        from crossrank.training.data import with_teacher_scores
+
+        groups = with_teacher_scores(groups, args.teacher, show_progress=not args.no_progress and sys.stderr.isatty())
     config = TrainConfig(
+        distill=args.distill if args.teacher else 0.0,
         base=args.base,
         out=args.out,
         epochs=args.epochs,

@@ -95,3 +95,26 @@ def test_data_sources(tmp_path: Path) -> None:
     bad_label.write_text("query\tpassage\tlabel\nq\tp\tyes\n")
     with pytest.raises(InputError, match=r"label.tsv:2: label 'yes' is not a number"):
         load_groups(str(bad_label), negatives=1, seed=0)
+
+
+def test_distillation_from_a_teacher(tiny_bert: Path, tmp_path: Path) -> None:
+    """With only the teacher term (distill=1), a teacher that prefers the positive teaches the task."""
+    groups = [
+        Group(g.query, g.positive, g.negatives, g.source, teacher=(1.0, *(0.0,) * NEGATIVES))
+        for g in toy_groups(800, seed=3)
+    ]
+    config = TrainConfig(
+        base=str(tiny_bert),
+        out=str(tmp_path / "m"),
+        epochs=4,
+        lr=1e-3,
+        warmup=0.05,
+        max_length=64,
+        holdout=0.2,
+        patience=5,
+        distill=1.0,
+    )
+    history = train(groups, config)
+    assert history[-1].heldout_accuracy > 0.4  # chance is 0.25
+    with pytest.raises(InputError, match="distillation needs teacher scores"):
+        train(toy_groups(20, seed=4), config)

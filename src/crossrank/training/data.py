@@ -25,6 +25,7 @@ class Group:
     positive: str
     negatives: tuple[str, ...]
     source: str
+    teacher: tuple[float, ...] | None = None  # a teacher's scores for (positive, *negatives), for distillation
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,24 @@ def load_groups(
             groups.append(Group(raw.query, positive, tuple(chosen), name))
     stats = {"queries": len(raws), "skipped_malformed_rows": len(skipped), "dropped_no_positive": dropped}
     return groups, {**stats, "groups": len(groups)}
+
+
+def with_teacher_scores(groups: Sequence[Group], teacher: str, *, show_progress: bool = False) -> list[Group]:
+    """Score every group's passages with a teacher ("biencoder" or "splade") for distillation."""
+    from crossrank.evaluation.baselines import load_baseline
+    from crossrank.progress import progress_bar
+
+    scorer = load_baseline(teacher)
+    out = []
+    with progress_bar(len(groups), f"teacher {teacher}", enabled=show_progress) as advance:
+        for group in groups:
+            passages = [group.positive, *group.negatives]
+            scores = [0.0] * len(passages)
+            for result in scorer.rerank(group.query, passages):
+                scores[result.index] = result.score
+            out.append(Group(group.query, group.positive, group.negatives, group.source, tuple(scores)))
+            advance(1)
+    return out
 
 
 def _beir(folder: Path, split: str) -> tuple[list[_Raw], list[str]]:

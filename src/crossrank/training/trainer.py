@@ -1,7 +1,9 @@
 """The training loop: token-budget micro-batches of groups, gradient accumulation, held-out evaluation each
 epoch, checkpoint and resume, early stop, and export of the best model (HF folder + ONNX + int8).
 
-Losses: `listwise` (softmax cross-entropy over the positive and its negatives) or `bce` (pointwise).
+Losses: `listwise` (softmax cross-entropy over the positive and its negatives) or `bce` (pointwise); with
+`distill > 0`, a KL term pulls the model's distribution over each group towards a teacher's (the teacher's
+scores are standardised per group and scaled by 3, so teachers of any score range work).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class TrainConfig:
     seed: int = 0
     holdout: float = 0.05
     patience: int = 2
+    distill: float = 0.0  # weight of the KL term towards the teacher's distribution (0: labels only)
     checkpoint_every: int = 50
     threads: int | None = None
 
@@ -198,6 +201,17 @@ def _loss(kind: Loss, torch: Any) -> Callable[[Any], Any]:
     raise InputError(f"unknown loss {kind!r}; choose listwise or bce")
 
 
+def _distill_loss(groups: Sequence[Group], logits: Any, torch: Any) -> Any:
+    """Summed KL(teacher || model) over the groups' softmax distributions."""
+    if any(g.teacher is None for g in groups):
+        raise InputError("distillation needs teacher scores on every group (crossrank train --teacher ...)")
+    teacher = torch.tensor([g.teacher for g in groups], dtype=logits.dtype)
+    teacher = (teacher - teacher.mean(dim=1, keepdim=True)) / (teacher.std(dim=1, keepdim=True) + 1e-6) * 3.0
+    return torch.nn.functional.kl_div(
+        torch.log_softmax(logits, dim=1), torch.log_softmax(teacher, dim=1), log_target=True, reduction="sum"
+    )
+
+
 def _epoch_order(groups: Sequence[Group], encoder: PairEncoder, *, seed: int) -> list[Group]:
     """Shuffled, then sorted by length inside chunks of 64 groups so micro-batches pad little."""
     shuffled = list(groups)
@@ -231,7 +245,10 @@ def _step(
         pairs = EncodedPairs(ids=ids, type_ids=types, owner=np.arange(len(ids)))
         batch = pad_batch(pairs, np.arange(len(ids)), pad_id=encoder.pad_id)
         logits = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.view(end - start, width)
-        loss = loss_fn(logits) / len(groups)
+        loss = loss_fn(logits)
+        if config.distill > 0:
+            loss = (1 - config.distill) * loss + config.distill * _distill_loss(groups[start:end], logits, torch)
+        loss = loss / len(groups)
         loss.backward()
         total += float(loss.detach())
         start = end
