@@ -350,7 +350,8 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
     ranked = await _score(state, request, body.query, texts, raw=False)
     if body.top_n is not None:
         ranked = ranked[: body.top_n]
-    tokens = _count_tokens(state, body.query, texts)
+    reranker = _ready(state).reranker
+    tokens = sum(min(n, reranker.spec.max_length) for n in _pair_lengths(reranker, body.query, texts))
     request.state.log["tokens"] = tokens
     return CohereRerankResponse(
         id=request.state.request_id,
@@ -371,10 +372,11 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
     """TEI `/rerank`: `[{index, score, text?}]` sorted by score; `raw_scores` returns logits."""
     state = state_of(request)
     _check_limits(state, body.query, len(body.texts), "texts")
+    reranker = _ready(state).reranker
+    window = reranker.spec.max_length
+    lengths = _pair_lengths(reranker, body.query, body.texts)
     if not body.truncate:
-        reranker = _ready(state).reranker
-        window = reranker.spec.max_length
-        for i, length in enumerate(_pair_lengths(reranker, body.query, body.texts)):
+        for i, length in enumerate(lengths):
             if length > window:
                 raise ApiError(
                     413,
@@ -384,7 +386,7 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
                     field=f"texts.{i}",
                 )
     ranked = await _score(state, request, body.query, body.texts, raw=body.raw_scores)
-    request.state.log["tokens"] = _count_tokens(state, body.query, body.texts)
+    request.state.log["tokens"] = sum(min(n, window) for n in lengths)
     return [
         TeiResult(index=r.index, score=r.score, text=body.texts[r.index] if body.return_text else None) for r in ranked
     ]
@@ -395,12 +397,6 @@ def _pair_lengths(reranker: Reranker, query: str, texts: list[str]) -> list[int]
     q = len(tokenizer.encode(query, add_special_tokens=False).ids)
     docs = tokenizer.encode_batch(texts, add_special_tokens=False)
     return [q + len(d.ids) + reranker.encoder.special_tokens for d in docs]
-
-
-def _count_tokens(state: ServerState, query: str, texts: list[str]) -> int:
-    assert state.reranker is not None
-    window = state.reranker.spec.max_length
-    return sum(min(n, window) for n in _pair_lengths(state.reranker, query, texts))
 
 
 def _cut_tokens(state: ServerState, texts: list[str], limit: int) -> list[str]:
