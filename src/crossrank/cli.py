@@ -7,9 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crossrank.backends import BACKENDS
 from crossrank.errors import CrossrankError
+
+if TYPE_CHECKING:
+    from crossrank.reranker import Reranker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,7 +163,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _load_reranker(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _load_reranker(args: argparse.Namespace) -> Reranker:
     from crossrank.reranker import Reranker
 
     return Reranker(
