@@ -6,6 +6,7 @@ here is untrained until `crossrank train` fits it.
 
 from __future__ import annotations
 
+import shutil
 from importlib import util
 from pathlib import Path
 
@@ -55,7 +56,12 @@ def make_cross_encoder(base: Path, out: Path, *, seed: int = 0, num_layers: int 
     out.mkdir(parents=True, exist_ok=True)
     with hf_quiet():
         model.save_pretrained(str(out))
+    copy_tokenizer_files(base, out)
+    return out
+
+
+def copy_tokenizer_files(base: Path, out: Path) -> None:
+    """Copy the tokenizer files a model folder needs from `base` into `out`."""
     for name in _TOKENIZER_FILES:
         if (base / name).is_file():
-            (out / name).write_bytes((base / name).read_bytes())
-    return out
+            shutil.copyfile(base / name, out / name)

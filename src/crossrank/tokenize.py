@@ -67,7 +67,7 @@ class PairEncoder:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.special_tokens = tokenizer.num_special_tokens_to_add(is_pair=True)
-        self.pad_id = _pad_id(tokenizer)
+        self.pad_id = pad_id_of(tokenizer)
         if max_length - self.special_tokens < 4:
             raise ModelError(f"max_length={max_length} leaves no room for text after special tokens")
 
@@ -120,7 +120,8 @@ class PairEncoder:
         return EncodedPairs(ids=ids, type_ids=type_ids, owner=np.asarray(owner, dtype=np.int64))
 
 
-def _pad_id(tokenizer: Tokenizer) -> int:
+def pad_id_of(tokenizer: Tokenizer) -> int:
+    """The id of the padding token ([PAD] for WordPiece models, <pad> for RoBERTa-style ones), else 0."""
     for token in ("[PAD]", "<pad>", "<PAD>"):
         token_id = tokenizer.token_to_id(token)
         if token_id is not None:

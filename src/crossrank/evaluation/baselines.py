@@ -63,14 +63,14 @@ class SpladeScorer:
         except ImportError as exc:
             raise BackendUnavailable("splade", "torch", exc.name or "torch") from exc
         from crossrank.backends.torch import hf_quiet
-        from crossrank.tokenize import load_tokenizer
+        from crossrank.tokenize import load_tokenizer, pad_id_of
 
         folder = splade_dir()
         with hf_quiet():
             self.model = AutoModelForMaskedLM.from_pretrained(str(folder)).eval()
         self.tokenizer = load_tokenizer(folder)
         self.tokenizer.enable_truncation(max_length)
-        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
+        self.tokenizer.enable_padding(pad_id=pad_id_of(self.tokenizer))
         self.batch_size = batch_size
         self._torch = torch
         self._vectors: dict[str, Any] = {}

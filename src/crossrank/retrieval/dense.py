@@ -15,7 +15,7 @@ import numpy as np
 from crossrank.backends.onnx import onnx_file, open_session
 from crossrank.progress import progress_bar
 from crossrank.retrieval.base import Hits, top_k
-from crossrank.tokenize import load_tokenizer
+from crossrank.tokenize import load_tokenizer, pad_id_of
 
 
 class Embedder:
@@ -43,8 +43,7 @@ class Embedder:
         self.max_length = int(config.get("max_seq_length", 256))
         self.tokenizer = load_tokenizer(self.folder)
         self.tokenizer.enable_truncation(self.max_length)
-        pad_id = self.tokenizer.token_to_id("[PAD]") or 0
-        self.tokenizer.enable_padding(pad_id=pad_id)
+        self.tokenizer.enable_padding(pad_id=pad_id_of(self.tokenizer))
         self.session = open_session(
             onnx_file(self.folder, self.name, quantized=False, cache_dir=cache_dir, task="embed"), threads=threads
         )

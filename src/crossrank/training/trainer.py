@@ -27,7 +27,6 @@ from crossrank.training.data import Group
 
 log = logging.getLogger(__name__)
 Loss = Literal["listwise", "bce"]
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,13 +276,12 @@ def evaluate_groups(model: Any, groups: Sequence[Group], encoder: PairEncoder, t
 def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history: list[EpochResult]) -> None:
     """The trained cross-encoder as a standard Hugging Face folder (sentence-transformers loads it too)."""
     from crossrank.backends.torch import hf_quiet
+    from crossrank.basemodels import copy_tokenizer_files
 
     model.config.sentence_transformers = {"activation_fn": "torch.nn.modules.activation.Sigmoid"}
     with hf_quiet():
         model.save_pretrained(str(out))
-    for name in _TOKENIZER_FILES:
-        if (base / name).is_file():
-            shutil.copyfile(base / name, out / name)
+    copy_tokenizer_files(base, out)
     tokenizer_config = out / "tokenizer_config.json"
     if tokenizer_config.is_file():
         data = json.loads(tokenizer_config.read_text())
