@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--negatives", type=_positive_int, default=7, help="negatives per positive (default: 7)")
     train.add_argument("--loss", choices=["listwise", "bce"], default="listwise")
     train.add_argument("--epochs", type=_positive_int, default=1)
-    train.add_argument("--teacher", choices=["biencoder", "splade"], default=None, help="teacher for distillation")
+    train.add_argument(
+        "--teacher",
+        type=_teacher_list,
+        default=None,
+        help="teacher(s) for distillation: biencoder, splade, or both comma-separated (fused)",
+    )
     train.add_argument("--distill", type=float, default=0.5, help="weight of the teacher term (with --teacher)")
     train.add_argument("--lr", type=float, default=5e-5)
     train.add_argument("--max-length", type=_positive_int, default=256)
@@ -161,6 +166,14 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _teacher_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ("biencoder", "splade")]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"teachers are biencoder and/or splade, got {text!r}")
+    return list(dict.fromkeys(names))
 
 
 def _load_reranker(args: argparse.Namespace) -> Reranker:

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 Task = Literal["classify", "embed"]
 
 OPSET = 17
-EXPORT_VERSION = "3"  # bump when the export recipe changes, so stale cache entries are not reused
+EXPORT_VERSION = "4"  # bump when the export recipe changes, so stale cache entries are not reused
 _MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin")
 
 
@@ -61,7 +61,10 @@ def export(folder: Path, out: Path, *, task: Task = "classify") -> None:
     """Export a `transformers` model to ONNX with dynamic batch and sequence axes."""
     from crossrank.backends.torch import load_torch_model
 
-    model = load_torch_model(folder, task=task)
+    # Eager attention exports as plain MatMul/Add/Softmax. The default (SDPA) path exports extra IsNaN/Where
+    # nodes that guard fully-masked rows and took ~30% of the int8 run time on CPU (ONNX Runtime profile,
+    # MiniLM-L6, ~220 tokens, 2 threads); with eager the int8 model runs ~1.5x faster, same scores.
+    model = load_torch_model(folder, task=task, attention="eager")
     output = "logits" if task == "classify" else "last_hidden_state"
     import inspect
 

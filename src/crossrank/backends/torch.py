@@ -13,9 +13,10 @@ from crossrank.errors import BackendUnavailable, ModelError
 from crossrank.types import ModelSpec
 
 
-def load_torch_model(folder: Path, *, task: str = "classify") -> Any:
+def load_torch_model(folder: Path, *, task: str = "classify", attention: str | None = None) -> Any:
     """Load a sequence classifier (or, for `task="embed"`, the bare encoder) in eval mode.
 
+    `attention` picks a `transformers` attention implementation ("eager" for ONNX export).
     Raises `BackendUnavailable` without torch.
     """
     try:
@@ -30,7 +31,8 @@ def load_torch_model(folder: Path, *, task: str = "classify") -> Any:
     try:
         with hf_quiet():
             auto = AutoModelForSequenceClassification if task == "classify" else AutoModel
-            model = auto.from_pretrained(str(folder))
+            options = {} if attention is None else {"attn_implementation": attention}
+            model = auto.from_pretrained(str(folder), **options)
     except Exception as exc:  # noqa: BLE001 - surface as one model error
         raise ModelError(f"transformers cannot load {folder}: {exc}") from exc
     return model.eval()

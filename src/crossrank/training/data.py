@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from crossrank.errors import InputError
 from crossrank.evaluation.loaders import read_jsonl_objects
 
@@ -74,22 +76,34 @@ def load_groups(
     return groups, {**stats, "groups": len(groups)}
 
 
-def with_teacher_scores(groups: Sequence[Group], teacher: str, *, show_progress: bool = False) -> list[Group]:
-    """Score every group's passages with a teacher ("biencoder" or "splade") for distillation."""
+def with_teacher_scores(
+    groups: Sequence[Group], teachers: Sequence[str], *, show_progress: bool = False
+) -> list[Group]:
+    """Score every group's passages with one teacher or a fusion of teachers, for distillation.
+
+    Teachers are "biencoder" and "splade". With several, each one's scores are standardised within the group
+    and averaged, so no teacher dominates by its score range.
+    """
     from crossrank.evaluation.baselines import load_baseline
     from crossrank.progress import progress_bar
 
-    scorer = load_baseline(teacher)
-    out = []
-    with progress_bar(len(groups), f"teacher {teacher}", enabled=show_progress) as advance:
-        for group in groups:
-            passages = [group.positive, *group.negatives]
-            scores = [0.0] * len(passages)
-            for result in scorer.rerank(group.query, passages):
-                scores[result.index] = result.score
-            out.append(Group(group.query, group.positive, group.negatives, group.source, tuple(scores)))
-            advance(1)
-    return out
+    if not teachers:
+        raise InputError("no teacher named")
+    fused = np.zeros((len(groups), 1 + len(groups[0].negatives) if groups else 0))
+    for teacher in teachers:
+        scorer = load_baseline(teacher)
+        with progress_bar(len(groups), f"teacher {teacher}", enabled=show_progress) as advance:
+            for row, group in enumerate(groups):
+                scores = np.zeros(1 + len(group.negatives))
+                for result in scorer.rerank(group.query, [group.positive, *group.negatives]):
+                    scores[result.index] = result.score
+                fused[row] += scores if len(teachers) == 1 else (scores - scores.mean()) / (scores.std() + 1e-6)
+                advance(1)
+    fused /= len(teachers)
+    return [
+        Group(g.query, g.positive, g.negatives, g.source, tuple(float(x) for x in fused[row]))
+        for row, g in enumerate(groups)
+    ]
 
 
 def _beir(folder: Path, split: str) -> tuple[list[_Raw], list[str]]:
