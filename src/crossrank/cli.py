@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=_positive_int, default=None, help="use at most N groups per source")
     train.add_argument("--threads", type=_positive_int, default=None)
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    train.add_argument(
+        "--stop-after", type=_positive_int, default=None, help="end this run after N epochs (continue with --resume)"
+    )
     train.add_argument("--skip-malformed", action="store_true", help="skip malformed table rows (counted)")
     train.add_argument("--no-export", action="store_true", help="skip the ONNX / int8 export at the end")
     train.add_argument("--no-progress", action="store_true")
@@ -340,7 +343,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         patience=args.patience,
         threads=args.threads,
     )
-    history = train(groups, config, resume=args.resume, show_progress=not args.no_progress and sys.stderr.isatty())
+    history = train(
+        groups,
+        config,
+        resume=args.resume,
+        stop_after=args.stop_after,
+        show_progress=not args.no_progress and sys.stderr.isatty(),
+    )
     for epoch in history:
         print(
             f"epoch {epoch.epoch}: loss {epoch.train_loss:.4f}, held-out accuracy {epoch.heldout_accuracy:.3f}, "

@@ -7,6 +7,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from crossrank import InputError, Reranker
@@ -67,6 +68,19 @@ def test_resume_continues_from_the_checkpoint(tiny_bert: Path, tmp_path: Path) -
     assert resumed[0] == first[0]  # epoch 1 was not redone
 
 
+def test_stop_after_then_resume_equals_one_uninterrupted_run(tiny_bert: Path, tmp_path: Path) -> None:
+    settings = dict(base=str(tiny_bert), lr=1e-3, max_length=64, holdout=0.2, patience=5, epochs=2, threads=1)
+    groups = toy_groups(40, seed=3)
+    whole = train(groups, TrainConfig(out=str(tmp_path / "whole"), **settings))  # type: ignore[arg-type]
+    split = TrainConfig(out=str(tmp_path / "split"), **settings)  # type: ignore[arg-type]
+    assert [h.epoch for h in train(groups, split, stop_after=1)] == [1]
+    resumed = train(groups, split, resume=True, stop_after=1)
+    assert [h.epoch for h in resumed] == [1, 2]
+    for a, b in zip(whole, resumed, strict=True):  # same schedule, same data order: the same training
+        assert a.train_loss == pytest.approx(b.train_loss, abs=1e-6)
+        assert a.heldout_mrr == pytest.approx(b.heldout_mrr, abs=1e-6)
+
+
 def test_data_sources(tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text(
@@ -118,3 +132,21 @@ def test_distillation_from_a_teacher(tiny_bert: Path, tmp_path: Path) -> None:
     assert history[-1].heldout_accuracy > 0.4  # chance is 0.25
     with pytest.raises(InputError, match="distillation needs teacher scores"):
         train(toy_groups(20, seed=4), config)
+
+
+@pytest.mark.slow
+def test_fused_teacher_is_the_mean_of_standardised_teacher_scores() -> None:
+    from crossrank.training.data import with_teacher_scores
+
+    groups = [
+        Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:4]), "toy"),
+        Group("what is the capital of france", CORPUS[1], (CORPUS[0], CORPUS[2], CORPUS[4]), "toy"),
+    ]
+    singles = [with_teacher_scores(groups, [name]) for name in ("biencoder", "splade")]
+    fused = with_teacher_scores(groups, ["biencoder", "splade"])
+    for row, group in enumerate(fused):
+        parts = [np.array(single[row].teacher) for single in singles]
+        expected = np.mean([(p - p.mean()) / (p.std() + 1e-6) for p in parts], axis=0)
+        assert group.teacher is not None
+        np.testing.assert_allclose(group.teacher, expected, atol=1e-9)
+        assert len(set(np.round(parts[0], 6))) > 1  # the teachers do discriminate: the check is not vacuous

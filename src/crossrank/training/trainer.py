@@ -70,9 +70,18 @@ def split_holdout(groups: Sequence[Group], *, fraction: float, seed: int) -> tup
 
 
 def train(
-    groups: Sequence[Group], config: TrainConfig, *, resume: bool = False, show_progress: bool = False
+    groups: Sequence[Group],
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+    show_progress: bool = False,
 ) -> list[EpochResult]:
-    """Fine-tune `config.base` on `groups`; the best epoch (held-out MRR) is saved to `config.out`."""
+    """Fine-tune `config.base` on `groups`; the best epoch (held-out MRR) is saved to `config.out`.
+
+    `stop_after` ends this run after that many epochs (the schedule stays the one for `config.epochs`), so a
+    long training can be split across sittings with `resume=True`.
+    """
     try:
         import torch
         from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
@@ -141,7 +150,8 @@ def train(
 
     loss_fn = _loss(config.loss, torch)
     history = [EpochResult(**h) for h in state["history"]]
-    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+    last_epoch = config.epochs if stop_after is None else min(config.epochs, state["epoch"] + stop_after)
+    while state["epoch"] < last_epoch and state["bad_epochs"] < config.patience:
         epoch = state["epoch"]
         order = _epoch_order(train_groups, encoder, seed=config.seed + epoch)
         started = time.perf_counter()
