@@ -79,6 +79,14 @@ def flops_per_pair(config: object, tokens: int) -> float:
     return 2.0 * layers * per_layer
 
 
+def _giga_ops_per_second(run: Callable[[], object], ops: float, *, runs: int = 20) -> float:
+    run()  # warm-up
+    start = time.perf_counter()
+    for _ in range(runs):
+        run()
+    return ops * runs / (time.perf_counter() - start) / 1e9
+
+
 def gemm_peak_fp32(shapes: list[tuple[int, int, int]], threads: int) -> float:
     """Best GFLOP/s of torch fp32 matmul at the given (M, K, N) shapes on `threads` threads."""
     import torch
@@ -87,12 +95,7 @@ def gemm_peak_fp32(shapes: list[tuple[int, int, int]], threads: int) -> float:
     best = 0.0
     for m, k, n in shapes:
         a, b = torch.randn(m, k), torch.randn(k, n)
-        torch.matmul(a, b)
-        runs = 20
-        start = time.perf_counter()
-        for _ in range(runs):
-            torch.matmul(a, b)
-        best = max(best, 2 * m * k * n * runs / (time.perf_counter() - start) / 1e9)
+        best = max(best, _giga_ops_per_second(lambda: torch.matmul(a, b), 2 * m * k * n))  # noqa: B023
     return best
 
 
@@ -103,6 +106,9 @@ def gemm_peak_int8(shapes: list[tuple[int, int, int]], threads: int) -> float:
 
     best = 0.0
     rng = np.random.default_rng(0)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
     for m, k, n in shapes:
         weight = numpy_helper.from_array(rng.integers(-127, 127, (k, n), dtype=np.int8), "B")
         graph = helper.make_graph(
@@ -113,17 +119,9 @@ def gemm_peak_int8(shapes: list[tuple[int, int, int]], threads: int) -> float:
             [weight],
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
         session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         feed = {"A": rng.integers(0, 255, (m, k), dtype=np.uint8)}
-        session.run(None, feed)
-        runs = 20
-        start = time.perf_counter()
-        for _ in range(runs):
-            session.run(None, feed)
-        best = max(best, 2 * m * k * n * runs / (time.perf_counter() - start) / 1e9)
+        best = max(best, _giga_ops_per_second(lambda: session.run(None, feed), 2 * m * k * n))  # noqa: B023
     return best
 
 
