@@ -21,7 +21,7 @@ RECIPE = "The recipe calls for two cups of flour, a pinch of salt and three eggs
 # Pinned for this exact list scored in one call (int8 activation ranges are computed per batch, so the same
 # pair scores slightly differently in other company). int8 kernels also differ a little between CPU instruction
 # sets (AVX2 / AVX-512 VNNI), hence 2e-3: a retrained or re-tokenised model moves scores far more.
-PINNED = [0.7709, 0.1452, 0.2533, 0.1816, 0.1352, 0.177, 0.2605, 0.5359, 0.1563]
+PINNED = [0.9529, 0.0557, 0.6893, 0.1057, 0.0446, 0.29, 0.2263, 0.925, 0.0693]
 TOLERANCE = 2e-3
 
 
