@@ -195,16 +195,7 @@ def quality_section(args: argparse.Namespace) -> None:
     fp32 = Reranker(str(reference), backend="onnx", threads=args.threads)
     results = evaluate(data, retrievers, rerankers=[fp32, shipped], k=100, max_queries=args.quality_queries)
     bm25, ref_stage, int8_stage = results
-    overlap = np.mean(
-        [
-            len(
-                set(sorted(ref_stage.run[q], key=ref_stage.run[q].__getitem__, reverse=True)[:10])
-                & set(sorted(int8_stage.run[q], key=int8_stage.run[q].__getitem__, reverse=True)[:10])
-            )
-            / 10
-            for q in ref_stage.run
-        ]
-    )
+    overlap = np.mean([len(_top10(ref_stage.run[q]) & _top10(int8_stage.run[q])) / 10 for q in ref_stage.run])
     ndcg = {s.name: s.scores["nDCG@10"] for s in results}
     print(
         f"\nquality: Cranfield, {len(ref_stage.run)} queries, BM25 top-100 reranked by the built-in model "
