@@ -126,3 +126,11 @@ def test_bad_constructor_arguments(tiny_bert: Path, cache_dir: Path) -> None:
         Reranker(tiny_bert, batch_size=0, cache_dir=cache_dir)
     with pytest.raises(InputError, match="aggregate must be"):
         Reranker(tiny_bert, aggregate="median", cache_dir=cache_dir)  # type: ignore[arg-type]
+
+
+def test_parallel_workers_give_the_single_thread_scores(tiny_bert: Path, cache_dir: Path) -> None:
+    pairs = [(q, d) for q in ("cat", "wing flow", "capital of france") for d in CORPUS]
+    one = Reranker(tiny_bert, backend="onnx", cache_dir=cache_dir, batch_size=3, threads=1)
+    three = Reranker(tiny_bert, backend="onnx", cache_dir=cache_dir, batch_size=3, threads=3)
+    assert (one.backend.workers, three.backend.workers) == (1, 3)
+    np.testing.assert_allclose(three.score(pairs), one.score(pairs), atol=1e-6)

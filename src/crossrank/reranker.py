@@ -6,6 +6,7 @@ No model code lives here: the backend runs batches, the encoder builds them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -31,8 +32,11 @@ class Reranker:
             folder that ships only an int8 ONNX file (like the built-in model).
         max_length: token window per pair; defaults to the model's own.
         batch_size: most pairs per forward pass.
-        token_budget: most padded tokens per forward pass (bounds memory for long pairs).
-        threads: intra-op threads for the backend; None lets the runtime choose (physical cores).
+        token_budget: most padded tokens per forward pass (bounds memory for long pairs); None: 512, or one
+            full window for models with a longer one. Small batches keep a core's working set in cache:
+            512 scored ~7% more pairs/s than 1024 and ~12% more than 2048 (int8 MiniLM-L6, 2 cores).
+        threads: CPU threads to score with (None: every CPU this process may use). The ONNX backends run
+            that many batches side by side, one thread each; torch splits each operator over them.
         cache_dir: where exported ONNX files go (default `~/.cache/crossrank`).
         long_documents: "truncate" keeps each document's head; "window" scores overlapping windows of a
             long document and aggregates them, so an answer past the window is not lost.
@@ -47,7 +51,7 @@ class Reranker:
         backend: str | None = None,
         max_length: int | None = None,
         batch_size: int = 32,
-        token_budget: int = 2048,
+        token_budget: int | None = None,
         threads: int | None = None,
         cache_dir: str | Path | None = None,
         long_documents: LongDocuments = "truncate",
@@ -67,6 +71,8 @@ class Reranker:
         folder = resolve_model(model)
         name = "crossrank-default" if model is None else str(model).rstrip("/").rsplit("/", 1)[-1]
         self.spec: ModelSpec = read_spec(folder, name=name, max_length=max_length)
+        if token_budget is None:
+            token_budget = max(512, self.spec.max_length)
         if token_budget < self.spec.max_length:
             raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
         self.encoder = PairEncoder(load_tokenizer(folder), max_length=self.spec.max_length)
@@ -200,15 +206,24 @@ class Reranker:
         return results
 
     def _run(self, pairs: EncodedPairs, *, raw: bool, show_progress: bool) -> np.ndarray:
-        """Score every model input: batches by length, backend, activation."""
+        """Score every model input: batches by length, backend (`workers` batches at once), activation."""
         scores = np.empty(len(pairs), dtype=np.float64)
         if not len(pairs):
             return scores
         lengths = np.fromiter((len(ids) for ids in pairs.ids), dtype=np.int64, count=len(pairs))
-        batches = plan_batches(lengths, batch_size=self.batch_size, token_budget=self.token_budget)
-        with progress_bar(len(pairs), "reranking", enabled=show_progress) as advance:
-            for positions in batches:
-                logits = self.backend.run(pad_batch(pairs, positions, pad_id=self.encoder.pad_id))
+        workers = self.backend.workers
+        batches = plan_batches(
+            lengths, batch_size=self.batch_size, token_budget=self.token_budget, min_batches=workers
+        )
+
+        def run(positions: np.ndarray) -> np.ndarray:
+            return self.backend.run(pad_batch(pairs, positions, pad_id=self.encoder.pad_id))
+
+        with (
+            progress_bar(len(pairs), "reranking", enabled=show_progress) as advance,
+            ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="crossrank") as pool,
+        ):
+            for positions, logits in zip(batches, pool.map(run, batches), strict=True):
                 scores[positions] = activate(logits, self.spec.activation, raw=raw)
                 advance(len(positions))
         return scores

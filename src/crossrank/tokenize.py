@@ -129,18 +129,20 @@ def pad_id_of(tokenizer: Tokenizer) -> int:
     return 0
 
 
-def plan_batches(lengths: np.ndarray, *, batch_size: int, token_budget: int) -> list[np.ndarray]:
+def plan_batches(lengths: np.ndarray, *, batch_size: int, token_budget: int, min_batches: int = 1) -> list[np.ndarray]:
     """Group input positions into batches of similar length.
 
     Sorting by length keeps padding small; a batch closes when it holds `batch_size` inputs or when
-    padding everything to its longest input would pass `token_budget` tokens.
+    padding everything to its longest input would pass `token_budget` tokens. `min_batches` caps the batch
+    size so that (inputs permitting) there are at least that many batches, one for each worker to run.
     """
     order = np.argsort(-lengths, kind="stable")
+    cap = max(1, min(batch_size, -(-len(order) // max(min_batches, 1))))
     batches: list[np.ndarray] = []
     start = 0
     while start < len(order):
         longest = int(lengths[order[start]])
-        fit = max(1, min(batch_size, token_budget // max(longest, 1)))
+        fit = max(1, min(cap, token_budget // max(longest, 1)))
         batches.append(order[start : start + fit])
         start += fit
     return batches

@@ -12,6 +12,8 @@ class Backend(Protocol):
     """Runs a cross-encoder on padded int64 inputs (`input_ids`, `attention_mask`, `token_type_ids`)."""
 
     name: str
+    workers: int
+    """How many batches `run` may be given at once, from as many threads (1: one at a time)."""
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         """Return float32 logits of shape (batch, num_labels)."""

@@ -62,6 +62,7 @@ class TorchBackend:
     """
 
     name = "torch"
+    workers = 1  # torch parallelises inside each operator instead
 
     def __init__(self, spec: ModelSpec, *, threads: int | None) -> None:
         self.model = load_torch_model(Path(spec.path))
