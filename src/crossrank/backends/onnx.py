@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 Task = Literal["classify", "embed"]
 
 OPSET = 17
-EXPORT_VERSION = "4"  # bump when the export recipe changes, so stale cache entries are not reused
+EXPORT_VERSION = "5"  # bump when the export recipe changes, so stale cache entries are not reused
 _MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin")
 
 
@@ -51,7 +51,12 @@ def onnx_file(folder: Path, name: str, *, quantized: bool, cache_dir: Path | Non
         fp32 = build_once(entry / "fp32", lambda tmp: export(folder, tmp / "model.onnx", task=task)) / "model.onnx"
     if not quantized:
         return fp32
-    return build_once(entry / "int8", lambda tmp: quantize(fp32, tmp / "model.onnx")) / "model.onnx"
+    from crossrank.backends.calibration import calibration_feeds
+
+    int8 = build_once(
+        entry / "int8", lambda tmp: quantize(fp32, tmp / "model.onnx", calibration=calibration_feeds(folder))
+    )
+    return int8 / "model.onnx"
 
 
 def _safe(name: str) -> str:
@@ -107,25 +112,40 @@ def export(folder: Path, out: Path, *, task: Task = "classify") -> None:
     log.info("exported %s to %s", folder, out)
 
 
-def quantize(fp32: Path, out: Path, *, embeddings: bool = False) -> None:
+def quantize(
+    fp32: Path,
+    out: Path,
+    *,
+    embeddings: bool = False,
+    calibration: Sequence[Mapping[str, np.ndarray]] = (),
+) -> None:
     """Dynamic int8 quantisation of the matrix products (weights int8, activations uint8 at run time).
 
     `reduce_range` keeps weights to 7 bits so the u8s8 products cannot saturate on AVX2 CPUs without VNNI.
     `embeddings=True` also stores the embedding tables in int8 (the file shrinks by ~half for small models).
+    With `calibration` batches, inputs with outlier channels are smoothed first (`crossrank.backends.smoothing`).
     """
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
         raise BackendUnavailable("onnx-int8", "onnx", exc.name or "onnx") from exc
+    source = fp32
+    if calibration:
+        from crossrank.backends.smoothing import activation_ranges, smooth
+
+        source = out.with_name(f"{out.stem}.smoothed.onnx")
+        smooth(fp32, source, activation_ranges(fp32, calibration))
     with _quiet("root"):
         quantize_dynamic(
-            str(fp32),
+            str(source),
             str(out),
             weight_type=QuantType.QInt8,
             per_channel=True,
             reduce_range=True,
             op_types_to_quantize=["MatMul", "Gemm", "Gather"] if embeddings else ["MatMul", "Gemm"],
         )
+    if source != fp32:
+        source.unlink()
 
 
 @contextmanager

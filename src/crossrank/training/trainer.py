@@ -303,11 +303,12 @@ def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history:
 
 
 def export_onnx(out: Path) -> list[Path]:
-    """Write onnx/model.onnx and onnx/model_int8.onnx (embeddings in int8 too) beside the trained weights."""
+    """Write onnx/model.onnx and onnx/model_int8.onnx (embeddings in int8 too, smoothed) beside the weights."""
+    from crossrank.backends.calibration import calibration_feeds
     from crossrank.backends.onnx import export, quantize
 
     target = out / "onnx"
     target.mkdir(exist_ok=True)
     export(out, target / "model.onnx")
-    quantize(target / "model.onnx", target / "model_int8.onnx", embeddings=True)
+    quantize(target / "model.onnx", target / "model_int8.onnx", embeddings=True, calibration=calibration_feeds(out))
     return [target / "model.onnx", target / "model_int8.onnx"]
