@@ -1,8 +1,8 @@
 """Dynamic micro-batching: requests queue up; one worker scores the pairs of several requests together.
 
 Requests wait in a bounded asyncio queue (full -> `Overloaded`, answered 503 with Retry-After). The worker
-takes as many waiting requests as fit `max_pairs` and scores them in one `rerank_batch` call on a single
-inference thread, so concurrent requests share forward passes. A request whose client gave up before its turn
+takes as many waiting requests as fit `max_pairs` and scores them in one `rerank_batch` call (which spreads
+its batches over the reranker's threads), one call at a time, so concurrent requests share forward passes. A request whose client gave up before its turn
 is skipped; a backend failure is delivered to every request of the batch, so nothing waits forever.
 """
 
