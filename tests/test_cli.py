@@ -41,6 +41,25 @@ def test_json_output_matches_the_library(
     assert payload["backend"] == "onnx"
 
 
+def test_cascade_flags_return_the_cascade_ranking(
+    tiny_bert: Path,
+    cache_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CROSSRANK_CACHE", str(cache_dir))
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(CORPUS) + "\n")
+    args = ["rerank", "-m", str(tiny_bert), "-q", "wing flow", "-d", str(docs), "--json", "--cascade-keep", "3"]
+    code, out, _ = _run([*args, "--cascade-length", "32"], capsys)
+    assert code == 0
+    expected = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=3, cascade_length=32).rerank("wing flow", CORPUS)
+    assert [r["index"] for r in json.loads(out)["results"]] == [r.index for r in expected]
+    code, _, err = _run([*args, "--cascade-length", "500"], capsys)
+    assert code == 2 and "cascade_length must be at least 8 and below the 128-token window" in err
+
+
 def test_jsonl_from_stdin_with_top_k_and_a_table(
     tiny_bert: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -134,3 +134,32 @@ def test_parallel_workers_give_the_single_thread_scores(tiny_bert: Path, cache_d
     three = Reranker(tiny_bert, backend="onnx", cache_dir=cache_dir, batch_size=3, threads=3)
     assert (one.backend.workers, three.backend.workers) == (1, 3)
     np.testing.assert_allclose(three.score(pairs), one.score(pairs), atol=1e-6)
+
+
+def test_cascade_keeps_the_first_pass_best_and_scores_them_in_full(tiny_bert: Path, cache_dir: Path) -> None:
+    full = Reranker(tiny_bert, backend="onnx", cache_dir=cache_dir)
+    short = Reranker(tiny_bert, backend="onnx", cache_dir=cache_dir, max_length=16)
+    cascade = Reranker(tiny_bert, backend="onnx", cache_dir=cache_dir, cascade_keep=3, cascade_length=16)
+    query = "wing flow at supersonic speed"
+    first = short.rerank(query, CORPUS)
+    kept = sorted(r.index for r in first[:3])
+    results = cascade.rerank(query, CORPUS)
+    assert cascade.name.endswith(" cascade 3@16") and full.name == full.spec.name
+    assert sorted(r.index for r in results) == kept
+    by_index = {r.index: r.score for r in full.rerank(query, CORPUS)}
+    assert [r.score for r in results] == pytest.approx([by_index[r.index] for r in results], abs=1e-6)
+    assert [r.index for r in results] == sorted(kept, key=lambda i: -by_index[i])
+    assert all(r.document == CORPUS[r.index] for r in results)
+    assert [r.index for r in cascade.rerank(query, CORPUS, top_k=2)] == [r.index for r in results[:2]]
+    # Three or fewer documents: nothing to prune, the full model ranks them all.
+    assert [r.index for r in cascade.rerank(query, CORPUS[:3])] == [r.index for r in full.rerank(query, CORPUS[:3])]
+    # `score` never cascades: every pair gets its full-window score.
+    pairs = [(query, d) for d in CORPUS]
+    assert cascade.score(pairs) == pytest.approx(full.score(pairs), abs=1e-6)
+
+
+def test_bad_cascade_arguments(tiny_bert: Path, cache_dir: Path) -> None:
+    with pytest.raises(InputError, match="cascade_keep must be a positive integer"):
+        Reranker(tiny_bert, cascade_keep=0, cache_dir=cache_dir)
+    with pytest.raises(InputError, match="cascade_length must be at least 8 and below the 128-token window"):
+        Reranker(tiny_bert, cascade_keep=5, cascade_length=128, cache_dir=cache_dir)

@@ -158,6 +158,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=_positive_int, default=32, help="pairs per forward pass")
     group.add_argument("--threads", type=_positive_int, default=None, help="inference threads (default: all cores)")
     group.add_argument("--window", action="store_true", help="score long documents in overlapping windows (max)")
+    group.add_argument(
+        "--cascade-keep",
+        type=_positive_int,
+        default=None,
+        help="score every document on a short window first and only the best N on the full one (returns N)",
+    )
+    group.add_argument("--cascade-length", type=_positive_int, default=64, help="first-pass window (default: 64)")
     group.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -189,6 +196,8 @@ def _load_reranker(args: argparse.Namespace) -> Reranker:
         batch_size=args.batch_size,
         threads=args.threads,
         long_documents="window" if args.window else "truncate",
+        cascade_keep=args.cascade_keep,
+        cascade_length=args.cascade_length,
     )
 
 
@@ -283,6 +292,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "max_length": None if reranker is None else reranker.spec.max_length,
         "threads": args.threads,
         "long_documents": "window" if args.window else "truncate",
+        "cascade": None if args.cascade_keep is None else {"keep": args.cascade_keep, "length": args.cascade_length},
     }
     out = (
         Path(args.out)

@@ -42,6 +42,11 @@ class Reranker:
             long document and aggregates them, so an answer past the window is not lost.
         window_overlap: tokens shared by consecutive windows.
         aggregate: how window scores become one score: "max" (default), "first" or "mean".
+        cascade_keep: turn on a two-pass cascade in `rerank`/`rerank_batch`: every document is first scored by
+            the same model on a short window (`cascade_length` tokens per pair, ~3-4x cheaper), and only the best
+            `cascade_keep` of each query are scored on the full window and returned; the rest are dropped.
+            `score` never cascades.
+        cascade_length: token window of the first pass.
     """
 
     def __init__(
@@ -57,6 +62,8 @@ class Reranker:
         long_documents: LongDocuments = "truncate",
         window_overlap: int = 64,
         aggregate: Aggregate = "max",
+        cascade_keep: int | None = None,
+        cascade_length: int = 64,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
@@ -75,7 +82,19 @@ class Reranker:
             token_budget = max(512, self.spec.max_length)
         if token_budget < self.spec.max_length:
             raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
-        self.encoder = PairEncoder(load_tokenizer(folder), max_length=self.spec.max_length)
+        tokenizer = load_tokenizer(folder)
+        self.encoder = PairEncoder(tokenizer, max_length=self.spec.max_length)
+        self.first_pass: PairEncoder | None = None
+        if cascade_keep is not None:
+            if isinstance(cascade_keep, bool) or not isinstance(cascade_keep, int) or cascade_keep < 1:
+                raise InputError(f"cascade_keep must be a positive integer or None, got {cascade_keep!r}")
+            if not 8 <= cascade_length < self.spec.max_length:
+                raise InputError(
+                    f"cascade_length must be at least 8 and below the {self.spec.max_length}-token window, "
+                    f"got {cascade_length}"
+                )
+            self.first_pass = PairEncoder(tokenizer, max_length=cascade_length)
+        self.cascade_keep = cascade_keep
         self.backend: Backend = load_backend(
             backend or default_backend(folder),
             self.spec,
@@ -89,8 +108,11 @@ class Reranker:
 
     @property
     def name(self) -> str:
-        """The model's display name (folder or hub id basename; "crossrank-default" for the built-in)."""
-        return self.spec.name
+        """The model's display name (folder or hub id basename; "crossrank-default" for the built-in), with the
+        cascade's settings when it has one."""
+        if self.first_pass is None:
+            return self.spec.name
+        return f"{self.spec.name} cascade {self.cascade_keep}@{self.first_pass.max_length}"
 
     def __repr__(self) -> str:
         return f"Reranker(model={self.spec.name!r}, backend={self.backend.name!r}, max_length={self.spec.max_length})"
@@ -113,7 +135,8 @@ class Reranker:
         document's `index` in the caller's list. Duplicates are scored once and each returned with its own
         index; ties keep the caller's order. An empty string is scored as an empty passage. `top_k` keeps
         the best k, `threshold` drops results scoring below it. `raw=True` returns logits (for two-logit
-        models, the positive minus the negative logit) instead of 0..1 scores.
+        models, the positive minus the negative logit) instead of 0..1 scores. With a cascade (`cascade_keep`)
+        at most `cascade_keep` results come back per query.
         """
         return self.rerank_batch(
             [query],
@@ -149,10 +172,15 @@ class Reranker:
             (_check_query(q, f"queries[{i}]" if len(queries) > 1 else "query"), _texts(docs, text_field))
             for i, (q, docs) in enumerate(zip(queries, documents, strict=True))
         ]
+        kept = [np.arange(len(texts)) for _, texts in groups]
+        if self.first_pass is not None and self.cascade_keep is not None:
+            first = self._score_groups(groups, raw=True, show_progress=False, encoder=self.first_pass)
+            kept = [_best(scores, self.cascade_keep) for scores in first]
+            groups = [(q, [texts[i] for i in keep]) for (q, texts), keep in zip(groups, kept, strict=True)]
         all_scores = self._score_groups(groups, raw=raw, show_progress=show_progress)
         return [
-            _rank(scores, docs, top_k=top_k, threshold=threshold, return_documents=return_documents)
-            for scores, docs in zip(all_scores, documents, strict=True)
+            _rank(scores, docs, keep, top_k=top_k, threshold=threshold, return_documents=return_documents)
+            for scores, docs, keep in zip(all_scores, documents, kept, strict=True)
         ]
 
     def score(self, pairs: Sequence[tuple[str, str]], *, raw: bool = False, show_progress: bool = False) -> list[float]:
@@ -174,8 +202,19 @@ class Reranker:
             out[positions] = scores
         return [float(s) for s in out]
 
-    def _score_groups(self, groups: list[tuple[str, list[str]]], *, raw: bool, show_progress: bool) -> list[np.ndarray]:
-        """One score per document of every (query, documents) group; all pairs share the batches."""
+    def _score_groups(
+        self,
+        groups: list[tuple[str, list[str]]],
+        *,
+        raw: bool,
+        show_progress: bool,
+        encoder: PairEncoder | None = None,
+    ) -> list[np.ndarray]:
+        """One score per document of every (query, documents) group; all pairs share the batches.
+
+        `encoder` overrides the model's own window (the cascade's first pass).
+        """
+        encoder = encoder or self.encoder
         unique_texts: list[list[str]] = []
         slots: list[np.ndarray] = []  # per group: position of each document in its unique list
         encoded: list[EncodedPairs] = []
@@ -187,9 +226,8 @@ class Reranker:
             unique_texts.append(unique)
             slots.append(slot)
             if unique:
-                encoded.append(
-                    self.encoder.encode(query, unique, first_owner=offset, window_overlap=self.window_overlap)
-                )
+                overlap = self.window_overlap if encoder is self.encoder else None
+                encoded.append(encoder.encode(query, unique, first_owner=offset, window_overlap=overlap))
             offset += len(unique)
         pairs = EncodedPairs(
             ids=[ids for e in encoded for ids in e.ids],
@@ -212,9 +250,7 @@ class Reranker:
             return scores
         lengths = np.fromiter((len(ids) for ids in pairs.ids), dtype=np.int64, count=len(pairs))
         workers = self.backend.workers
-        batches = plan_batches(
-            lengths, batch_size=self.batch_size, token_budget=self.token_budget, min_batches=workers
-        )
+        batches = plan_batches(lengths, batch_size=self.batch_size, token_budget=self.token_budget, min_batches=workers)
 
         def run(positions: np.ndarray) -> np.ndarray:
             return self.backend.run(pad_batch(pairs, positions, pad_id=self.encoder.pad_id))
@@ -281,20 +317,34 @@ def _texts(documents: object, text_field: str) -> list[str]:
     return texts
 
 
+def _best(scores: np.ndarray, keep: int) -> np.ndarray:
+    """Positions of the `keep` best scores, in the caller's order (ties keep the earlier document)."""
+    if len(scores) <= keep:
+        return np.arange(len(scores))
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    return np.sort(order[:keep])
+
+
 def _rank(
     scores: np.ndarray,
     documents: Sequence[Document],
+    positions: np.ndarray,
     *,
     top_k: int | None,
     threshold: float | None,
     return_documents: bool,
 ) -> list[RankedResult]:
-    order = np.lexsort((np.arange(len(scores)), -scores))  # best score first, ties by caller order
+    """Sort scored documents; `scores[i]` belongs to `documents[positions[i]]`."""
+    order = np.lexsort((positions, -scores))  # best score first, ties by caller order
     if threshold is not None:
         order = order[scores[order] >= threshold]
     if top_k is not None:
         order = order[:top_k]
     return [
-        RankedResult(index=int(i), score=float(scores[i]), document=documents[i] if return_documents else None)
+        RankedResult(
+            index=int(positions[i]),
+            score=float(scores[i]),
+            document=documents[positions[i]] if return_documents else None,
+        )
         for i in order
     ]

@@ -54,6 +54,20 @@ def test_reranking_never_adds_judged_documents(tmp_path: Path, tiny_bert: Path, 
     assert list(reranked.run["q1"]) == [["d2", "d3"][r.index] for r in expected]
 
 
+def test_candidates_a_cascade_drops_follow_in_first_stage_order(
+    tmp_path: Path, tiny_bert: Path, cache_dir: Path
+) -> None:
+    data = load_dataset(write_beir(tmp_path / "tiny"))
+    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=1, cascade_length=32)
+    first, reranked = evaluate(data, {"fixed": FixedRetriever([[3, 2, 1, 0], [0, 1, 2, 3]])}, rerankers=[cascade])
+    for qid, query in data.queries.items():
+        ranking = list(reranked.run[qid])
+        ranking.sort(key=reranked.run[qid].__getitem__, reverse=True)
+        kept = cascade.rerank(query, [data.corpus[d].full_text for d in first.run[qid]], return_documents=False)
+        assert len(kept) == 1 and ranking[0] == list(first.run[qid])[kept[0].index]
+        assert ranking[1:] == [d for d in first.run[qid] if d != ranking[0]]
+
+
 def _independent_ndcg10(qrels: dict[str, int], ranking: list[str]) -> float:
     """nDCG@10 as trec_eval computes it (linear gains, log2 discount), written independently of the harness."""
     dcg = sum(max(qrels.get(doc, 0), 0) / math.log2(rank + 2) for rank, doc in enumerate(ranking[:10]))

@@ -125,7 +125,10 @@ def _rerank(
     *,
     show_progress: bool,
 ) -> tuple[Run, list[float]]:
-    """Rerank each query's candidates, timing every query on its own (the latency a user would see)."""
+    """Rerank each query's candidates, timing every query on its own (the latency a user would see).
+
+    Candidates a cascade did not return follow the reranked ones in first-stage order (scores below them).
+    """
     run: Run = {}
     latency: list[float] = []
     with progress_bar(len(queries), "reranking", enabled=show_progress) as advance:
@@ -135,6 +138,9 @@ def _rerank(
             ranked = reranker.rerank(query, [texts[p] for p in candidates], return_documents=False)
             latency.append((time.perf_counter() - start) * 1000)
             run[qid] = {doc_ids[candidates[r.index]]: r.score for r in ranked}
+            floor = min(run[qid].values(), default=0.0)
+            dropped = [p for p in candidates if doc_ids[p] not in run[qid]]
+            run[qid].update({doc_ids[p]: floor - 1.0 - rank for rank, p in enumerate(dropped)})
             advance(1)
     return run, latency
 

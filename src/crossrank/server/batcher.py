@@ -2,8 +2,9 @@
 
 Requests wait in a bounded asyncio queue (full -> `Overloaded`, answered 503 with Retry-After). The worker
 takes as many waiting requests as fit `max_pairs` and scores them in one `rerank_batch` call (which spreads
-its batches over the reranker's threads), one call at a time, so concurrent requests share forward passes. A request whose client gave up before its turn
-is skipped; a backend failure is delivered to every request of the batch, so nothing waits forever.
+its batches over the reranker's threads), one call at a time, so concurrent requests share forward passes.
+A request whose client gave up before its turn is skipped; a backend failure is delivered to every request
+of the batch, so nothing waits forever.
 """
 
 from __future__ import annotations
