@@ -52,8 +52,10 @@ def test_cascade_flags_return_the_cascade_ranking(
     docs = tmp_path / "docs.txt"
     docs.write_text("\n".join(CORPUS) + "\n")
     args = ["rerank", "-m", str(tiny_bert), "-q", "wing flow", "-d", str(docs), "--json", "--cascade-keep", "3"]
-    code, out, _ = _run([*args, "--cascade-length", "32"], capsys)
+    code, out, err = _run([*args, "--cascade-length", "32"], capsys)
     assert code == 0
+    assert f"cascade kept the best 3 of {len(CORPUS)} documents on a 32-token first pass" in err
+    assert json.loads(out)["model"].endswith(" cascade 3@32")
     expected = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=3, cascade_length=32).rerank("wing flow", CORPUS)
     assert [r["index"] for r in json.loads(out)["results"]] == [r.index for r in expected]
     code, _, err = _run([*args, "--cascade-length", "500"], capsys)

@@ -218,10 +218,17 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
         raw=args.raw,
         show_progress=show_progress,
     )
+    if args.cascade_keep is not None and len(loaded.documents) > args.cascade_keep:
+        dropped = len(loaded.documents) - args.cascade_keep
+        print(
+            f"crossrank: cascade kept the best {args.cascade_keep} of {len(loaded.documents)} documents "
+            f"on a {args.cascade_length}-token first pass; {dropped} not returned",
+            file=sys.stderr,
+        )
     if args.json:
         payload = {
             "query": args.query,
-            "model": reranker.spec.name,
+            "model": reranker.name,
             "backend": reranker.backend.name,
             "results": [
                 {
@@ -239,7 +246,7 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{args.query}  [dim]({reranker.spec.name}, {reranker.backend.name})[/dim]")
+    table = Table(title=f"{args.query}  [dim]({reranker.name}, {reranker.backend.name})[/dim]")
     table.add_column("rank", justify="right", no_wrap=True, min_width=4)
     table.add_column("score", justify="right", no_wrap=True, min_width=6)
     table.add_column("line", justify="right", no_wrap=True, min_width=4)
