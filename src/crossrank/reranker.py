@@ -172,11 +172,8 @@ class Reranker:
             (_check_query(q, f"queries[{i}]" if len(queries) > 1 else "query"), _texts(docs, text_field))
             for i, (q, docs) in enumerate(zip(queries, documents, strict=True))
         ]
-        kept = [np.arange(len(texts)) for _, texts in groups]
-        if self.first_pass is not None and self.cascade_keep is not None:
-            first = self._score_groups(groups, raw=True, show_progress=False, encoder=self.first_pass)
-            kept = [_best(scores, self.cascade_keep) for scores in first]
-            groups = [(q, [texts[i] for i in keep]) for (q, texts), keep in zip(groups, kept, strict=True)]
+        kept = self._first_pass(groups)
+        groups = [(q, [texts[i] for i in keep]) for (q, texts), keep in zip(groups, kept, strict=True)]
         all_scores = self._score_groups(groups, raw=raw, show_progress=show_progress)
         return [
             _rank(scores, docs, keep, top_k=top_k, threshold=threshold, return_documents=return_documents)
@@ -201,6 +198,18 @@ class Reranker:
         ):
             out[positions] = scores
         return [float(s) for s in out]
+
+    def _first_pass(self, groups: list[tuple[str, list[str]]]) -> list[np.ndarray]:
+        """Positions of the documents each group keeps: all of them without a cascade or when there are no more
+        than `cascade_keep`; otherwise the best `cascade_keep` on the cascade's short window."""
+        kept = [np.arange(len(texts)) for _, texts in groups]
+        if self.first_pass is None or self.cascade_keep is None:
+            return kept
+        large = [i for i, (_, texts) in enumerate(groups) if len(texts) > self.cascade_keep]
+        first = self._score_groups([groups[i] for i in large], raw=True, show_progress=False, encoder=self.first_pass)
+        for i, scores in zip(large, first, strict=True):
+            kept[i] = _best(scores, self.cascade_keep)
+        return kept
 
     def _score_groups(
         self,
@@ -319,8 +328,6 @@ def _texts(documents: object, text_field: str) -> list[str]:
 
 def _best(scores: np.ndarray, keep: int) -> np.ndarray:
     """Positions of the `keep` best scores, in the caller's order (ties keep the earlier document)."""
-    if len(scores) <= keep:
-        return np.arange(len(scores))
     order = np.lexsort((np.arange(len(scores)), -scores))
     return np.sort(order[:keep])
 
