@@ -24,7 +24,7 @@ def test_smoothing_changes_no_fp32_score(tiny_bert: Path, cache_dir: Path, tmp_p
     fp32 = onnx_file(tiny_bert, "tiny", quantized=False, cache_dir=cache_dir)
     feeds = calibration_feeds(tiny_bert)
     ranges = activation_ranges(fp32, feeds)
-    inputs = matmul_inputs(fp32)
+    inputs = matmul_inputs(onnx.load(str(fp32)))
     assert set(ranges) == set(inputs) and len(inputs) >= 4  # Q/K/V share one input; then attn-out, FFN in/out
     assert all(r.shape == (r.shape[0],) and (r >= 0).all() for r in ranges.values())
 

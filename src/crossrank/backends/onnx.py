@@ -135,17 +135,19 @@ def quantize(
 
         source = out.with_name(f"{out.stem}.smoothed.onnx")
         smooth(fp32, source, activation_ranges(fp32, calibration))
-    with _quiet("root"):
-        quantize_dynamic(
-            str(source),
-            str(out),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=True,
-            op_types_to_quantize=["MatMul", "Gemm", "Gather"] if embeddings else ["MatMul", "Gemm"],
-        )
-    if source != fp32:
-        source.unlink()
+    try:
+        with _quiet("root"):
+            quantize_dynamic(
+                str(source),
+                str(out),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+                op_types_to_quantize=["MatMul", "Gemm", "Gather"] if embeddings else ["MatMul", "Gemm"],
+            )
+    finally:
+        if source != fp32:
+            source.unlink(missing_ok=True)
 
 
 @contextmanager

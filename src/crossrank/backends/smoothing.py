@@ -17,15 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-
-def matmul_inputs(path: Path) -> dict[str, list[str]]:
-    """Activation tensor -> the MatMul nodes that multiply it by a constant 2-D weight."""
+if TYPE_CHECKING:
     import onnx
 
-    model = onnx.load(str(path))
+
+def matmul_inputs(model: onnx.ModelProto) -> dict[str, list[str]]:
+    """Activation tensor -> the MatMul nodes that multiply it by a constant 2-D weight."""
     weights = {w.name for w in model.graph.initializer if len(w.dims) == 2}
     found: dict[str, list[str]] = {}
     for node in model.graph.node:
@@ -40,7 +41,7 @@ def activation_ranges(path: Path, feeds: Iterable[Mapping[str, np.ndarray]]) -> 
     import onnxruntime as ort
 
     model = onnx.load(str(path))
-    names = list(matmul_inputs(path))
+    names = list(matmul_inputs(model))
     present = {o.name for o in model.graph.output}
     model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names if n not in present)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -70,15 +71,18 @@ def smooth(
     model = onnx.load(str(path))
     graph = model.graph
     initializers = {w.name: w for w in graph.initializer}
-    consumers = matmul_inputs(path)
+    consumers = matmul_inputs(model)
     nodes = {n.name: n for n in graph.node}
     muls: dict[str, object] = {}  # first MatMul consuming an input -> the Mul to place before it
     for name, matmuls in consumers.items():
         x_peak = ranges.get(name)
-        if x_peak is None or x_peak.max() < min_ratio * max(float(np.median(x_peak)), 1e-6):
+        if x_peak is None:
+            continue
+        median = max(float(np.median(x_peak)), 1e-6)
+        if x_peak.max() < min_ratio * median:
             continue
         weights = [numpy_helper.to_array(initializers[nodes[m].input[1]]) for m in matmuls]
-        scale = np.maximum(1.0, x_peak / (clip * float(np.median(x_peak)))).astype(np.float32)
+        scale = np.maximum(1.0, x_peak / (clip * median)).astype(np.float32)
         for m, w in zip(matmuls, weights, strict=True):
             rescaled = f"{nodes[m].input[1]}_smoothed"
             graph.initializer.append(numpy_helper.from_array((w * scale[:, None]).astype(np.float32), rescaled))
