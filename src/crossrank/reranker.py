@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,14 @@ from crossrank.types import Document, ModelSpec, RankedResult
 
 Aggregate = Literal["max", "first", "mean"]
 LongDocuments = Literal["truncate", "window"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cascade:
+    """The cascade's first pass: the same model on a shorter window, keeping the best `keep` documents."""
+
+    encoder: PairEncoder
+    keep: int
 
 
 class Reranker:
@@ -84,7 +93,7 @@ class Reranker:
             raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
         tokenizer = load_tokenizer(folder)
         self.encoder = PairEncoder(tokenizer, max_length=self.spec.max_length)
-        self.first_pass: PairEncoder | None = None
+        self.cascade: Cascade | None = None
         if cascade_keep is not None:
             if isinstance(cascade_keep, bool) or not isinstance(cascade_keep, int) or cascade_keep < 1:
                 raise InputError(f"cascade_keep must be a positive integer or None, got {cascade_keep!r}")
@@ -93,8 +102,7 @@ class Reranker:
                     f"cascade_length must be at least 8 and below the {self.spec.max_length}-token window, "
                     f"got {cascade_length}"
                 )
-            self.first_pass = PairEncoder(tokenizer, max_length=cascade_length)
-        self.cascade_keep = cascade_keep
+            self.cascade = Cascade(encoder=PairEncoder(tokenizer, max_length=cascade_length), keep=cascade_keep)
         self.backend: Backend = load_backend(
             backend or default_backend(folder),
             self.spec,
@@ -110,9 +118,9 @@ class Reranker:
     def name(self) -> str:
         """The model's display name (folder or hub id basename; "crossrank-default" for the built-in), with the
         cascade's settings when it has one."""
-        if self.first_pass is None:
+        if self.cascade is None:
             return self.spec.name
-        return f"{self.spec.name} cascade {self.cascade_keep}@{self.first_pass.max_length}"
+        return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}"
 
     def __repr__(self) -> str:
         return f"Reranker(model={self.spec.name!r}, backend={self.backend.name!r}, max_length={self.spec.max_length})"
@@ -203,12 +211,13 @@ class Reranker:
         """Positions of the documents each group keeps: all of them without a cascade or when there are no more
         than `cascade_keep`; otherwise the best `cascade_keep` on the cascade's short window."""
         kept = [np.arange(len(texts)) for _, texts in groups]
-        if self.first_pass is None or self.cascade_keep is None:
+        cascade = self.cascade
+        if cascade is None:
             return kept
-        large = [i for i, (_, texts) in enumerate(groups) if len(texts) > self.cascade_keep]
-        first = self._score_groups([groups[i] for i in large], raw=True, show_progress=False, encoder=self.first_pass)
+        large = [i for i, (_, texts) in enumerate(groups) if len(texts) > cascade.keep]
+        first = self._score_groups([groups[i] for i in large], raw=True, show_progress=False, encoder=cascade.encoder)
         for i, scores in zip(large, first, strict=True):
-            kept[i] = _best(scores, self.cascade_keep)
+            kept[i] = _best(scores, cascade.keep)
         return kept
 
     def _score_groups(
