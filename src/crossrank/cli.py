@@ -264,9 +264,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from crossrank.evaluation.harness import build_retrievers, evaluate
+    from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
     from crossrank.evaluation.loaders import load_dataset
-    from crossrank.evaluation.report import table, write_outputs
+    from crossrank.evaluation.report import comparison_table, table, write_outputs
 
     stages = [s.strip() for s in args.first_stage.split(",") if s.strip()]
     dataset = load_dataset(args.dataset, split=args.split)
@@ -310,7 +310,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     title = f"{dataset.name}: {queries} queries, top-{args.k}" + (
         "" if reranker is None else f", reranked by {reranker.spec.name} ({reranker.backend.name})"
     )
-    Console(width=max(Console().width, 110)).print(table(results, title=title))
+    console = Console(width=max(Console().width, 110))
+    console.print(table(results, title=title))
+    comparisons = head_to_head(results)
+    if comparisons:
+        console.print(comparison_table(comparisons))
     print(f"report, run files and plot written to {out}/", file=sys.stderr)
     return 0
 

@@ -12,9 +12,10 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.cli import main
-from crossrank.evaluation.harness import build_retrievers, evaluate
+from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
 from crossrank.evaluation.loaders import load_cranfield, load_dataset
 from crossrank.retrieval.base import Hits
+from crossrank.types import RankedResult
 from tests.evaluation.test_loaders import CRANFIELD, write_beir
 
 
@@ -39,6 +40,43 @@ def test_known_run_gives_exact_metrics(tmp_path: Path) -> None:
     assert stage.per_query["nDCG@10"] == pytest.approx({"q1": 1 / math.log2(3), "q2": 1.0})
     assert stage.per_query["RR@10"] == pytest.approx({"q1": 0.5, "q2": 1.0})
     assert stage.scores["nDCG@10"] == pytest.approx((1 / math.log2(3) + 1) / 2)
+
+
+class KeywordReranker:
+    """A transparent baseline: candidates containing `word` first, the rest after, each in their given order."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.name = f"has-{word}"
+
+    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = True) -> list[RankedResult]:
+        scores = [float(self.word in d) - i / 100 for i, d in enumerate(documents)]
+        order = sorted(range(len(documents)), key=lambda i: -scores[i])
+        return [RankedResult(index=i, score=scores[i]) for i in order]
+
+
+def test_head_to_head_pairs_rerankers_over_the_same_candidates(tmp_path: Path) -> None:
+    data = load_dataset(write_beir(tmp_path / "tiny"))
+    # first stage puts the relevant document last for both queries (q1: d1, q2: d4)
+    results = evaluate(
+        data,
+        {"fixed": FixedRetriever([[1, 2, 0], [2, 3]])},
+        rerankers=[KeywordReranker("mat"), KeywordReranker("wing"), KeywordReranker("zebra")],
+        k=10,
+    )
+    assert [s.name for s in results] == ["fixed", "fixed > has-mat", "fixed > has-wing", "fixed > has-zebra"]
+    comparisons = head_to_head(results)
+    assert [(c.stage, c.against) for c in comparisons] == [
+        ("fixed > has-mat", "fixed > has-wing"),
+        ("fixed > has-mat", "fixed > has-zebra"),
+        ("fixed > has-wing", "fixed > has-zebra"),
+    ]
+    # has-mat fixes q1 only (nDCG 1 - 1/log2(4) = 0.5 gained), has-wing fixes q2 only (1 - 1/log2(3) gained)
+    gain_q1, gain_q2 = 1 - 1 / math.log2(4), 1 - 1 / math.log2(3)
+    assert comparisons[0].significance["nDCG@10"].delta == pytest.approx((gain_q1 - gain_q2) / 2)
+    assert comparisons[1].significance["nDCG@10"].delta == pytest.approx(gain_q1 / 2)
+    assert comparisons[2].significance["nDCG@10"].delta == pytest.approx(gain_q2 / 2)
+    assert head_to_head(results[:2]) == []  # one reranker: nothing to pair
 
 
 def test_reranking_never_adds_judged_documents(tmp_path: Path, tiny_bert: Path, cache_dir: Path) -> None:
@@ -99,14 +137,19 @@ def test_eval_cli_writes_every_output(
     monkeypatch.setenv("CROSSRANK_CACHE", str(cache_dir))
     folder = write_beir(tmp_path / "tiny")
     out = tmp_path / "out"
-    code = main(["eval", "--dataset", str(folder), "--model", str(tiny_bert), "--k", "3", "--out", str(out)])
+    argv = ["eval", "--dataset", str(folder), "--model", str(tiny_bert), "--k", "3", "--baselines", "splade"]
+    code = main([*argv, "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "bm25" in printed and "nDCG@10" in printed
+    assert "bm25" in printed and "nDCG@10" in printed and "head to head" in printed
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["k"] == 3 and report["settings"]["backend"] == "onnx"
     assert report["settings"]["dataset_checksum"] == load_dataset(folder).checksum
-    assert [s["name"] for s in report["stages"]] == ["bm25", f"bm25 > {tiny_bert.name}"]
+    assert [s["name"] for s in report["stages"]] == ["bm25", f"bm25 > {tiny_bert.name}", "bm25 > splade-tiny"]
+    [comparison] = report["comparisons"]
+    assert (comparison["stage"], comparison["against"]) == (f"bm25 > {tiny_bert.name}", "bm25 > splade-tiny")
+    model, splade = (report["stages"][i]["scores"]["nDCG@10"] for i in (1, 2))
+    assert comparison["significance"]["nDCG@10"]["delta"] == pytest.approx(model - splade)
     assert set(report["stages"][0]["per_query"]["nDCG@10"]) == {"q1", "q2"}
     assert (out / "bm25.run").read_text().splitlines()[0].split()[:4] == ["q1", "Q0", "d1", "1"]
     assert (out / "plot.png").read_bytes()[:4] == b"\x89PNG"

@@ -48,6 +48,30 @@ class StageResult:
         return {m: mean(v) for m, v in self.per_query.items()}
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Two rerankings of the same first stage's candidates, paired per query: `delta` is `stage - against`."""
+
+    stage: str
+    against: str
+    significance: dict[str, Significance]
+
+
+def head_to_head(results: Sequence[StageResult]) -> list[Comparison]:
+    """Every pair of rerankers over the same first stage, in the order they ran (the model first, then baselines).
+
+    The first-stage column of the table already tests each reranker against its first stage; this answers the
+    other question a reader asks: is the model better than the baselines on the very same candidates?
+    """
+    comparisons = []
+    for i, stage in enumerate(results):
+        for against in results[i + 1 :]:
+            if stage.versus is not None and against.versus == stage.versus:
+                significance = {m: paired_test(against.per_query[m], stage.per_query[m]) for m in MEASURES}
+                comparisons.append(Comparison(stage.name, against.name, significance))
+    return comparisons
+
+
 def build_retrievers(
     dataset: Dataset, names: Sequence[str], *, show_progress: bool = False, cache_dir: Path | None = None
 ) -> dict[str, Retriever]:

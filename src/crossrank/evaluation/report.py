@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.errors import BackendUnavailable
-from crossrank.evaluation.harness import StageResult, percentile
+from crossrank.evaluation.harness import Comparison, StageResult, head_to_head, percentile
 from crossrank.evaluation.metrics import MEASURES
 
 LABELS = {"nDCG@10": "nDCG@10", "RR@10": "MRR@10", "R@100": "R@100", "AP": "MAP"}
@@ -42,8 +42,23 @@ def table(results: Sequence[StageResult], *, title: str) -> Any:
     return grid
 
 
-def _p_value(p: float) -> str:
-    return "<1e-4" if p < 1e-4 else f"{p:.2g}"
+def comparison_table(comparisons: Sequence[Comparison]) -> Any:
+    """A rich Table: each pair of rerankers on the same candidates, the nDCG@10 difference and its p-values."""
+    from rich.table import Table
+
+    grid = Table(title="rerankers head to head on the same candidates (paired, nDCG@10)")
+    for column in ("stage", "against", "Δ nDCG@10", "p t-test", "p randomisation"):
+        grid.add_column(column, justify="left" if column in ("stage", "against") else "right", no_wrap=True)
+    for comparison in comparisons:
+        sig = comparison.significance["nDCG@10"]
+        grid.add_row(
+            comparison.stage,
+            comparison.against,
+            f"{sig.delta:+.4f}",
+            f"{sig.t_test_p:.2g}",
+            f"{sig.randomization_p:.2g}",
+        )
+    return grid
 
 
 def report(results: Sequence[StageResult], *, settings: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +82,17 @@ def report(results: Sequence[StageResult], *, settings: dict[str, Any]) -> dict[
                 "per_query": s.per_query,
             }
             for s in results
+        ],
+        "comparisons": [
+            {
+                "stage": c.stage,
+                "against": c.against,
+                "significance": {
+                    m: {"delta": v.delta, "t_test_p": v.t_test_p, "randomization_p": v.randomization_p}
+                    for m, v in c.significance.items()
+                },
+            }
+            for c in head_to_head(results)
         ],
     }
 
