@@ -6,9 +6,9 @@
 #   Stage 2 (~70 min incl. teacher scoring): from stage 1, 5 negatives, KL distillation (weight 0.8) towards
 #     the fused bi-encoder + SPLADE-tiny teacher, on SciFact train, WikiQA and 1,600 SciFact-corpus
 #     title -> abstract pairs (corpus text only: no test queries, never Cranfield).
-#   Stage 3 (~105 min incl. teacher scoring): from stage 2, the same distillation at lr 2e-5 over SciFact train, WikiQA, 2,000
-#     SciFact-corpus title -> abstract pairs (a new seeded sample) and the Debian archive's science-section
-#     packages (short description -> long description; bookworm's files, which change with point releases).
+#   Stage 3 (~105 min incl. teacher scoring): from stage 2, the same distillation at lr 2e-5 over SciFact
+#     train, WikiQA, 2,000 SciFact-corpus title -> abstract pairs (a new seeded sample) and the Debian archive's
+#     science-section packages (short -> long description; bookworm's files, which change with point releases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs}
@@ -25,8 +25,10 @@ fi
   --out "$RUNS/default-stage2" --epochs 1 --negatives 5 --loss listwise --teacher biencoder,splade --distill 0.8 \
   --max-length 256 --lr 3e-5 --groups-per-step 8 --seed 0 --threads 2 $(resume "$RUNS/default-stage2")
 DEBIAN=http://deb.debian.org/debian/dists/bookworm/main
+mkdir -p "$RUNS/debian"
 for file in i18n/Translation-en binary-amd64/Packages; do
-  [ -f "$RUNS/debian/$(basename $file)" ] || { mkdir -p "$RUNS/debian"; curl -sSf "$DEBIAN/$file.xz" | xz -d > "$RUNS/debian/$(basename $file)"; }
+  target="$RUNS/debian/$(basename "$file")"
+  [ -f "$target" ] || { curl -sSf "$DEBIAN/$file.xz" | xz -d > "$target.part" && mv "$target.part" "$target"; }
 done
 .venv/bin/python scripts/debian_descriptions.py "$RUNS/debian/Translation-en" "$RUNS/debian/Packages" \
   "$RUNS/debian-science.jsonl" --science

@@ -306,13 +306,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if args.out
         else Path("runs") / f"{dataset.name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    write_outputs(results, settings=settings, out=out)
+    comparisons = head_to_head(results)
+    write_outputs(results, comparisons=comparisons, settings=settings, out=out)
     title = f"{dataset.name}: {queries} queries, top-{args.k}" + (
         "" if reranker is None else f", reranked by {reranker.spec.name} ({reranker.backend.name})"
     )
     console = Console(width=max(Console().width, 110))
     console.print(table(results, title=title))
-    comparisons = head_to_head(results)
     if comparisons:
         console.print(comparison_table(comparisons))
     print(f"report, run files and plot written to {out}/", file=sys.stderr)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.errors import BackendUnavailable
-from crossrank.evaluation.harness import Comparison, StageResult, head_to_head, percentile
-from crossrank.evaluation.metrics import MEASURES
+from crossrank.evaluation.harness import Comparison, StageResult, percentile
+from crossrank.evaluation.metrics import MEASURES, Significance
 
 LABELS = {"nDCG@10": "nDCG@10", "RR@10": "MRR@10", "R@100": "R@100", "AP": "MAP"}
 
@@ -61,7 +61,9 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Any:
     return grid
 
 
-def report(results: Sequence[StageResult], *, settings: dict[str, Any]) -> dict[str, Any]:
+def report(
+    results: Sequence[StageResult], *, comparisons: Sequence[Comparison], settings: dict[str, Any]
+) -> dict[str, Any]:
     """Everything needed to reproduce and compare: settings, versions, aggregates and per-query values."""
     return {
         "settings": settings,
@@ -75,25 +77,21 @@ def report(results: Sequence[StageResult], *, settings: dict[str, Any]) -> dict[
                 "latency_ms": {"p50": percentile(s.latency_ms, 50), "p95": percentile(s.latency_ms, 95)}
                 if s.latency_ms
                 else None,
-                "significance": {
-                    m: {"delta": v.delta, "t_test_p": v.t_test_p, "randomization_p": v.randomization_p}
-                    for m, v in s.significance.items()
-                },
+                "significance": _significance(s.significance),
                 "per_query": s.per_query,
             }
             for s in results
         ],
         "comparisons": [
-            {
-                "stage": c.stage,
-                "against": c.against,
-                "significance": {
-                    m: {"delta": v.delta, "t_test_p": v.t_test_p, "randomization_p": v.randomization_p}
-                    for m, v in c.significance.items()
-                },
-            }
-            for c in head_to_head(results)
+            {"stage": c.stage, "against": c.against, "significance": _significance(c.significance)} for c in comparisons
         ],
+    }
+
+
+def _significance(tests: dict[str, Significance]) -> dict[str, dict[str, float]]:
+    """Significance tests per measure, as JSON."""
+    return {
+        m: {"delta": v.delta, "t_test_p": v.t_test_p, "randomization_p": v.randomization_p} for m, v in tests.items()
     }
 
 
@@ -118,10 +116,13 @@ def cpu_name() -> str:
     return platform.machine()
 
 
-def write_outputs(results: Sequence[StageResult], *, settings: dict[str, Any], out: Path) -> list[Path]:
+def write_outputs(
+    results: Sequence[StageResult], *, comparisons: Sequence[Comparison], settings: dict[str, Any], out: Path
+) -> list[Path]:
     """Write report.json, one TREC run file per stage and plot.png into `out`; return the paths."""
     out.mkdir(parents=True, exist_ok=True)
-    written = [_atomic_text(out / "report.json", json.dumps(report(results, settings=settings), indent=2))]
+    summary = report(results, comparisons=comparisons, settings=settings)
+    written = [_atomic_text(out / "report.json", json.dumps(summary, indent=2))]
     for stage in results:
         lines = []
         for qid, docs in stage.run.items():
