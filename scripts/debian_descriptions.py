@@ -12,6 +12,7 @@ are written: the closest the archive comes to scientific and engineering prose.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -79,5 +80,13 @@ def main(
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--science"]
-    sys.exit(main(Path(args[0]), Path(args[1]), Path(args[2]), science="--science" in sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("translation", type=Path, help="the archive's i18n/Translation-en file")
+    parser.add_argument("packages", type=Path, help="the archive's binary-<arch>/Packages file")
+    parser.add_argument("out", type=Path, help="JSONL file to write")
+    parser.add_argument("--science", action="store_true", help="only science-like sections")
+    args = parser.parse_args()
+    for given in (args.translation, args.packages):
+        if not given.is_file():
+            parser.error(f"{given} is not a file")
+    sys.exit(main(args.translation, args.packages, args.out, science=args.science))

@@ -7,13 +7,16 @@ Copies only what inference needs into src/crossrank/default_model/, so the packa
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
 
 KEEP = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "training.json"]
 
-source = Path(sys.argv[1])
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("model", type=Path, help="a folder written by crossrank train (with its ONNX export)")
+source = parser.parse_args().model
 target = Path(__file__).resolve().parents[1] / "src" / "crossrank" / "default_model"
 if not (source / "onnx" / "model_int8.onnx").is_file():
     sys.exit(f"{source} has no onnx/model_int8.onnx; run crossrank train without --no-export")

@@ -7,6 +7,7 @@ test queries stay unseen. Usage: python scripts/title_queries.py CORPUS.jsonl OU
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -26,4 +27,10 @@ def main(corpus: Path, out: Path, *, min_title_words: int = 4, min_text_words: i
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", type=Path, help="a BEIR corpus.jsonl")
+    parser.add_argument("out", type=Path, help="JSONL file to write")
+    args = parser.parse_args()
+    if not args.corpus.is_file():
+        parser.error(f"{args.corpus} is not a file")
+    sys.exit(main(args.corpus, args.out))
