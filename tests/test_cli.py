@@ -121,9 +121,9 @@ def test_missing_file_empty_query_and_bad_numbers(
     assert code == 2 and "is not UTF-8 text" in err
 
 
-@pytest.mark.parametrize("teachers", ["cohere", "biencoder,bm25", ","])
+@pytest.mark.parametrize("teachers", ["cohere", "biencoder,tfidf", ","])
 def test_train_rejects_unknown_teachers(teachers: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--teacher", teachers])
     assert exit_info.value.code == 2
-    assert f"teachers are biencoder and/or splade, got {teachers!r}" in capsys.readouterr().err
+    assert f"teachers are biencoder, splade, bm25 (comma-separated), got {teachers!r}" in capsys.readouterr().err

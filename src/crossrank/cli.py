@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher",
         type=_teacher_list,
         default=None,
-        help="teacher(s) for distillation: biencoder, splade, or both comma-separated (fused)",
+        help="teacher(s) for distillation: biencoder, splade, bm25, or several comma-separated (fused)",
     )
     train.add_argument("--distill", type=float, default=0.5, help="weight of the teacher term (with --teacher)")
     train.add_argument("--lr", type=float, default=5e-5)
@@ -180,9 +180,11 @@ def _positive_int(text: str) -> int:
 
 def _teacher_list(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in ("biencoder", "splade")]
+    from crossrank.training.data import TEACHERS
+
+    unknown = [name for name in names if name not in TEACHERS]
     if not names or unknown:
-        raise argparse.ArgumentTypeError(f"teachers are biencoder and/or splade, got {text!r}")
+        raise argparse.ArgumentTypeError(f"teachers are {', '.join(TEACHERS)} (comma-separated), got {text!r}")
     return list(dict.fromkeys(names))
 
 

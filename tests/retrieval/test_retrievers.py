@@ -29,6 +29,17 @@ def test_bm25_ranks_term_matches_and_drops_non_matches() -> None:
     assert no_stem.retrieve(["cats"], k=5)[0].positions.tolist() == [1]
 
 
+def test_bm25_scores_every_text_as_retrieve_does() -> None:
+    bm25 = BM25Retriever.build(TEXTS)
+    scores = bm25.scores("supersonic wings")
+    (hits,) = bm25.retrieve(["supersonic wings"], k=10)
+    assert scores.shape == (len(TEXTS),)
+    np.testing.assert_allclose(scores[hits.positions], hits.scores, rtol=1e-6)
+    assert scores[[0, 1, 2]].tolist() == [0.0, 0.0, 0.0]
+    assert bm25.scores("zeppelin").tolist() == [0.0] * len(TEXTS)  # no known term: zeros, not an error
+    assert bm25.scores("the of a").tolist() == [0.0] * len(TEXTS)  # stopwords only
+
+
 def test_top_k_orders_and_breaks_ties_by_position() -> None:
     hits = top_k(np.array([0.1, 0.9, 0.5, 0.9, 0.2]), 3)
     assert hits.positions.tolist() == [1, 3, 2]

@@ -150,3 +150,32 @@ def test_fused_teacher_is_the_mean_of_standardised_teacher_scores() -> None:
         assert group.teacher is not None
         np.testing.assert_allclose(group.teacher, expected, atol=1e-9)
         assert len(set(np.round(parts[0], 6))) > 1  # the teachers do discriminate: the check is not vacuous
+
+
+def test_bm25_teacher_uses_the_term_statistics_of_each_source() -> None:
+    from crossrank.retrieval.bm25 import BM25Retriever
+    from crossrank.training.data import with_teacher_scores
+
+    first = [
+        Group("supersonic wing", CORPUS[4], (CORPUS[0], CORPUS[5], CORPUS[3]), "a"),
+        Group("heat transfer", CORPUS[5], (CORPUS[4], CORPUS[2], CORPUS[0]), "a"),
+    ]
+    other = [Group("capital of france", CORPUS[8], (CORPUS[1], CORPUS[6], CORPUS[7]), "b")]
+    scored = with_teacher_scores([*first, *other], ["bm25"])
+    for groups, rows in ((first, scored[:2]), (other, scored[2:])):
+        passages = list(dict.fromkeys(p for g in groups for p in (g.positive, *g.negatives)))
+        bm25 = BM25Retriever.build(passages)
+        for group, row in zip(groups, rows, strict=True):
+            every = bm25.scores(group.query)
+            expected = [every[passages.index(p)] for p in (group.positive, *group.negatives)]
+            assert row.teacher is not None
+            np.testing.assert_allclose(row.teacher, expected, rtol=1e-6)
+            assert row.teacher[0] > max(row.teacher[1:])  # the positive holds the query terms
+    assert scored[0].teacher is not None and scored[0].teacher[2] == 0.0  # "boundary layer ..." shares no term
+
+
+def test_unknown_teacher_is_refused() -> None:
+    from crossrank.training.data import with_teacher_scores
+
+    with pytest.raises(InputError, match="teachers are biencoder, splade, bm25; got tfidf"):
+        with_teacher_scores(toy_groups(2, seed=0), ["tfidf"])

@@ -76,34 +76,64 @@ def load_groups(
     return groups, {**stats, "groups": len(groups)}
 
 
+TEACHERS = ("biencoder", "splade", "bm25")
+
+
 def with_teacher_scores(
     groups: Sequence[Group], teachers: Sequence[str], *, show_progress: bool = False
 ) -> list[Group]:
     """Score every group's passages with one teacher or a fusion of teachers, for distillation.
 
-    Teachers are "biencoder" and "splade". With several, each one's scores are standardised within the group
-    and averaged, so no teacher dominates by its score range.
+    Teachers are "biencoder", "splade" and "bm25" (term statistics from the distinct passages of the group's
+    source). With several, each one's scores are standardised within the group and averaged, so no teacher
+    dominates by its score range.
     """
-    from crossrank.evaluation.baselines import load_baseline
-    from crossrank.progress import progress_bar
-
-    if not teachers:
-        raise InputError("no teacher named")
+    unknown = [t for t in teachers if t not in TEACHERS]
+    if not teachers or unknown:
+        raise InputError(f"teachers are {', '.join(TEACHERS)}; got {', '.join(teachers) or 'none'}")
     fused = np.zeros((len(groups), 1 + len(groups[0].negatives) if groups else 0))
     for teacher in teachers:
-        scorer = load_baseline(teacher)
-        with progress_bar(len(groups), f"teacher {teacher}", enabled=show_progress) as advance:
-            for row, group in enumerate(groups):
-                scores = np.zeros(1 + len(group.negatives))
-                for result in scorer.rerank(group.query, [group.positive, *group.negatives]):
-                    scores[result.index] = result.score
-                fused[row] += scores if len(teachers) == 1 else (scores - scores.mean()) / (scores.std() + 1e-6)
-                advance(1)
+        for row, scores in enumerate(_teacher_scores(groups, teacher, show_progress=show_progress)):
+            fused[row] += scores if len(teachers) == 1 else (scores - scores.mean()) / (scores.std() + 1e-6)
     fused /= len(teachers)
     return [
         Group(g.query, g.positive, g.negatives, g.source, tuple(float(x) for x in fused[row]))
         for row, g in enumerate(groups)
     ]
+
+
+def _teacher_scores(groups: Sequence[Group], teacher: str, *, show_progress: bool) -> list[np.ndarray]:
+    """One teacher's raw scores for each group's (positive, *negatives)."""
+    from crossrank.progress import progress_bar
+
+    out: list[np.ndarray] = []
+    with progress_bar(len(groups), f"teacher {teacher}", enabled=show_progress) as advance:
+        if teacher == "bm25":
+            from crossrank.retrieval.bm25 import BM25Retriever
+
+            by_source: dict[str, list[int]] = {}
+            for row, group in enumerate(groups):
+                by_source.setdefault(group.source, []).append(row)
+            scored: dict[int, np.ndarray] = {}
+            for rows in by_source.values():
+                passages = list(dict.fromkeys(p for r in rows for p in (groups[r].positive, *groups[r].negatives)))
+                position = {p: i for i, p in enumerate(passages)}
+                bm25 = BM25Retriever.build(passages)
+                for r in rows:
+                    every = bm25.scores(groups[r].query)
+                    scored[r] = np.array([every[position[p]] for p in (groups[r].positive, *groups[r].negatives)])
+                    advance(1)
+            return [scored[row].astype(np.float64) for row in range(len(groups))]
+        from crossrank.evaluation.baselines import load_baseline
+
+        scorer = load_baseline(teacher)
+        for group in groups:
+            scores = np.zeros(1 + len(group.negatives))
+            for result in scorer.rerank(group.query, [group.positive, *group.negatives]):
+                scores[result.index] = result.score
+            out.append(scores)
+            advance(1)
+    return out
 
 
 def _beir(folder: Path, split: str) -> tuple[list[_Raw], list[str]]:
