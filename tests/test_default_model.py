@@ -21,7 +21,7 @@ RECIPE = "The recipe calls for two cups of flour, a pinch of salt and three eggs
 # Pinned for this exact list scored in one call (int8 activation ranges are computed per batch, so the same
 # pair scores slightly differently in other company). int8 kernels also differ a little between CPU instruction
 # sets (AVX2 / AVX-512 VNNI), hence 2e-3: a retrained or re-tokenised model moves scores far more.
-PINNED = [0.956, 0.0492, 0.7841, 0.1327, 0.0199, 0.4921, 0.2216, 0.9536, 0.0476]
+PINNED = [0.9041, 0.0299, 0.7135, 0.1106, 0.0131, 0.3606, 0.1049, 0.9576, 0.0313]
 TOLERANCE = 2e-3
 
 
