@@ -71,21 +71,22 @@ class BM25Retriever:
         index = _bm25s().BM25.load(str(folder), show_progress=False)
         return cls(index, size=size, stemmer=stemmer, stopwords=stopwords)
 
+    def _tokenize(self, queries: list[str], *, return_ids: bool) -> Any:
+        """Queries tokenised as the texts were indexed (same stopwords and stemmer)."""
+        return _bm25s().tokenize(
+            queries, stopwords=self.stopwords or [], stemmer=self._stem, return_ids=return_ids, show_progress=False
+        )
+
     def scores(self, query: str) -> np.ndarray:
         """The query's BM25 score for every indexed text, in index order (0 where no term is shared)."""
-        tokens = _bm25s().tokenize(
-            [query], stopwords=self.stopwords or [], stemmer=self._stem, return_ids=False, show_progress=False
-        )[0]
-        known = [t for t in tokens if t in self.index.vocab_dict]
+        known = [t for t in self._tokenize([query], return_ids=False)[0] if t in self.index.vocab_dict]
         if not known:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.index.get_scores(known), dtype=np.float32)
 
     def retrieve(self, queries: Sequence[str], *, k: int, show_progress: bool = False) -> list[Hits]:
         k = min(k, self.size)
-        tokens = _bm25s().tokenize(
-            list(queries), stopwords=self.stopwords or [], stemmer=self._stem, show_progress=False
-        )
+        tokens = self._tokenize(list(queries), return_ids=True)
         positions, scores = self.index.retrieve(tokens, k=k, show_progress=show_progress, n_threads=1)
         hits = []
         for row_pos, row_scores in zip(positions, scores, strict=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,32 +106,37 @@ def _teacher_scores(groups: Sequence[Group], teacher: str, *, show_progress: boo
     """One teacher's raw scores for each group's (positive, *negatives)."""
     from crossrank.progress import progress_bar
 
-    out: list[np.ndarray] = []
     with progress_bar(len(groups), f"teacher {teacher}", enabled=show_progress) as advance:
         if teacher == "bm25":
-            from crossrank.retrieval.bm25 import BM25Retriever
-
-            by_source: dict[str, list[int]] = {}
-            for row, group in enumerate(groups):
-                by_source.setdefault(group.source, []).append(row)
-            scored: dict[int, np.ndarray] = {}
-            for rows in by_source.values():
-                passages = list(dict.fromkeys(p for r in rows for p in (groups[r].positive, *groups[r].negatives)))
-                position = {p: i for i, p in enumerate(passages)}
-                bm25 = BM25Retriever.build(passages)
-                for r in rows:
-                    every = bm25.scores(groups[r].query)
-                    scored[r] = np.array([every[position[p]] for p in (groups[r].positive, *groups[r].negatives)])
-                    advance(1)
-            return [scored[row].astype(np.float64) for row in range(len(groups))]
+            return _bm25_scores(groups, advance)
         from crossrank.evaluation.baselines import load_baseline
 
         scorer = load_baseline(teacher)
+        out = []
         for group in groups:
             scores = np.zeros(1 + len(group.negatives))
             for result in scorer.rerank(group.query, [group.positive, *group.negatives]):
                 scores[result.index] = result.score
             out.append(scores)
+            advance(1)
+        return out
+
+
+def _bm25_scores(groups: Sequence[Group], advance: Callable[[int], None]) -> list[np.ndarray]:
+    """BM25 scores of each group's passages, indexing the distinct passages of each source for term statistics."""
+    from crossrank.retrieval.bm25 import BM25Retriever
+
+    by_source: dict[str, list[int]] = {}
+    for row, group in enumerate(groups):
+        by_source.setdefault(group.source, []).append(row)
+    out = [np.zeros(0)] * len(groups)
+    for rows in by_source.values():
+        passages = list(dict.fromkeys(p for r in rows for p in (groups[r].positive, *groups[r].negatives)))
+        position = {p: i for i, p in enumerate(passages)}
+        bm25 = BM25Retriever.build(passages)
+        for r in rows:
+            indexed = [position[p] for p in (groups[r].positive, *groups[r].negatives)]
+            out[r] = bm25.scores(groups[r].query)[indexed].astype(np.float64)
             advance(1)
     return out
 
