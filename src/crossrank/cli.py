@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--baselines", default="", help="comma-separated baseline rerankers to compare: biencoder, splade"
     )
+    evaluate.add_argument(
+        "--fuse",
+        action="store_true",
+        help="also report each reranking fused with its first stage (reciprocal-rank fusion, no extra model calls)",
+    )
     evaluate.add_argument("--out", default=None, help="folder for report.json, run files, plot.png (default: runs/...)")
     _add_model_arguments(evaluate)
     evaluate.set_defaults(handler=_cmd_eval)
@@ -284,6 +289,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         rerankers=[*([reranker] if reranker else []), *baselines],
         k=args.k,
         max_queries=args.max_queries,
+        fuse=args.fuse,
         show_progress=show_progress,
     )
     queries = len(results[0].per_query["nDCG@10"])
@@ -295,6 +301,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "first_stages": stages,
         "baselines": [b.name for b in baselines],
         "k": args.k,
+        "fuse": "rrf, constant 60" if args.fuse else None,
         "model": None if reranker is None else reranker.spec.name,
         "model_path": None if reranker is None else reranker.spec.path,
         "backend": None if reranker is None else reranker.backend.name,

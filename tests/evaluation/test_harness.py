@@ -12,7 +12,7 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.cli import main
-from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
+from crossrank.evaluation.harness import build_retrievers, evaluate, fuse_runs, head_to_head
 from crossrank.evaluation.loaders import load_cranfield, load_dataset
 from crossrank.retrieval.base import Hits
 from crossrank.types import RankedResult
@@ -77,6 +77,42 @@ def test_head_to_head_pairs_rerankers_over_the_same_candidates(tmp_path: Path) -
     assert comparisons[1].significance["nDCG@10"].delta == pytest.approx(gain_q1 / 2)
     assert comparisons[2].significance["nDCG@10"].delta == pytest.approx(gain_q2 / 2)
     assert head_to_head(results[:2]) == []  # one reranker: nothing to pair
+
+
+def test_fuse_runs_is_reciprocal_rank_fusion_with_reranker_order_on_ties() -> None:
+    first = {"q": {"a": 9.0, "b": 8.0, "c": 7.0, "d": 6.0}}
+    reranked = {"q": {"d": 0.9, "c": 0.8, "a": 0.7, "b": 0.1}}
+    fused = fuse_runs(reranked, first, constant=1)
+    # a: 1/4 + 1/2, c: 1/3 + 1/4, d: 1/2 + 1/5, b: 1/5 + 1/3
+    assert sorted(fused["q"], key=fused["q"].__getitem__, reverse=True) == ["a", "d", "c", "b"]
+    assert fused["q"]["a"] == pytest.approx(0.75, abs=1e-9)
+    # equal sums (each document first in one ranking, second in the other) keep the reranker's order
+    swapped = fuse_runs({"q": {"y": 2.0, "x": 1.0}}, {"q": {"x": 2.0, "y": 1.0}})
+    assert swapped["q"]["y"] > swapped["q"]["x"]
+
+
+def test_fuse_adds_a_fused_stage_after_each_reranking(tmp_path: Path) -> None:
+    data = load_dataset(write_beir(tmp_path / "tiny"))
+    results = evaluate(
+        data,
+        {"fixed": FixedRetriever([[1, 2, 0], [2, 3]])},
+        rerankers=[KeywordReranker("mat"), KeywordReranker("zebra")],
+        k=10,
+        fuse=True,
+    )
+    assert [s.name for s in results] == [
+        "fixed",
+        "fixed > has-mat",
+        "fixed > has-mat + fixed rrf",
+        "fixed > has-zebra",
+        "fixed > has-zebra + fixed rrf",
+    ]
+    first, mat, mat_fused = results[:3]
+    assert mat_fused.run == fuse_runs(mat.run, first.run)
+    assert mat_fused.versus == "fixed" and mat_fused.latency_ms == mat.latency_ms
+    # q1: the first stage ranks d2, d3, d1, has-mat d1, d2, d3: d2 (1st + 2nd) > d1 (3rd + 1st) > d3 (2nd + 3rd)
+    assert sorted(mat_fused.run["q1"], key=mat_fused.run["q1"].__getitem__, reverse=True) == ["d2", "d1", "d3"]
+    assert len(head_to_head(results)) == 6
 
 
 def test_reranking_never_adds_judged_documents(tmp_path: Path, tiny_bert: Path, cache_dir: Path) -> None:
@@ -153,6 +189,18 @@ def test_eval_cli_writes_every_output(
     assert set(report["stages"][0]["per_query"]["nDCG@10"]) == {"q1", "q2"}
     assert (out / "bm25.run").read_text().splitlines()[0].split()[:4] == ["q1", "Q0", "d1", "1"]
     assert (out / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_cli_fuse_reports_fused_stages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_beir(tmp_path / "tiny")
+    out = tmp_path / "out"
+    argv = ["eval", "--dataset", str(folder), "--no-rerank", "--baselines", "splade", "--fuse", "--out", str(out)]
+    assert main(argv) == 0
+    assert "bm25 > splade-tiny + bm25 rrf" in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["fuse"] == "rrf, constant 60"
+    assert [s["name"] for s in report["stages"]] == ["bm25", "bm25 > splade-tiny", "bm25 > splade-tiny + bm25 rrf"]
+    assert (out / "bm25__splade-tiny___bm25_rrf.run").read_text().split()[:2] == ["q1", "Q0"]
 
 
 def test_eval_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -105,9 +105,14 @@ def evaluate(
     rerankers: Sequence[CandidateReranker] = (),
     k: int = 100,
     max_queries: int | None = None,
+    fuse: bool = False,
     show_progress: bool = False,
 ) -> list[StageResult]:
-    """Each first stage, then its candidates reranked by each reranker; metrics for all."""
+    """Each first stage, then its candidates reranked by each reranker; metrics for all.
+
+    With `fuse`, every reranked stage is followed by its reciprocal-rank fusion with its own first stage
+    (`fuse_runs`): no extra model calls, and a common remedy when the reranker is out of its domain.
+    """
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
     queries = dataset.judged_queries()
@@ -130,7 +135,43 @@ def evaluate(
             significance = {m: paired_test(first.per_query[m], scored[m]) for m in MEASURES}
             label = f"{name} > {reranker.name}"
             results.append(StageResult(label, run, scored, latency_ms=latency, versus=name, significance=significance))
+            if fuse:
+                fused = fuse_runs(run, first_run)
+                fused_scored = per_query(qrels, fused)
+                fused_significance = {m: paired_test(first.per_query[m], fused_scored[m]) for m in MEASURES}
+                results.append(
+                    StageResult(
+                        f"{label} + {name} rrf",
+                        fused,
+                        fused_scored,
+                        latency_ms=latency,
+                        versus=name,
+                        significance=fused_significance,
+                    )
+                )
     return results
+
+
+def fuse_runs(reranked: Run, first: Run, *, constant: int = 60) -> Run:
+    """Reciprocal-rank fusion (Cormack et al., 2009) of a reranked run with the first stage it reordered.
+
+    Each document scores 1 / (constant + rank) summed over both rankings; equal sums keep the reranker's order,
+    so the fused ranking is a pure function of the two orders (no score scales to tune).
+    """
+    fused: Run = {}
+    for qid, scores in reranked.items():
+        order = _ranked_ids(scores)
+        first_rank = {doc: rank for rank, doc in enumerate(_ranked_ids(first.get(qid, {})), start=1)}
+        absent = len(first_rank) + 1  # a document the first stage did not rank counts as just below its list
+        fused[qid] = {
+            doc: 1.0 / (constant + rank) + 1.0 / (constant + first_rank.get(doc, absent)) - rank * 1e-12
+            for rank, doc in enumerate(order, start=1)
+        }
+    return fused
+
+
+def _ranked_ids(scores: dict[str, float]) -> list[str]:
+    return [doc for doc, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
 
 
 def _run_from_hits(query_ids: list[str], hits: list[Hits], doc_ids: list[str]) -> Run:

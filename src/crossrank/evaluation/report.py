@@ -128,7 +128,7 @@ def write_outputs(
         for qid, docs in stage.run.items():
             ranked = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
             lines += [
-                f"{qid} Q0 {doc} {rank} {score:.6f} {_tag(stage.name)}" for rank, (doc, score) in enumerate(ranked, 1)
+                f"{qid} Q0 {doc} {rank} {score:.12g} {_tag(stage.name)}" for rank, (doc, score) in enumerate(ranked, 1)
             ]
         written.append(_atomic_text(out / f"{_tag(stage.name)}.run", "\n".join(lines) + "\n"))
     written.append(plot(results, out / "plot.png", title=str(settings.get("dataset", ""))))
