@@ -23,11 +23,9 @@ def table(results: Sequence[StageResult], *, title: str) -> Any:
     from rich.table import Table
 
     grid = Table(title=title)
-    grid.add_column("stage", no_wrap=True)
-    for measure in MEASURES:
-        grid.add_column(LABELS[measure], justify="right", no_wrap=True)
-    grid.add_column("p (nDCG@10)", justify="right", no_wrap=True)
-    grid.add_column("ms p50/p95", justify="right", no_wrap=True)
+    grid.add_column("stage", overflow="fold")  # names wrap on a narrow terminal; numbers never shrink
+    for header in (*(LABELS[m] for m in MEASURES), "p (nDCG@10)", "ms p50/p95"):
+        grid.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for stage in results:
         scores = stage.scores
         sig = stage.significance.get("nDCG@10")
@@ -47,8 +45,10 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Any:
     from rich.table import Table
 
     grid = Table(title="rerankers head to head on the same candidates (paired, nDCG@10)")
-    for column in ("stage", "against", "Δ nDCG@10", "p t-test", "p randomisation"):
-        grid.add_column(column, justify="left" if column in ("stage", "against") else "right", no_wrap=True)
+    for column in ("stage", "against"):
+        grid.add_column(column, overflow="fold")
+    for column in ("Δ nDCG@10", "p t-test", "p randomisation"):
+        grid.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for comparison in comparisons:
         sig = comparison.significance["nDCG@10"]
         grid.add_row(
