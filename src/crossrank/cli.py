@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--top", type=_positive_int, default=5, help="passages to show (default: 5)")
     search.add_argument("--first-stage", choices=["bm25", "dense", "hybrid"], default="hybrid")
     search.add_argument("--no-rerank", action="store_true", help="show the first stage's order")
+    search.add_argument(
+        "--fuse", action="store_true", help="fuse the reranked order with the first stage's (reciprocal rank)"
+    )
     search.add_argument("--json", action="store_true")
     search.add_argument("--explain", action="store_true", help="show each passage's first-stage rank")
     _add_model_arguments(search)
@@ -445,16 +448,20 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     index = Index.open(args.index)
     reranker = None if args.no_rerank else _load_reranker(args)
-    hits = index.search(args.query, k=args.k, top=args.top, first_stage=args.first_stage, reranker=reranker)
+    hits = index.search(
+        args.query, k=args.k, top=args.top, first_stage=args.first_stage, reranker=reranker, fuse=args.fuse
+    )
     if args.json:
         payload = {
             "query": args.query,
             "first_stage": args.first_stage,
             "reranker": None if reranker is None else reranker.name,
+            "fuse": args.fuse,
             "results": [
                 {
                     "rank": h.rank,
                     "score": h.score,
+                    "rerank_score": h.rerank_score,
                     "first_stage_rank": h.first_stage_rank,
                     "doc_id": h.doc_id,
                     "source": h.source,

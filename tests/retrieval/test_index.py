@@ -53,6 +53,19 @@ def test_search_reranks_and_reports_unreadable_files(tmp_path: Path, cache_dir: 
     reranked = index.search("glacier caves", first_stage="bm25", top=3, reranker=KeywordReranker())
     assert "glacier caves form" in reranked[0].text
     assert reranked[0].first_stage_rank == answer.rank and reranked[0].source == "caves.md"
+    assert [h.rerank_score for h in reranked] == [h.score for h in reranked] and first[0].rerank_score is None
+    # fused: every passage's RRF of its reranked and first-stage ranks, computed here from the two unfused lists
+    plain = index.search("glacier caves", first_stage="bm25", top=100)
+    keyword = index.search("glacier caves", first_stage="bm25", top=100, reranker=KeywordReranker())
+    fused = index.search("glacier caves", first_stage="bm25", top=100, reranker=KeywordReranker(), fuse=True)
+    first_rank = {h.text: h.rank for h in plain}
+    expected = {h.text: 1 / (60 + h.rank) + 1 / (60 + first_rank[h.text]) for h in keyword}
+    assert [h.text for h in fused] == sorted(expected, key=lambda t: -expected[t])
+    assert [h.text for h in fused] != [h.text for h in keyword], "the first stage's order must count"
+    assert [h.score for h in fused] == pytest.approx([expected[h.text] for h in fused])
+    assert {h.text: h.rerank_score for h in fused} == {h.text: h.rerank_score for h in keyword}
+    with pytest.raises(InputError, match="fuse .* needs a reranker"):
+        index.search("glacier caves", first_stage="bm25", fuse=True)
 
 
 def test_interrupted_build_keeps_the_old_index(
@@ -164,7 +177,11 @@ def test_cli_index_and_search(
         == 0
     )
     payload = json.loads(capsys.readouterr().out)
-    assert len(payload["results"]) == 2 and payload["reranker"] == tiny_bert.name
+    assert len(payload["results"]) == 2 and payload["reranker"] == tiny_bert.name and payload["fuse"] is False
+    assert (
+        main(["search", str(tmp_path / "idx"), "glacier caves", "--first-stage", "bm25", "--no-rerank", "--fuse"]) == 2
+    )
+    assert "needs a reranker" in capsys.readouterr().err
     assert main(["search", str(tmp_path / "idx"), "rain", "--first-stage", "dense", "--no-rerank"]) == 2
     assert "without embeddings" in capsys.readouterr().err
 

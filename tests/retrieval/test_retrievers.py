@@ -7,7 +7,7 @@ import pytest
 
 from crossrank.retrieval.base import Hits, top_k
 from crossrank.retrieval.bm25 import BM25Retriever
-from crossrank.retrieval.hybrid import rrf
+from crossrank.retrieval.hybrid import fuse_with_first_stage, rrf
 
 TEXTS = [
     "the cat sat on the mat",
@@ -56,6 +56,14 @@ def test_rrf_sums_reciprocal_ranks() -> None:
 
 
 @pytest.mark.slow
+def test_fusion_with_the_first_stage() -> None:
+    # reranker: c, a, b, x; first stage: a, b, c (x never retrieved: counts as rank 4)
+    fused = fuse_with_first_stage(["c", "a", "b", "x"], ["a", "b", "c"], constant=0)
+    assert fused == [("a", pytest.approx(1 / 2 + 1)), ("c", pytest.approx(1 + 1 / 3)), ("b", 1 / 3 + 1 / 2), ("x", 0.5)]
+    # a tie (2nd + 1st against 1st + 2nd) keeps the reranker's order
+    assert [item for item, _ in fuse_with_first_stage([7, 3], [3, 7])] == [7, 3]
+
+
 def test_dense_embeddings_match_sentence_transformers(cache_dir: object) -> None:
     from sentence_transformers import SentenceTransformer
 

@@ -153,20 +153,13 @@ def evaluate(
 
 
 def fuse_runs(reranked: Run, first: Run, *, constant: int = 60) -> Run:
-    """Reciprocal-rank fusion (Cormack et al., 2009) of a reranked run with the first stage it reordered.
+    """`fuse_with_first_stage` per query, as a run: fused scores, nudged apart so ties keep the reranker's order."""
+    from crossrank.retrieval.hybrid import fuse_with_first_stage
 
-    Each document scores 1 / (constant + rank) summed over both rankings; equal sums keep the reranker's order,
-    so the fused ranking is a pure function of the two orders (no score scales to tune).
-    """
     fused: Run = {}
     for qid, scores in reranked.items():
-        order = _ranked_ids(scores)
-        first_rank = {doc: rank for rank, doc in enumerate(_ranked_ids(first.get(qid, {})), start=1)}
-        absent = len(first_rank) + 1  # a document the first stage did not rank counts as just below its list
-        fused[qid] = {
-            doc: 1.0 / (constant + rank) + 1.0 / (constant + first_rank.get(doc, absent)) - rank * 1e-12
-            for rank, doc in enumerate(order, start=1)
-        }
+        order = fuse_with_first_stage(_ranked_ids(scores), _ranked_ids(first.get(qid, {})), constant=constant)
+        fused[qid] = {doc: score - i * 1e-12 for i, (doc, score) in enumerate(order)}
     return fused
 
 

@@ -22,7 +22,7 @@ from crossrank.errors import InputError
 from crossrank.retrieval.base import Hits
 from crossrank.retrieval.bm25 import BM25Retriever
 from crossrank.retrieval.dense import DenseRetriever, Embedder
-from crossrank.retrieval.hybrid import HybridRetriever
+from crossrank.retrieval.hybrid import HybridRetriever, fuse_with_first_stage
 from crossrank.retrieval.passages import Chunk, read_collection, split_passages
 
 FORMAT_VERSION = 1
@@ -45,7 +45,11 @@ class BuildReport:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One passage in the final order, with where the first stage had put it."""
+    """One passage in the final order, with where the first stage had put it.
+
+    `score` orders the hits: the reranker's score, the fused score with `fuse`, the first stage's without a
+    reranker; `rerank_score` is the reranker's own score whenever one ran.
+    """
 
     rank: int
     score: float
@@ -57,6 +61,7 @@ class SearchHit:
     title: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    rerank_score: float | None = None
 
 
 def _embed_text(chunk: Chunk) -> str:
@@ -188,18 +193,29 @@ class Index:
         top: int = 5,
         first_stage: FirstStage = "hybrid",
         reranker: Any = None,
+        fuse: bool = False,
     ) -> list[SearchHit]:
-        """Retrieve `k` passages, rerank them (unless `reranker` is None) and return the best `top`."""
+        """Retrieve `k` passages, rerank them (unless `reranker` is None) and return the best `top`.
+
+        With `fuse`, the final order is the reranker's fused with the first stage's by reciprocal rank: a hedge
+        for a reranker that is weak on this collection (see the README's evaluation tables).
+        """
         if not query.strip():
             raise InputError("query is empty")
+        if fuse and reranker is None:
+            raise InputError("fuse combines the reranker's order with the first stage's: it needs a reranker")
         (hits,) = self.retrieve([query], k=k, first_stage=first_stage)
         candidates = hits.positions.tolist()
         first_scores = hits.scores.tolist()
+        rerank_scores: dict[int, float] = {}
         if reranker is None:
             order = [(i, float(s)) for i, s in enumerate(first_scores)]
         else:
             ranked = reranker.rerank(query, [_embed_text(self.chunks[p]) for p in candidates], return_documents=False)
+            rerank_scores = {r.index: r.score for r in ranked}
             order = [(r.index, r.score) for r in ranked]
+            if fuse:
+                order = fuse_with_first_stage([i for i, _ in order], list(range(len(candidates))))
         out = []
         for rank, (i, score) in enumerate(order[:top], start=1):
             chunk = self.chunks[candidates[i]]
@@ -215,6 +231,7 @@ class Index:
                     chunk.title,
                     chunk.text,
                     chunk.metadata,
+                    rerank_scores.get(i),
                 )
             )
         return out
