@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crossrank.backends import BACKENDS
-from crossrank.errors import CrossrankError
+from crossrank.errors import CrossrankError, InputError
 
 if TYPE_CHECKING:
     from crossrank.reranker import Reranker
@@ -284,6 +284,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from crossrank.evaluation.baselines import load_baseline
 
     baselines = [load_baseline(b.strip()) for b in args.baselines.split(",") if b.strip()]
+    if args.fuse and reranker is None and not baselines:
+        raise InputError("--fuse fuses each reranking with its first stage: drop --no-rerank or add --baselines")
     show_progress = not args.no_progress and sys.stderr.isatty()
     retrievers = build_retrievers(dataset, stages, show_progress=show_progress)
     results = evaluate(

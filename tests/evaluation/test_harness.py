@@ -207,6 +207,8 @@ def test_eval_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     folder = write_beir(tmp_path / "tiny")
     assert main(["eval", "--dataset", str(folder), "--first-stage", "magic", "--no-rerank"]) == 2
     assert "unknown first stage 'magic'" in capsys.readouterr().err
+    assert main(["eval", "--dataset", str(folder), "--no-rerank", "--fuse"]) == 2
+    assert "--fuse fuses each reranking" in capsys.readouterr().err
     write_beir(folder, qrels="q1\td1\n")
     assert main(["eval", "--dataset", str(folder), "--no-rerank"]) == 2
     assert "test.tsv:1: expected 3 tab-separated fields, got 2" in capsys.readouterr().err
