@@ -41,6 +41,26 @@ def test_json_output_matches_the_library(
     assert payload["backend"] == "onnx"
 
 
+@pytest.mark.filterwarnings("default::crossrank.QueryTruncatedWarning")
+def test_warnings_are_one_line_for_the_user(
+    tiny_bert: Path,
+    cache_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CROSSRANK_CACHE", str(cache_dir))
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(CORPUS) + "\n")
+    long_query = " ".join(["wing flow"] * 40)
+    code, _, err = _run(
+        ["rerank", "-m", str(tiny_bert), "-q", long_query, "-d", str(docs), "--max-length", "32"], capsys
+    )
+    assert code == 0
+    assert re.search(r"^crossrank: warning: query of \d+ tokens cut to \d+", err, re.MULTILINE)
+    assert ".py:" not in err  # no source location, no code line
+
+
 def test_cascade_flags_return_the_cascade_ranking(
     tiny_bert: Path,
     cache_dir: Path,

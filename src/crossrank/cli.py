@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from crossrank.backends import BACKENDS
 from crossrank.errors import CrossrankError, InputError
@@ -484,12 +485,26 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as one line a user can act on (`crossrank: warning: ...`), not a source location."""
+    print(f"crossrank: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `crossrank` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.handler(args)
+        with warnings.catch_warnings():  # restored on return: a library caller's warning settings stay theirs
+            warnings.showwarning = _show_warning
+            code: int = args.handler(args)
     except CrossrankError as exc:
         print(f"crossrank: error: {exc}", file=sys.stderr)
         return 2
