@@ -480,7 +480,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         return 0
     for h in hits:
         moved = f"  (first stage #{h.first_stage_rank})" if args.explain else ""
-        print(f"#{h.rank}  {h.score:.4f}  {h.source} passage {h.position}{moved}")
+        fused = f" fused, reranker {h.rerank_score:.4f}" if args.fuse and h.rerank_score is not None else ""
+        print(f"#{h.rank}  {h.score:.4f}{fused}  {h.source} passage {h.position}{moved}")
         print(f"    {h.text[:300]}{'…' if len(h.text) > 300 else ''}")
     return 0
 

@@ -4,6 +4,7 @@ and the same nDCG@10 as `crossrank eval` on Cranfield."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,9 @@ def test_cli_index_and_search(
         main(["search", str(tmp_path / "idx"), "glacier caves", "--first-stage", "bm25", "--no-rerank", "--fuse"]) == 2
     )
     assert "needs a reranker" in capsys.readouterr().err
+    args = ["search", str(tmp_path / "idx"), "glacier caves", "--first-stage", "bm25", "-m", str(tiny_bert)]
+    assert main([*args, "--fuse", "--top", "1"]) == 0
+    assert re.match(r"#1  0\.0\d{3} fused, reranker 0\.\d{4}  ", capsys.readouterr().out)
     assert main(["search", str(tmp_path / "idx"), "rain", "--first-stage", "dense", "--no-rerank"]) == 2
     assert "without embeddings" in capsys.readouterr().err
 
