@@ -10,6 +10,8 @@ import shutil
 from importlib import util
 from pathlib import Path
 
+import numpy as np
+
 from crossrank.errors import BackendUnavailable, ModelError
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
@@ -65,3 +67,90 @@ def copy_tokenizer_files(base: Path, out: Path) -> None:
     for name in _TOKENIZER_FILES:
         if (base / name).is_file():
             shutil.copyfile(base / name, out / name)
+
+
+def default_as_base(*, cache_dir: Path | None = None) -> Path:
+    """The built-in model as a float32 Hugging Face folder, to fine-tune further (`crossrank train --base default`).
+
+    Only its int8 file ships, so the weights are read back from it (`dequantized_weights`): the trained ones up to
+    the file's 8-bit rounding. Built once into the cache folder, keyed by the int8 file's bytes.
+    """
+    from crossrank.cache import build_once, cache_root, content_key
+    from crossrank.models import default_model_dir
+
+    source = default_model_dir()
+    int8 = source / "onnx" / "model_int8.onnx"
+    final = cache_root(cache_dir) / "default-fp32" / content_key([int8], "dequantized-v1")
+    return build_once(final, lambda tmp: save_dequantized(source, int8, tmp))
+
+
+def save_dequantized(source: Path, int8: Path, out: Path) -> None:
+    """Write a Hugging Face folder into `out`: `source`'s config and tokenizer, weights read back from `int8`."""
+    try:
+        import torch
+        from transformers import AutoConfig, AutoModelForSequenceClassification
+    except ImportError as exc:
+        raise BackendUnavailable("torch", "torch", exc.name or "torch") from exc
+    from crossrank.backends.torch import hf_quiet
+
+    config = AutoConfig.from_pretrained(str(source))
+    with hf_quiet():
+        model = AutoModelForSequenceClassification.from_config(config)
+    state = model.state_dict()
+    weights = dequantized_weights(int8)
+    missing = [k for k, v in state.items() if k not in weights and not k.endswith("_ids")]
+    unknown = [k for k in weights if k not in state]
+    if missing or unknown:
+        raise ModelError(f"{int8} does not match {source}/config.json: missing {missing[:3]}, unknown {unknown[:3]}")
+    for name, value in weights.items():
+        if tuple(state[name].shape) != value.shape:
+            raise ModelError(f"{int8}: {name} has shape {value.shape}, the config expects {tuple(state[name].shape)}")
+    model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()}, strict=False)
+    with hf_quiet():
+        model.save_pretrained(str(out))
+    copy_tokenizer_files(source, out)
+
+
+def dequantized_weights(int8: Path) -> dict[str, np.ndarray]:
+    """float32 weights of a model exported and quantised by crossrank, by `transformers` state-dict name.
+
+    Each tensor is named after the node that uses it: the exporter keeps one initializer for equal tensors,
+    aliased by `Identity` nodes, so initializer names cannot be trusted. A `MatMulInteger` weight is 8-bit
+    with a scale and zero point per column; where smoothing divided the activation by a vector first, the
+    weight rows are divided back. Embedding tables come from `DequantizeLinear`, the bias of a linear layer is
+    the float vector its `Add` adds, LayerNorm's tensors are the float inputs of `LayerNormalization`.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(int8))
+    init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    produced_by = {out: node for node in model.graph.node for out in node.output}
+    for node in model.graph.node:  # equal tensors are one initializer behind `Identity` aliases
+        if node.op_type == "Identity" and node.input[0] in init:
+            init[node.output[0]] = init[node.input[0]]
+    weights: dict[str, np.ndarray] = {}
+
+    def dequantize(stem: str) -> np.ndarray:
+        values = init[f"{stem}_quantized"].astype(np.float32) - init[f"{stem}_zero_point"].astype(np.float32)
+        return (values * init[f"{stem}_scale"].astype(np.float32)).astype(np.float32)
+
+    for node in model.graph.node:
+        module = node.name.removeprefix("/inner/").rsplit("/", 1)[0].replace("/", ".")
+        if node.op_type == "MatMulInteger":
+            matrix = dequantize(node.input[1].removesuffix("_quantized"))  # [in, out]
+            quantizer = produced_by.get(node.input[0])
+            smoother = produced_by.get(quantizer.input[0]) if quantizer is not None else None
+            if smoother is not None and smoother.op_type == "Mul" and smoother.input[1].endswith("_smooth_inverse"):
+                matrix = matrix * init[smoother.input[1]][:, None]
+            weights[f"{module}.weight"] = np.ascontiguousarray(matrix.T)
+        elif node.op_type == "DequantizeLinear" and node.input[1].endswith("_scale"):
+            stem = node.input[1].removesuffix("_scale")
+            weights[stem.removeprefix("inner.")] = dequantize(stem)
+        elif node.op_type == "LayerNormalization":
+            weights[f"{module}.weight"], weights[f"{module}.bias"] = init[node.input[1]], init[node.input[2]]
+        elif node.op_type == "Add" and node.name.endswith(("/Add", "/Gemm_Add")):
+            vectors = [init[i] for i in node.input if i in init and init[i].dtype == np.float32 and init[i].ndim == 1]
+            if vectors:
+                weights[f"{module}.bias"] = vectors[0]
+    return weights

@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--data", action="append", required=True, help="BEIR folder, .jsonl or .tsv (repeatable)")
     train.add_argument("--out", required=True, help="output model folder")
-    train.add_argument("--base", default=None, help="base encoder folder (default: all-MiniLM-L6-v2)")
+    train.add_argument(
+        "--base",
+        default=None,
+        help="base folder, or 'default' to fine-tune the built-in model further (default: all-MiniLM-L6-v2)",
+    )
     train.add_argument("--split", default="train", help="qrels split of BEIR folders (default: train)")
     train.add_argument("--negatives", type=_positive_int, default=7, help="negatives per positive (default: 7)")
     train.add_argument("--loss", choices=["listwise", "bce"], default="listwise")
@@ -350,6 +354,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from crossrank.basemodels import minilm_dir
 
         args.base = str(minilm_dir())
+    elif args.base == "default":
+        from crossrank.basemodels import default_as_base
+
+        args.base = str(default_as_base())
     groups = []
     for source in args.data:
         found, stats = load_groups(
