@@ -15,7 +15,7 @@ import numpy as np
 
 from crossrank.errors import InputError
 from crossrank.evaluation.loaders import Dataset
-from crossrank.evaluation.metrics import MEASURES, Run, Significance, mean, paired_test, per_query
+from crossrank.evaluation.metrics import MEASURES, Qrels, Run, Significance, mean, paired_test, per_query
 from crossrank.progress import progress_bar
 from crossrank.retrieval.base import Hits, Retriever
 from crossrank.types import RankedResult
@@ -131,25 +131,21 @@ def evaluate(
         results.append(first)
         for reranker in rerankers:
             run, latency = _rerank(reranker, queries, hits, texts, doc_ids, show_progress=show_progress)
-            scored = per_query(qrels, run)
-            significance = {m: paired_test(first.per_query[m], scored[m]) for m in MEASURES}
             label = f"{name} > {reranker.name}"
-            results.append(StageResult(label, run, scored, latency_ms=latency, versus=name, significance=significance))
+            results.append(_reranked_stage(label, run, first=first, qrels=qrels, latency=latency))
             if fuse:
                 fused = fuse_runs(run, first_run)
-                fused_scored = per_query(qrels, fused)
-                fused_significance = {m: paired_test(first.per_query[m], fused_scored[m]) for m in MEASURES}
                 results.append(
-                    StageResult(
-                        f"{label} + {name} rrf",
-                        fused,
-                        fused_scored,
-                        latency_ms=latency,
-                        versus=name,
-                        significance=fused_significance,
-                    )
+                    _reranked_stage(f"{label} + {name} rrf", fused, first=first, qrels=qrels, latency=latency)
                 )
     return results
+
+
+def _reranked_stage(label: str, run: Run, *, first: StageResult, qrels: Qrels, latency: list[float]) -> StageResult:
+    """A reordering of `first`'s candidates: its metrics, each tested against the first stage's."""
+    scored = per_query(qrels, run)
+    significance = {m: paired_test(first.per_query[m], scored[m]) for m in MEASURES}
+    return StageResult(label, run, scored, latency_ms=latency, versus=first.name, significance=significance)
 
 
 def fuse_runs(reranked: Run, first: Run, *, constant: int = 60) -> Run:
