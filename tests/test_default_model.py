@@ -18,11 +18,15 @@ LIFT = "how do wings produce lift"
 FRANCE = "what is the capital of france"
 PARIS = "Paris has been the capital of France since the tenth century."
 RECIPE = "The recipe calls for two cups of flour, a pinch of salt and three eggs."
-# Pinned for this exact list scored in one call (int8 activation ranges are computed per batch, so the same
-# pair scores slightly differently in other company). int8 kernels also differ a little between CPU instruction
-# sets (AVX2 / AVX-512 VNNI), hence 2e-3: a retrained or re-tokenised model moves scores far more.
-PINNED = [0.9041, 0.0299, 0.7135, 0.1106, 0.0131, 0.3606, 0.1049, 0.9576, 0.0313]
-TOLERANCE = 2e-3
+# A pair's score depends on the pair alone (one pair per run), so these hold in any company and thread count.
+# Between CPU kinds (AVX2, AVX-512 VNNI, AMX) float32 kernels sum in other orders; `benchmarks/cross_cpu.py`
+# emulates that with relative noise on every matrix product: 1e-5 (above the typical sqrt(K) * 2**-24) moved
+# a score by 1.4e-5 with float32 arithmetic, and by 0.024 with dynamic int8, where the noise flips 8-bit
+# roundings (even 1e-7 moved int8 scores by 0.007). The bounds below are those, with a margin.
+PINNED = [0.90073, 0.02932, 0.70374, 0.10807, 0.01337, 0.38797, 0.11044, 0.96276, 0.032]
+CROSS_CPU_BOUND = 2e-4
+PINNED_INT8 = [0.8923, 0.0316, 0.7159, 0.1021, 0.0138, 0.4044, 0.1116, 0.9608, 0.0314]
+CROSS_CPU_BOUND_INT8 = 0.03
 
 
 def _pairs() -> list[tuple[str, str]]:
@@ -36,13 +40,18 @@ def test_default_model_is_small_int8_and_loads_with_no_name() -> None:
     assert sum(p.stat().st_size for p in files) < 25_000_000
     assert not (folder / "model.safetensors").exists()
     reranker = Reranker()
-    assert reranker.backend.name == "onnx-int8"
+    assert reranker.backend.name == "onnx"  # int8 weights, float32 arithmetic
     assert reranker.spec.name == "crossrank-default" and reranker.spec.max_length == 256
 
 
 def test_pinned_scores() -> None:
     scores = Reranker().score(_pairs())
-    assert scores == pytest.approx(PINNED, abs=TOLERANCE)
+    assert scores == pytest.approx(PINNED, abs=CROSS_CPU_BOUND)
+
+
+def test_pinned_int8_scores() -> None:
+    scores = Reranker(backend="onnx-int8").score(_pairs())
+    assert scores == pytest.approx(PINNED_INT8, abs=CROSS_CPU_BOUND_INT8)
 
 
 def test_cli_runs_on_the_default_offline(tmp_path: Path) -> None:

@@ -124,6 +124,8 @@ def dequantized_weights(int8: Path) -> dict[str, np.ndarray]:
     import onnx
     from onnx import numpy_helper
 
+    from crossrank.backends.dequantize import dequantize
+
     model = onnx.load(str(int8))
     init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     produced_by = {out: node for node in model.graph.node for out in node.output}
@@ -132,14 +134,10 @@ def dequantized_weights(int8: Path) -> dict[str, np.ndarray]:
             init[node.output[0]] = init[node.input[0]]
     weights: dict[str, np.ndarray] = {}
 
-    def dequantize(stem: str) -> np.ndarray:
-        values = init[f"{stem}_quantized"].astype(np.float32) - init[f"{stem}_zero_point"].astype(np.float32)
-        return (values * init[f"{stem}_scale"].astype(np.float32)).astype(np.float32)
-
     for node in model.graph.node:
         module = node.name.removeprefix("/inner/").rsplit("/", 1)[0].replace("/", ".")
         if node.op_type == "MatMulInteger":
-            matrix = dequantize(node.input[1].removesuffix("_quantized"))  # [in, out]
+            matrix = dequantize(init, node.input[1].removesuffix("_quantized"))  # [in, out]
             quantizer = produced_by.get(node.input[0])
             smoother = produced_by.get(quantizer.input[0]) if quantizer is not None else None
             if smoother is not None and smoother.op_type == "Mul" and smoother.input[1].endswith("_smooth_inverse"):
@@ -147,7 +145,7 @@ def dequantized_weights(int8: Path) -> dict[str, np.ndarray]:
             weights[f"{module}.weight"] = np.ascontiguousarray(matrix.T)
         elif node.op_type == "DequantizeLinear" and node.input[1].endswith("_scale"):
             stem = node.input[1].removesuffix("_scale")
-            weights[stem.removeprefix("inner.")] = dequantize(stem)
+            weights[stem.removeprefix("inner.")] = dequantize(init, stem)
         elif node.op_type == "LayerNormalization":
             weights[f"{module}.weight"], weights[f"{module}.bias"] = init[node.input[1]], init[node.input[2]]
         elif node.op_type == "Add" and node.name.endswith(("/Add", "/Gemm_Add")):

@@ -14,6 +14,10 @@ class Backend(Protocol):
     name: str
     workers: int
     """How many batches `run` may be given at once, from as many threads (1: one at a time)."""
+    max_batch: int | None
+    """Most inputs one `run` may take (None: no limit). 1 where an input's logits would depend on its batch
+    companions (dynamic int8 computes one activation scale per batch tensor), so a pair scores the same
+    whatever else is being scored."""
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         """Return float32 logits of shape (batch, num_labels)."""

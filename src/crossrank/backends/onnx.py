@@ -29,16 +29,29 @@ EXPORT_VERSION = "5"  # bump when the export recipe changes, so stale cache entr
 _MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin")
 
 
+def ships_int8_only(folder: Path) -> bool:
+    """True for a folder whose only weights are an int8 ONNX file (like the built-in model)."""
+    has_weights = any((folder / f).is_file() for f in ("model.safetensors", "pytorch_model.bin"))
+    return (
+        (folder / "onnx" / "model_int8.onnx").is_file()
+        and not (folder / "onnx" / "model.onnx").is_file()
+        and not has_weights
+    )
+
+
 def onnx_file(folder: Path, name: str, *, quantized: bool, cache_dir: Path | None, task: Task = "classify") -> Path:
     """Path of the ONNX model in `folder`, exporting and quantising into the cache when needed.
 
-    `task="classify"` exports the sequence classifier (output `logits`); `task="embed"` the bare encoder
-    (output `last_hidden_state`), for bi-encoder embeddings.
+    A folder that ships only an int8 file gives that file either way (`OnnxBackend` runs it with float32
+    arithmetic unless `quantized`). `task="classify"` exports the sequence classifier (output `logits`);
+    `task="embed"` the bare encoder (output `last_hidden_state`), for bi-encoder embeddings.
     """
     shipped_dir = folder / "onnx" if task == "classify" else folder / "onnx-encoder"
     shipped = shipped_dir / ("model_int8.onnx" if quantized else "model.onnx")
     if shipped.is_file():
         return shipped
+    if task == "classify" and ships_int8_only(folder):
+        return shipped_dir / "model_int8.onnx"
     fp32 = shipped_dir / "model.onnx"
     sources = [folder / f for f in _MODEL_FILES if (folder / f).is_file()]
     if fp32.is_file():
@@ -164,8 +177,9 @@ def _quiet(*names: str) -> Iterator[None]:
             lg.setLevel(level)
 
 
-def open_session(path: Path, *, threads: int | None) -> Any:
-    """An ONNX Runtime CPU session with full graph optimisation and `threads` intra-op threads."""
+def open_session(model: Path | bytes, *, threads: int | None) -> Any:
+    """An ONNX Runtime CPU session (from a file or a serialised model) with full graph optimisation and
+    `threads` intra-op threads."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -176,7 +190,8 @@ def open_session(path: Path, *, threads: int | None) -> Any:
     if threads is not None:
         options.intra_op_num_threads = threads
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def available_cpus() -> int:
@@ -188,19 +203,30 @@ def available_cpus() -> int:
 
 
 class OnnxBackend:
-    """Runs a cross-encoder with ONNX Runtime's CPU provider.
+    """Runs a cross-encoder with ONNX Runtime's CPU provider, one pair per run, `workers` runs at once.
 
-    One session, one intra-op thread per run, `workers` runs at once (one batch each). The matrices of a
-    MiniLM-sized model are small: splitting each operator over threads left the cores waiting on each other
-    in the softmax, layer norms and attention products, and whole batches side by side scored ~15-25% more
-    pairs/s than one batch on 2 intra-op threads (int8 and fp32, MiniLM-L6, ~200 tokens, 2 cores).
+    One pair per run makes a score a function of the pair alone: dynamic int8 quantisation computes one
+    activation scale per input tensor, so in a batch every companion (and its padding) moved a pair's score,
+    by up to 0.056 on a busy server. One intra-op thread per run keeps the thread count out of the
+    arithmetic too. Runs side by side also suit MiniLM-sized matrices: splitting each operator over threads
+    left cores waiting on each other in the softmax, layer norms and attention products.
+
+    `quantized=False` on a folder that ships only int8 weights (the built-in model) runs them with float32
+    arithmetic (`crossrank.backends.dequantize`): the same score on every CPU, not only in every batch.
     """
+
+    max_batch: int | None = 1
 
     def __init__(self, spec: ModelSpec, *, quantized: bool, threads: int | None, cache_dir: Path | None) -> None:
         self.name = "onnx-int8" if quantized else "onnx"
         self.path = onnx_file(Path(spec.path), spec.name, quantized=quantized, cache_dir=cache_dir)
         self.workers = threads if threads is not None else available_cpus()
-        self.session = open_session(self.path, threads=1)
+        source: Path | bytes = self.path
+        if not quantized and self.path.name == "model_int8.onnx":
+            from crossrank.backends.dequantize import float_graph
+
+            source = float_graph(self.path).SerializeToString()
+        self.session = open_session(source, threads=1)
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -1,0 +1,101 @@
+"""How far can the same pair's score move between CPU kinds? Emulated here, on one machine.
+
+Different CPUs (AVX2, AVX-512, AMX) run different float32 kernels, which sum in different orders: each
+result differs by a few units in the last place (a dot product of length K summed in another order moves by
+at most ~K * 2**-24 of the sum of its terms' magnitudes, typically ~sqrt(K) * 2**-24: 2e-6 for K = 1536).
+This script injects seeded uniform relative noise of that size (and ten times it) into every matrix product's
+output (float32 model) or every tensor entering an activation quantiser (dynamic int8 model), and reports the
+largest score change over the built-in model's pinned pairs: the cross-CPU bound of each backend.
+
+    python benchmarks/cross_cpu.py --seeds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+from crossrank import Reranker
+from crossrank.backends.dequantize import float_graph
+from crossrank.models import default_model_dir
+from crossrank.tokenize import pad_batch
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "passages.txt"
+
+
+def pairs() -> list[tuple[str, str]]:
+    """The pairs `tests/test_default_model.py` pins: the example passages and two France pairs."""
+    passages = [line.strip() for line in EXAMPLES.read_text().splitlines() if line.strip()]
+    france = "what is the capital of france"
+    return [("how do wings produce lift", p) for p in passages] + [
+        (france, "Paris has been the capital of France since the tenth century."),
+        (france, "The recipe calls for two cups of flour, a pinch of salt and three eggs."),
+    ]
+
+
+def with_noise(model: onnx.ModelProto, *, at: str, eps: float, seed: int) -> bytes:
+    """`model` with every input of an `at` node (first input) scaled by 1 + U(-eps, eps), seeded."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    nodes = []
+    for k, node in enumerate(copy.graph.node):
+        if node.op_type == at:
+            x, noise, factor, one, y = (node.input[0], f"n{k}_u", f"n{k}_f", f"n{k}_1", f"n{k}_y")
+            nodes += [
+                helper.make_node(
+                    "RandomUniformLike", [x], [noise], low=-eps, high=eps, seed=float(seed * 1000 + k), dtype=1
+                ),
+                helper.make_node("Constant", [], [one], value=helper.make_tensor(one, TensorProto.FLOAT, [], [1.0])),
+                helper.make_node("Add", [noise, one], [factor]),
+                helper.make_node("Mul", [x, factor], [y]),
+            ]
+            node.input[0] = y
+        nodes.append(node)
+    del copy.graph.node[:]
+    copy.graph.node.extend(nodes)
+    return copy.SerializeToString()
+
+
+def scores(session: ort.InferenceSession, reranker: Reranker) -> np.ndarray:
+    out = []
+    for query, document in pairs():
+        encoded = reranker.encoder.encode(query, [document])
+        (logits,) = session.run(["logits"], pad_batch(encoded, np.array([0]), pad_id=reranker.encoder.pad_id))
+        out.append(1.0 / (1.0 + np.exp(-float(logits[0, 0]))))
+    return np.array(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=20)
+    args = parser.parse_args()
+    int8_path = default_model_dir() / "onnx" / "model_int8.onnx"
+    reranker = Reranker()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    graphs = {
+        # float32 arithmetic: noise on every MatMul's input stands in for the previous product's reordering
+        "onnx (float32 arithmetic)": (float_graph(int8_path), "MatMul"),
+        "onnx-int8 (dynamic int8)": (onnx.load(str(int8_path)), "DynamicQuantizeLinear"),
+    }
+    print(f"built-in model, {len(pairs())} pinned pairs, {args.seeds} seeds; largest |score change|")
+    for name, (model, at) in graphs.items():
+        clean = scores(ort.InferenceSession(model.SerializeToString(), options), reranker)
+        for eps in (1e-7, 1e-6, 1e-5):
+            worst = max(
+                np.abs(
+                    scores(ort.InferenceSession(with_noise(model, at=at, eps=eps, seed=s), options), reranker) - clean
+                ).max()
+                for s in range(args.seeds)
+            )
+            print(f"  {name:28s} relative noise {eps:.0e}: {worst:.2e}")
+
+
+if __name__ == "__main__":
+    main()
