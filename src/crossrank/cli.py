@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from crossrank import __version__
 from crossrank.backends import BACKENDS
 from crossrank.errors import CrossrankError, InputError
 
@@ -17,19 +18,33 @@ if TYPE_CHECKING:
     from crossrank.reranker import Reranker
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Appends `(default: X)` to an option's help unless the help says it already or there is nothing to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.required or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crossrank", description="Cross-encoder reranking on CPU.")
+    parser.add_argument("--version", action="version", version=f"crossrank {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rerank = sub.add_parser(
-        "rerank", help="rerank documents for one query", description="Rerank documents for a query."
+        "rerank",
+        formatter_class=_HelpWithDefaults,
+        help="rerank documents for one query",
+        description="Rerank documents for a query.",
     )
     rerank.add_argument("--query", "-q", required=True, help="the query text")
     rerank.add_argument(
         "--docs", "-d", required=True, help="JSONL file, text file (one document per line) or - for stdin"
     )
     rerank.add_argument("--format", choices=["auto", "jsonl", "text"], default="auto", help="how to read --docs")
-    rerank.add_argument("--text-field", default="text", help="field holding the text in JSONL objects (default: text)")
+    rerank.add_argument("--text-field", default="text", help="field holding the text in JSONL objects")
     rerank.add_argument("--top-k", type=_positive_int, default=None, help="show only the best K documents")
     rerank.add_argument("--threshold", type=float, default=None, help="drop documents scoring below this")
     rerank.add_argument("--raw", action="store_true", help="print raw logits instead of 0..1 scores")
@@ -39,13 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser(
         "eval",
+        formatter_class=_HelpWithDefaults,
         help="measure what reranking buys on a test collection",
         description="Run first stage(s), rerank their top-k, and report nDCG@10, MRR@10, Recall@100 and MAP.",
     )
     evaluate.add_argument("--dataset", required=True, help="BEIR folder (corpus.jsonl) or Cranfield folder")
-    evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
-    evaluate.add_argument("--first-stage", default="bm25", help="comma-separated: bm25, dense, hybrid (default: bm25)")
-    evaluate.add_argument("--k", type=_positive_int, default=100, help="candidates per query (default: 100)")
+    evaluate.add_argument("--split", default="test", help="BEIR qrels split")
+    evaluate.add_argument("--first-stage", default="bm25", help="comma-separated: bm25, dense, hybrid")
+    evaluate.add_argument("--k", type=_positive_int, default=100, help="candidates per query")
     evaluate.add_argument("--max-queries", type=_positive_int, default=None, help="evaluate only the first N queries")
     evaluate.add_argument("--no-rerank", action="store_true", help="evaluate the first stage(s) only")
     evaluate.add_argument(
@@ -56,12 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also report each reranking fused with its first stage (reciprocal-rank fusion, no extra model calls)",
     )
-    evaluate.add_argument("--out", default=None, help="folder for report.json, run files, plot.png (default: runs/...)")
+    evaluate.add_argument(
+        "--out", default=None, help="folder for report.json, run files, plot.png (default: a new runs/NAME-TIME folder)"
+    )
     _add_model_arguments(evaluate)
     evaluate.set_defaults(handler=_cmd_eval)
 
     train = sub.add_parser(
         "train",
+        formatter_class=_HelpWithDefaults,
         help="fine-tune a cross-encoder",
         description="Fine-tune a cross-encoder from a base encoder on BEIR train splits, query/positive JSONL or "
         "labelled pairs; hard negatives are mined with BM25 where none are given.",
@@ -73,10 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="base folder, or 'default' to fine-tune the built-in model further (default: all-MiniLM-L6-v2)",
     )
-    train.add_argument("--split", default="train", help="qrels split of BEIR folders (default: train)")
-    train.add_argument("--negatives", type=_positive_int, default=7, help="negatives per positive (default: 7)")
-    train.add_argument("--loss", choices=["listwise", "bce"], default="listwise")
-    train.add_argument("--epochs", type=_positive_int, default=1)
+    train.add_argument("--split", default="train", help="qrels split of BEIR folders")
+    train.add_argument("--negatives", type=_positive_int, default=7, help="negatives per positive")
+    train.add_argument("--loss", choices=["listwise", "bce"], default="listwise", help="ranking loss")
+    train.add_argument("--epochs", type=_positive_int, default=1, help="passes over the training groups")
     train.add_argument(
         "--teacher",
         type=_teacher_list,
@@ -84,40 +103,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="teacher(s) for distillation: biencoder, splade, bm25, or several comma-separated (fused)",
     )
     train.add_argument("--distill", type=float, default=0.5, help="weight of the teacher term (with --teacher)")
-    train.add_argument("--lr", type=float, default=5e-5)
-    train.add_argument("--max-length", type=_positive_int, default=256)
+    train.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")
+    train.add_argument("--max-length", type=_positive_int, default=256, help="token window per pair")
     train.add_argument("--groups-per-step", type=_positive_int, default=8, help="groups per optimizer step")
     train.add_argument("--token-budget", type=_positive_int, default=4096, help="padded tokens per micro-batch")
     train.add_argument("--num-layers", type=_positive_int, default=None, help="keep only the first N encoder layers")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="seed of sampling, shuffling and the new head")
     train.add_argument("--holdout", type=float, default=0.05, help="fraction of queries held out for evaluation")
     train.add_argument("--patience", type=_positive_int, default=2, help="epochs without held-out gain before stop")
     train.add_argument("--limit", type=_positive_int, default=None, help="use at most N groups per source")
-    train.add_argument("--threads", type=_positive_int, default=None)
+    train.add_argument(
+        "--threads", type=_positive_int, default=None, help="torch threads (default: torch's own choice)"
+    )
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     train.add_argument(
         "--stop-after", type=_positive_int, default=None, help="end this run after N epochs (continue with --resume)"
     )
     train.add_argument("--skip-malformed", action="store_true", help="skip malformed table rows (counted)")
     train.add_argument("--no-export", action="store_true", help="skip the ONNX / int8 export at the end")
-    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     train.set_defaults(handler=_cmd_train)
 
     serve = sub.add_parser(
         "serve",
+        formatter_class=_HelpWithDefaults,
         help="run the HTTP reranking service and demo page",
         description="Serve /v2/rerank and /v1/rerank (Cohere, Jina), /rerank (TEI), /health, /metrics, /v1/models "
         "and a demo page at /.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
-    serve.add_argument("--port", type=_positive_int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback only)")
+    serve.add_argument("--port", type=_positive_int, default=8080, help="TCP port to listen on")
     serve.add_argument("--max-documents", type=_positive_int, default=1000, help="documents per request")
-    serve.add_argument("--max-request-bytes", type=_positive_int, default=4_000_000)
-    serve.add_argument("--max-query-chars", type=_positive_int, default=10_000)
+    serve.add_argument(
+        "--max-request-bytes", type=_positive_int, default=4_000_000, help="larger bodies are refused with 413"
+    )
+    serve.add_argument(
+        "--max-query-chars", type=_positive_int, default=10_000, help="longer queries are refused with 413"
+    )
     serve.add_argument("--timeout", type=float, default=60.0, help="seconds a request may wait for its scores")
     serve.add_argument("--max-queue", type=_positive_int, default=64, help="queued requests before 503")
     serve.add_argument(
-        "--api-key", default=None, help="require 'Authorization: Bearer KEY' (default: $CROSSRANK_API_KEY, or none)"
+        "--api-key", default=None, help="require 'Authorization: Bearer KEY' (default: $CROSSRANK_API_KEY, or no key)"
     )
     serve.add_argument("--cors-origin", action="append", default=[], help="allow this browser origin (repeatable)")
     _add_model_arguments(serve)
@@ -125,32 +151,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = sub.add_parser(
         "index",
+        formatter_class=_HelpWithDefaults,
         help="index your documents for two-stage search",
         description="Split documents into passages and index them for BM25 and dense retrieval.",
     )
     index.add_argument("docs", help="folder of .txt/.md/.html files, or a JSONL file (id, text, title?, ...)")
-    index.add_argument("--out", required=True, help="index folder (replaced atomically when the build completes)")
-    index.add_argument("--passage-words", type=_positive_int, default=200)
-    index.add_argument("--overlap-words", type=int, default=40)
+    index.add_argument(
+        "--out",
+        required=True,
+        help="index folder: new, empty, or an earlier index (replaced atomically when the build completes)",
+    )
+    index.add_argument("--passage-words", type=_positive_int, default=200, help="words per passage")
+    index.add_argument(
+        "--overlap-words", type=int, default=40, help="words shared by consecutive passages of a document"
+    )
     index.add_argument("--no-dense", action="store_true", help="BM25 only (no embeddings)")
-    index.add_argument("--no-progress", action="store_true")
+    index.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     index.set_defaults(handler=_cmd_index)
 
     search = sub.add_parser(
         "search",
+        formatter_class=_HelpWithDefaults,
         help="search an index: retrieve, then rerank",
         description="Retrieve top-k passages from an index and rerank them.",
     )
     search.add_argument("index", help="index folder made by crossrank index")
     search.add_argument("query")
-    search.add_argument("--k", type=_positive_int, default=100, help="first-stage candidates (default: 100)")
-    search.add_argument("--top", type=_positive_int, default=5, help="passages to show (default: 5)")
-    search.add_argument("--first-stage", choices=["bm25", "dense", "hybrid"], default="hybrid")
+    search.add_argument("--k", type=_positive_int, default=100, help="first-stage candidates")
+    search.add_argument("--top", type=_positive_int, default=5, help="passages to show")
+    search.add_argument(
+        "--first-stage",
+        choices=["bm25", "dense", "hybrid"],
+        default=None,
+        help="how candidates are found (default: hybrid, or bm25 for an index built with --no-dense)",
+    )
     search.add_argument("--no-rerank", action="store_true", help="show the first stage's order")
     search.add_argument(
         "--fuse", action="store_true", help="fuse the reranked order with the first stage's (reciprocal rank)"
     )
-    search.add_argument("--json", action="store_true")
+    search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.add_argument("--explain", action="store_true", help="show each passage's first-stage rank")
     _add_model_arguments(search)
     search.set_defaults(handler=_cmd_search)
@@ -165,11 +204,23 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "-b",
         choices=BACKENDS,
         default=None,
-        help="inference backend (default: onnx; int8 for int8-only models)",
+        help="inference backend (default: onnx)",
     )
-    group.add_argument("--max-length", type=_positive_int, default=None, help="token window per pair")
-    group.add_argument("--batch-size", type=_positive_int, default=32, help="pairs per forward pass")
-    group.add_argument("--threads", type=_positive_int, default=None, help="inference threads (default: all cores)")
+    group.add_argument(
+        "--max-length", type=_positive_int, default=None, help="token window per pair (default: the model's own)"
+    )
+    group.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=32,
+        help="pairs per forward pass (torch; ONNX runs one pair per pass)",
+    )
+    group.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="inference threads (default: every CPU this process may use)",
+    )
     group.add_argument("--window", action="store_true", help="score long documents in overlapping windows (max)")
     group.add_argument(
         "--cascade-keep",
@@ -177,7 +228,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="score every document on a short window first and only the best N on the full one (returns N)",
     )
-    group.add_argument("--cascade-length", type=_positive_int, default=64, help="first-pass window (default: 64)")
+    group.add_argument("--cascade-length", type=_positive_int, default=64, help="first-pass window")
     group.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -216,22 +267,42 @@ def _load_reranker(args: argparse.Namespace) -> Reranker:
     )
 
 
+def _argument_text(text: str, flag: str) -> str:
+    """A command-line argument as text: bytes that were not UTF-8 (which Python keeps as lone surrogates) are
+    refused naming the flag, before any work is done."""
+    for position, char in enumerate(text):
+        if "\udc80" <= char <= "\udcff":
+            raise InputError(f"{flag} is not UTF-8 text (byte 0x{ord(char) - 0xDC00:02x} at character {position})")
+    return text
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars only for a person watching: stderr is a terminal and --no-progress was not given."""
+    return not args.no_progress and sys.stderr.isatty()
+
+
+def _print_json(payload: object) -> None:
+    """JSON on stdout; escaped to ASCII where stdout cannot encode everything (validated text always can)."""
+    utf8 = (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
+    print(json.dumps(payload, ensure_ascii=not utf8, indent=2))
+
+
 def _cmd_rerank(args: argparse.Namespace) -> int:
     from crossrank.documents import read_documents
 
+    query = _argument_text(args.query, "--query")
     loaded = read_documents(args.docs, fmt=args.format, text_field=args.text_field)
     if loaded.skipped_blank:
         print(f"crossrank: skipped {loaded.skipped_blank} blank line(s) in {args.docs}", file=sys.stderr)
     reranker = _load_reranker(args)
-    show_progress = not args.no_progress and sys.stderr.isatty() and len(loaded.documents) > 64
     results = reranker.rerank(
-        args.query,
+        query,
         loaded.documents,
         top_k=args.top_k,
         threshold=args.threshold,
         text_field=args.text_field,
         raw=args.raw,
-        show_progress=show_progress,
+        show_progress=_progress(args),
     )
     if args.cascade_keep is not None and len(loaded.documents) > args.cascade_keep:
         dropped = len(loaded.documents) - args.cascade_keep
@@ -256,7 +327,7 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
                 for rank, r in enumerate(results, start=1)
             ],
         }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        _print_json(payload)
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -282,16 +353,23 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
     from crossrank.evaluation.loaders import load_dataset
     from crossrank.evaluation.report import comparison_table, table, write_outputs
+    from crossrank.outputs import EVAL, check_output
 
     stages = [s.strip() for s in args.first_stage.split(",") if s.strip()]
     dataset = load_dataset(args.dataset, split=args.split)
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("runs") / f"{dataset.name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    check_output(out, EVAL, inputs=[Path(args.dataset)])  # refused now, not after an hour of scoring
     reranker = None if args.no_rerank else _load_reranker(args)
     from crossrank.evaluation.baselines import load_baseline
 
     baselines = [load_baseline(b.strip()) for b in args.baselines.split(",") if b.strip()]
     if args.fuse and reranker is None and not baselines:
         raise InputError("--fuse fuses each reranking with its first stage: drop --no-rerank or add --baselines")
-    show_progress = not args.no_progress and sys.stderr.isatty()
+    show_progress = _progress(args)
     retrievers = build_retrievers(dataset, stages, show_progress=show_progress)
     results = evaluate(
         dataset,
@@ -320,13 +398,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "long_documents": "window" if args.window else "truncate",
         "cascade": None if args.cascade_keep is None else {"keep": args.cascade_keep, "length": args.cascade_length},
     }
-    out = (
-        Path(args.out)
-        if args.out
-        else Path("runs") / f"{dataset.name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
     comparisons = head_to_head(results)
-    write_outputs(results, comparisons=comparisons, settings=settings, out=out)
+    write_outputs(results, comparisons=comparisons, settings=settings, out=out, inputs=[Path(args.dataset)])
     title = f"{dataset.name}: {queries} queries, top-{args.k}" + (
         "" if reranker is None else f", reranked by {reranker.spec.name} ({reranker.backend.name})"
     )
@@ -342,8 +415,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import logging
     import random
 
+    from crossrank.outputs import MODEL, check_output
     from crossrank.training.data import load_groups
     from crossrank.training.trainer import TrainConfig, export_onnx, train
+
+    check_output(Path(args.out), MODEL, inputs=[Path(source) for source in args.data])
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -370,7 +446,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.teacher:
         from crossrank.training.data import with_teacher_scores
 
-        groups = with_teacher_scores(groups, args.teacher, show_progress=not args.no_progress and sys.stderr.isatty())
+        groups = with_teacher_scores(groups, args.teacher, show_progress=_progress(args))
     config = TrainConfig(
         distill=args.distill if args.teacher else 0.0,
         base=args.base,
@@ -392,7 +468,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config,
         resume=args.resume,
         stop_after=args.stop_after,
-        show_progress=not args.no_progress and sys.stderr.isatty(),
+        show_progress=_progress(args),
     )
     for epoch in history:
         print(
@@ -442,7 +518,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         passage_words=args.passage_words,
         overlap_words=args.overlap_words,
         dense=not args.no_dense,
-        show_progress=not args.no_progress and sys.stderr.isatty(),
+        show_progress=_progress(args),
     )
     for source, reason in report.skipped:
         print(f"crossrank: skipped {source}: {reason}", file=sys.stderr)
@@ -455,13 +531,16 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from crossrank.retrieval.index import Index
+    from crossrank.retrieval.index import FirstStage, Index
 
+    query = _argument_text(args.query, "the query")
     index = Index.open(args.index)
+    first_stage: FirstStage = args.first_stage or ("hybrid" if index.dense is not None else "bm25")
+    if first_stage != "bm25" and index.dense is None:
+        raise InputError(f"{args.index} was built with --no-dense; use --first-stage bm25")
+    args.first_stage = first_stage
     reranker = None if args.no_rerank else _load_reranker(args)
-    hits = index.search(
-        args.query, k=args.k, top=args.top, first_stage=args.first_stage, reranker=reranker, fuse=args.fuse
-    )
+    hits = index.search(query, k=args.k, top=args.top, first_stage=first_stage, reranker=reranker, fuse=args.fuse)
     if args.json:
         payload = {
             "query": args.query,
@@ -484,7 +563,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
                 for h in hits
             ],
         }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        _print_json(payload)
         return 0
     for h in hits:
         moved = f"  (first stage #{h.first_stage_rank})" if args.explain else ""

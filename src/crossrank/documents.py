@@ -27,20 +27,22 @@ def read_documents(source: str, *, fmt: DocFormat = "auto", text_field: str = "t
     """Read documents from a file path or `-` (stdin).
 
     JSONL lines hold a string or an object with its text under `text_field`. In plain text every non-blank
-    line is a document; blank lines are skipped and counted (`skipped_blank`), never silently. `auto` picks
-    JSONL for `.jsonl`/`.ndjson` files, and for stdin whose first non-blank character is `{` or `"`.
+    line is a document; blank lines are skipped and counted (`skipped_blank`), never silently. Lines end at
+    `\n` or `\r\n` only (a form feed or U+2028 inside a line stays in its document); a leading UTF-8 BOM is
+    dropped. Bytes that are not UTF-8, lone surrogates and NUL characters are refused naming the line, and
+    so is an input with no documents. `auto` picks JSONL for `.jsonl`/`.ndjson` files, and for stdin whose
+    first non-blank character is `{` or `"`.
     """
     name = "<stdin>" if source == "-" else source
-    if source == "-":
-        raw = sys.stdin.read()
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(f"documents file {source!r} does not exist")
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{source} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    data = _read_stdin() if source == "-" else _read_file(source)
+    try:
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{name} is not UTF-8 text (line {line}: byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    raw = raw.removeprefix("\ufeff")
     if fmt == "auto":
         if source == "-":
             fmt = "jsonl" if raw.lstrip()[:1] in ("{", '"') else "text"
@@ -49,24 +51,61 @@ def read_documents(source: str, *, fmt: DocFormat = "auto", text_field: str = "t
     documents: list[Document] = []
     lines: list[int] = []
     skipped = 0
-    for number, line in enumerate(raw.splitlines(), start=1):
+    for number, line in enumerate(split_lines(raw), start=1):
         if not line.strip():
             skipped += 1
             continue
-        documents.append(_parse_jsonl_line(line, name, number, text_field) if fmt == "jsonl" else line)
+        if "\x00" in line:
+            raise InputError(f"{name}:{number}: holds a NUL character; crossrank reads text, not binary data")
+        documents.append(parse_jsonl_line(line, name, number, text_field) if fmt == "jsonl" else line)
         lines.append(number)
+    if not documents:
+        what = "is empty" if not raw else f"holds no documents, only {skipped} blank line(s)"
+        raise InputError(f"{name} {what}; nothing to rerank")
     return LoadedDocuments(documents=documents, lines=lines, skipped_blank=skipped)
 
 
-def _parse_jsonl_line(line: str, name: str, number: int, text_field: str) -> Document:
+def split_lines(text: str) -> list[str]:
+    """Lines ended by `\n` or `\r\n`, and nothing else (`str.splitlines` also splits at form feeds, vertical
+    tabs, `\x1c`-`\x1e`, U+2028 ..., which would shift every later line number)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def _read_stdin() -> bytes:
+    """Standard input's bytes (a text stream that holds no bytes, as in tests, is encoded back)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    return bytes(buffer.read()) if buffer is not None else sys.stdin.read().encode("utf-8", "surrogatepass")
+
+
+def _read_file(source: str) -> bytes:
+    path = Path(source)
+    if path.is_dir():
+        raise InputError(f"documents file {source!r} is a directory; name a .jsonl or text file")
+    if not path.exists():
+        raise InputError(f"documents file {source!r} does not exist")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read documents file {source!r}: {exc.strerror}") from None
+
+
+def parse_jsonl_line(line: str, name: str, number: int, text_field: str) -> Document:
+    """One JSONL line: a string, or an object with a string under `text_field`; errors name file and line."""
     try:
         item = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}:{number}: invalid JSON ({exc.msg})") from exc
-    if isinstance(item, str):
-        return item
-    if isinstance(item, dict):
-        if not isinstance(item.get(text_field), str):
-            raise InputError(f"{name}:{number}: object has no string field {text_field!r} (use --text-field)")
-        return item
-    raise InputError(f"{name}:{number}: expected a JSON string or object, got {type(item).__name__}")
+    if not isinstance(item, str | dict):
+        raise InputError(f"{name}:{number}: expected a JSON string or object, got {type(item).__name__}")
+    try:  # JSON escapes can spell lone surrogates, which no output (or tokenizer) can encode
+        json.dumps(item, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"{name}:{number}: holds a lone surrogate escape (\\u{ord(exc.object[exc.start]):04x}), not valid Unicode"
+        ) from None
+    if isinstance(item, dict) and not isinstance(item.get(text_field), str):
+        raise InputError(f"{name}:{number}: object has no string field {text_field!r} (use --text-field)")
+    return item

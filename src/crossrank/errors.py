@@ -30,3 +30,7 @@ class BackendUnavailable(CrossrankError):
 
 class QueryTruncatedWarning(UserWarning):
     """A query was longer than the model window allows and was cut."""
+
+
+class OutputRefused(InputError):
+    """A command was asked to write where it would destroy something it did not make."""

@@ -200,6 +200,7 @@ class Reranker:
             by_query.setdefault(_check_query(pair[0], f"pairs[{i}][0]"), []).append(i)
             if not isinstance(pair[1], str):
                 raise InputError(f"pairs[{i}][1] must be a string, got {type(pair[1]).__name__}")
+            check_text(pair[1], f"pairs[{i}][1]")
         groups = [(q, [pairs[i][1] for i in positions]) for q, positions in by_query.items()]
         out = np.empty(len(pairs), dtype=np.float64)
         for positions, scores in zip(
@@ -276,7 +277,7 @@ class Reranker:
             return self.backend.run(pad_batch(pairs, positions, pad_id=self.encoder.pad_id))
 
         with (
-            progress_bar(len(pairs), "reranking", enabled=show_progress) as advance,
+            progress_bar(len(pairs), "reranking", enabled=show_progress and len(pairs) > 64) as advance,
             ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="crossrank") as pool,
         ):
             for positions, logits in zip(batches, pool.map(run, batches), strict=True):
@@ -315,7 +316,21 @@ def _check_query(query: object, where: str) -> str:
         raise InputError(f"{where} must be a string, got {type(query).__name__}")
     if not query.strip():
         raise InputError(f"{where} is empty; a reranker needs a query to score against")
-    return query
+    return check_text(query, where)
+
+
+def check_text(text: str, where: str) -> str:
+    """`text` if it is valid Unicode; lone surrogates (which no tokenizer or UTF-8 output accepts) raise
+    `InputError` naming `where`. Control characters are valid: the tokenizer's normaliser drops them."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"{where} holds a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}, "
+                "which is not valid Unicode"
+            ) from None
+    return text
 
 
 def _texts(documents: object, text_field: str) -> list[str]:
@@ -325,13 +340,13 @@ def _texts(documents: object, text_field: str) -> list[str]:
     texts: list[str] = []
     for i, doc in enumerate(documents):
         if isinstance(doc, str):
-            texts.append(doc)
+            texts.append(check_text(doc, f"documents[{i}]"))
         elif isinstance(doc, Mapping):
             text = doc.get(text_field)
             if not isinstance(text, str):
                 problem = "has no" if text is None else f"has a non-string ({type(text).__name__})"
                 raise InputError(f"documents[{i}] {problem} {text_field!r} field")
-            texts.append(text)
+            texts.append(check_text(text, f"documents[{i}][{text_field!r}]"))
         else:
             raise InputError(f"documents[{i}] must be a string or a mapping, got {type(doc).__name__}")
     return texts

@@ -187,7 +187,7 @@ def test_cli_index_and_search(
     assert main([*args, "--fuse", "--top", "1"]) == 0
     assert re.match(r"#1  0\.0\d{3} fused, reranker 0\.\d{4}  ", capsys.readouterr().out)
     assert main(["search", str(tmp_path / "idx"), "rain", "--first-stage", "dense", "--no-rerank"]) == 2
-    assert "without embeddings" in capsys.readouterr().err
+    assert "built with --no-dense; use --first-stage bm25" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not CRANFIELD.is_dir(), reason="../shared/datasets/cranfield is not beside the project")

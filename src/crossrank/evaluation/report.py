@@ -14,6 +14,7 @@ from typing import Any
 from crossrank.errors import BackendUnavailable
 from crossrank.evaluation.harness import Comparison, StageResult, percentile
 from crossrank.evaluation.metrics import MEASURES, Significance
+from crossrank.outputs import EVAL, check_output, mark_output, write_atomic
 
 LABELS = {"nDCG@10": "nDCG@10", "RR@10": "MRR@10", "R@100": "R@100", "AP": "MAP"}
 
@@ -117,12 +118,22 @@ def cpu_name() -> str:
 
 
 def write_outputs(
-    results: Sequence[StageResult], *, comparisons: Sequence[Comparison], settings: dict[str, Any], out: Path
+    results: Sequence[StageResult],
+    *,
+    comparisons: Sequence[Comparison],
+    settings: dict[str, Any],
+    out: Path,
+    inputs: Sequence[Path] = (),
 ) -> list[Path]:
-    """Write report.json, one TREC run file per stage and plot.png into `out`; return the paths."""
+    """Write report.json, one TREC run file per stage and plot.png into `out`; return the paths.
+
+    `out` must be new, empty or an earlier evaluation's folder (`crossrank.outputs`), outside the `inputs`.
+    """
+    check_output(out, EVAL, inputs=inputs)
     out.mkdir(parents=True, exist_ok=True)
+    mark_output(out, EVAL)
     summary = report(results, comparisons=comparisons, settings=settings)
-    written = [_atomic_text(out / "report.json", json.dumps(summary, indent=2))]
+    written = [write_atomic(out / "report.json", json.dumps(summary, indent=2))]
     for stage in results:
         lines = []
         for qid, docs in stage.run.items():
@@ -130,21 +141,13 @@ def write_outputs(
             lines += [
                 f"{qid} Q0 {doc} {rank} {score:.12g} {_tag(stage.name)}" for rank, (doc, score) in enumerate(ranked, 1)
             ]
-        written.append(_atomic_text(out / f"{_tag(stage.name)}.run", "\n".join(lines) + "\n"))
+        written.append(write_atomic(out / f"{_tag(stage.name)}.run", "\n".join(lines) + "\n"))
     written.append(plot(results, out / "plot.png", title=str(settings.get("dataset", ""))))
     return written
 
 
 def _tag(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name.replace(" > ", "__"))
-
-
-def _atomic_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-    return path
 
 
 def plot(results: Sequence[StageResult], path: Path, *, title: str) -> Path:

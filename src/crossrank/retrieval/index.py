@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crossrank.errors import InputError
+from crossrank.outputs import INDEX, check_output, mark_output
 from crossrank.retrieval.base import Hits
 from crossrank.retrieval.bm25 import BM25Retriever
 from crossrank.retrieval.dense import DenseRetriever, Embedder
@@ -96,7 +97,7 @@ class Index:
         started = time.perf_counter()
         if passage_words < 8 or not 0 <= overlap_words < passage_words:
             raise InputError("passage_words must be >= 8 and overlap_words between 0 and passage_words - 1")
-        out = Path(out)
+        out = check_output(Path(out), INDEX, inputs=[Path(docs)])
         documents, skipped = read_collection(Path(docs))
         chunks = [c for d in documents for c in split_passages(d, words=passage_words, overlap=overlap_words)]
         if not any(c.text for c in chunks):
@@ -129,6 +130,7 @@ class Index:
             if vectors is not None:
                 np.save(tmp / "vectors.npy", vectors)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            mark_output(tmp, INDEX)
             _replace(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -294,7 +296,8 @@ def read_passages(path: Path) -> list[Chunk]:
 
 
 def _replace(new: Path, out: Path) -> None:
-    """Swap the finished build in; the old index is removed only after the new one is in place."""
+    """Swap the finished build in; the old index (checked to be one, by `check_output`) is removed only after
+    the new one is in place."""
     if out.exists():
         old = out.with_name(f".{out.name}.old.{time.time_ns()}")
         out.rename(old)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crossrank.errors import BackendUnavailable, InputError
+from crossrank.outputs import MODEL, check_output, mark_output
 from crossrank.progress import progress_bar
 from crossrank.tokenize import EncodedPairs, PairEncoder, load_tokenizer, pad_batch
 from crossrank.training.data import Group
@@ -94,8 +95,9 @@ def train(
     sizes = {len(g.negatives) for g in groups}
     if len(sizes) != 1:
         raise InputError(f"every group needs the same number of negatives, got {sorted(sizes)}")
-    out = Path(config.out)
+    out = check_output(Path(config.out), MODEL, inputs=[Path(config.base)])
     out.mkdir(parents=True, exist_ok=True)
+    mark_output(out, MODEL)
     torch.manual_seed(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)

@@ -1,0 +1,103 @@
+"""Where a command may write: a new path, an empty folder, or its own earlier output of the same kind.
+
+Every folder crossrank writes gets a marker file naming its kind. Anything else named as an output (a file,
+a folder with other things in it, a symbolic link, the input itself, a folder inside an input or holding
+one) is refused before anything is touched, with a message naming the path and what would be lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from crossrank.errors import OutputRefused
+
+MARKER = ".crossrank-output.json"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputKind:
+    """What one command writes: its name, the file that marks its output from before markers existed, and
+    (for outputs replaced whole) the only entries such a folder may hold."""
+
+    name: str
+    legacy_marker: str
+    entries: frozenset[str] | None = None  # None: the command adds files and removes nothing
+
+
+INDEX = OutputKind("index", "manifest.json", frozenset({"manifest.json", "passages.sqlite", "bm25", "vectors.npy"}))
+EVAL = OutputKind("eval", "report.json")
+MODEL = OutputKind("model", "training.json")
+
+
+def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) -> Path:
+    """Return `out` if `kind`'s command may write there; raise `OutputRefused` naming the path otherwise."""
+    if out.is_symlink():
+        raise OutputRefused(f"{out} is a symbolic link; name a real folder for the {kind.name} (nothing was written)")
+    target = out.resolve()
+    for source in inputs:
+        real = source.resolve()
+        if target == real:
+            raise OutputRefused(f"{out} is also the input; the {kind.name} needs a folder of its own")
+        if real in target.parents:
+            raise OutputRefused(f"{out} lies inside the input {source}; put the {kind.name} outside it")
+        if target in real.parents:
+            raise OutputRefused(f"the input {source} lies inside {out}; put the {kind.name} elsewhere")
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise OutputRefused(f"{out} is a file crossrank did not write; name a new or empty folder for the {kind.name}")
+    found = sorted(entry.name for entry in out.iterdir())
+    if not found:
+        return out
+    if not _owned(out, kind):
+        raise OutputRefused(
+            f"{out} holds {_sample(found)} that crossrank did not write as a {kind.name}; "
+            "name a new or empty folder (nothing was touched)"
+        )
+    if kind.entries is not None:
+        foreign = [name for name in found if name not in kind.entries and name != MARKER]
+        if foreign:
+            raise OutputRefused(
+                f"{out} is a {kind.name} but also holds {_sample(foreign)}, which replacing it would delete; "
+                "move those away or name another folder"
+            )
+    return out
+
+
+def mark_output(folder: Path, kind: OutputKind) -> None:
+    """Write the marker that lets a later run recognise `folder` as its own output."""
+    write_atomic(folder / MARKER, json.dumps({"kind": kind.name, "written_by": "crossrank"}) + "\n")
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file in the same folder, so readers see old or new, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _owned(folder: Path, kind: OutputKind) -> bool:
+    marker = folder / MARKER
+    if marker.is_file():
+        try:
+            return bool(json.loads(marker.read_text(encoding="utf-8")).get("kind") == kind.name)
+        except (OSError, ValueError, AttributeError):
+            return False
+    return (folder / kind.legacy_marker).is_file()
+
+
+def _sample(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return f"{len(names)} entr{'y' if len(names) == 1 else 'ies'} ({shown}{more})"
