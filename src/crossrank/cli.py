@@ -356,13 +356,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from crossrank.outputs import EVAL, check_output
 
     stages = [s.strip() for s in args.first_stage.split(",") if s.strip()]
+    if args.out:  # refused now, not after an hour of scoring
+        check_output(Path(args.out), EVAL, inputs=[Path(args.dataset)])
     dataset = load_dataset(args.dataset, split=args.split)
-    out = (
-        Path(args.out)
-        if args.out
-        else Path("runs") / f"{dataset.name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
-    check_output(out, EVAL, inputs=[Path(args.dataset)])  # refused now, not after an hour of scoring
+    out = Path(args.out or f"runs/{dataset.name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}")
     reranker = None if args.no_rerank else _load_reranker(args)
     from crossrank.evaluation.baselines import load_baseline
 

@@ -28,6 +28,10 @@ class OutputKind:
     legacy_marker: str
     entries: frozenset[str] | None = None  # None: the command adds files and removes nothing
 
+    @property
+    def article(self) -> str:
+        return "an" if self.name[0] in "aeiou" else "a"
+
 
 INDEX = OutputKind("index", "manifest.json", frozenset({"manifest.json", "passages.sqlite", "bm25", "vectors.npy"}))
 EVAL = OutputKind("eval", "report.json")
@@ -56,7 +60,7 @@ def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) ->
         return out
     if not _owned(out, kind):
         raise OutputRefused(
-            f"{out} holds {_sample(found)} that crossrank did not write as a {kind.name}; "
+            f"{out} holds {_sample(found)} that crossrank did not write as {kind.article} {kind.name}; "
             "name a new or empty folder (nothing was touched)"
         )
     if kind.entries is not None:

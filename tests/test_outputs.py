@@ -1,0 +1,103 @@
+"""Never destroy what a user owns: every output a command is pointed at is checked before anything is written."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from crossrank.cli import main
+from crossrank.errors import OutputRefused
+from crossrank.outputs import EVAL, INDEX, MODEL, check_output
+
+
+def tree_hash(root: Path) -> str:
+    """A hash of every path, link target and file's bytes below `root` (the folder's whole state)."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_symlink():
+            digest.update(str(path.readlink()).encode())
+        elif path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture()
+def world(tmp_path: Path) -> Path:
+    """A user's folder: documents to index, a folder of their own, a file, a link to their folder."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Glaciers carve valleys as they move downhill over thousands of years.\n")
+    (docs / "b.md").write_text("Rain forms when water vapour condenses around dust in cold air.\n")
+    (docs / "notes.bin").write_bytes(b"\x00\x01 never indexed")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("important")
+    (tmp_path / "file.txt").write_text("a file, not a folder")
+    (tmp_path / "link").symlink_to(mine)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("out", "expected"),
+    [
+        ("mine", "holds 1 entry (keep.txt) that crossrank did not write"),
+        ("file.txt", "is a file crossrank did not write"),
+        ("docs", "is also the input"),
+        (".", "the input {root}/docs lies inside"),
+        ("link", "is a symbolic link"),
+        ("docs/sub", "lies inside the input"),
+    ],
+)
+def test_index_refuses_what_it_did_not_make(
+    world: Path, out: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree_hash(world)
+    code = main(["index", str(world / "docs"), "--out", str(world / out), "--no-dense", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert expected.format(root=world) in err and "crossrank: error:" in err
+    assert tree_hash(world) == before
+
+
+def test_index_replaces_its_own_earlier_index_but_not_what_was_added_to_it(
+    world: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["index", str(world / "docs"), "--out", str(world / "idx"), "--no-dense", "--no-progress"]
+    assert main(args) == 0
+    (world / "docs" / "c.txt").write_text("Wind turbines turn the wind's motion into electricity.\n")
+    assert main(args) == 0
+    assert "indexed 3 documents" in capsys.readouterr().out
+    assert sorted(p.name for p in world.iterdir() if p.name.startswith(".idx")) == []  # no leftovers
+    (world / "idx" / "my-notes.txt").write_text("mine")
+    before = tree_hash(world)
+    assert main(args) == 2
+    assert "also holds 1 entry (my-notes.txt), which replacing it would delete" in capsys.readouterr().err
+    assert tree_hash(world) == before
+
+
+def test_an_empty_folder_is_a_fine_output(world: Path) -> None:
+    (world / "empty").mkdir()
+    assert main(["index", str(world / "docs"), "--out", str(world / "empty"), "--no-dense", "--no-progress"]) == 0
+    assert (world / "empty" / "manifest.json").is_file()
+
+
+def test_kinds_do_not_mistake_each_other(world: Path) -> None:
+    assert main(["index", str(world / "docs"), "--out", str(world / "idx"), "--no-dense", "--no-progress"]) == 0
+    with pytest.raises(OutputRefused, match="did not write as an eval"):
+        check_output(world / "idx", EVAL)
+    with pytest.raises(OutputRefused, match="did not write as a model"):
+        check_output(world / "idx", MODEL)
+    assert check_output(world / "idx", INDEX) == world / "idx"
+
+
+def test_eval_and_train_refuse_before_any_work(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree_hash(world)
+    assert main(["eval", "--dataset", str(world / "docs"), "--out", str(world / "mine")]) == 2
+    assert main(["train", "--data", str(world / "file.txt"), "--out", str(world / "mine"), "--no-export"]) == 2
+    err = capsys.readouterr().err
+    assert "mine holds 1 entry (keep.txt) that crossrank did not write as an eval" in err
+    assert "mine holds 1 entry (keep.txt) that crossrank did not write as a model" in err
+    assert tree_hash(world) == before
