@@ -38,9 +38,9 @@ def read_documents(source: str, *, fmt: DocFormat = "auto", text_field: str = "t
     try:
         raw = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        bad_line = data.count(b"\n", 0, exc.start) + 1
         raise InputError(
-            f"{name} is not UTF-8 text (line {line}: byte 0x{data[exc.start]:02x} at offset {exc.start})"
+            f"{name} is not UTF-8 text (line {bad_line}: byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from None
     raw = raw.removeprefix("\ufeff")
     if fmt == "auto":
