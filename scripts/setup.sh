@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh checkout: .venv with crossrank and everything its tests need (CPU torch pinned),
-# then the stand-in model folder the README's first command uses.
+# then models/minilm-untrained (a seeded MiniLM cross-encoder head) for benchmarks/throughput.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
