@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crossrank.errors import InputError
-from crossrank.reranker import Reranker
+from crossrank.reranker import Reranker, check_text
 from crossrank.server.batcher import Batcher, BatchStats, Overloaded
 from crossrank.server.schemas import (
     CohereRerankRequest,
@@ -244,6 +244,9 @@ async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Re
         response = await call_next(request)
     except ApiError as exc:  # raised inside the body limiter, below the exception handlers
         response = _error_response(exc)
+    except Exception:  # a bug, never the client's text: logged in full, answered as JSON, counted
+        log.exception("request id=%s failed", request_id)
+        response = _error_response(ApiError(500, "internal error; see the server log", type="internal"))
     return _finish(state, request, response, start)
 
 
@@ -323,6 +326,16 @@ def _check_limits(state: ServerState, query: str, count: int, field_name: str) -
         )
 
 
+def _check_texts(query: str, texts: list[str], field_name: str) -> None:
+    """Refuse text no tokenizer accepts (lone surrogates, from JSON escapes) with 422 naming the item, before
+    it can share a batch with anyone else's request."""
+    for where, text in [("query", query), *((f"{field_name}.{i}", t) for i, t in enumerate(texts))]:
+        try:
+            check_text(text, where)
+        except InputError as exc:
+            raise ApiError(422, str(exc), type="invalid_request", field=where) from None
+
+
 async def _score(
     state: ServerState, request: Request, query: str, texts: list[str], *, raw: bool
 ) -> list[RankedResult]:
@@ -345,6 +358,7 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
     state = state_of(request)
     texts = [d if isinstance(d, str) else d.text for d in body.documents]
     _check_limits(state, body.query, len(texts), "documents")
+    _check_texts(body.query, texts, "documents")
     if body.max_tokens_per_doc is not None:
         texts = _cut_tokens(state, texts, body.max_tokens_per_doc)
     ranked = await _score(state, request, body.query, texts, raw=False)
@@ -363,7 +377,11 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
             )
             for r in ranked
         ],
-        meta={"api_version": {"version": "2"}, "billed_units": {"search_units": 1}, "tokens": {"input_tokens": tokens}},
+        meta={
+            "api_version": {"version": "1" if request.url.path == "/v1/rerank" else "2"},
+            "billed_units": {"search_units": 1},
+            "tokens": {"input_tokens": tokens},
+        },
         usage={"total_tokens": tokens},
     )
 
@@ -372,6 +390,7 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
     """TEI `/rerank`: `[{index, score, text?}]` sorted by score; `raw_scores` returns logits."""
     state = state_of(request)
     _check_limits(state, body.query, len(body.texts), "texts")
+    _check_texts(body.query, body.texts, "texts")
     reranker = _ready(state).reranker
     window = reranker.spec.max_length
     lengths = _pair_lengths(reranker, body.query, body.texts)

@@ -3,8 +3,8 @@
 Requests wait in a bounded asyncio queue (full -> `Overloaded`, answered 503 with Retry-After). The worker
 takes as many waiting requests as fit `max_pairs` and scores them in one `rerank_batch` call (which spreads
 its batches over the reranker's threads), one call at a time, so concurrent requests share forward passes.
-A request whose client gave up before its turn is skipped; a backend failure is delivered to every request
-of the batch, so nothing waits forever.
+A request whose client gave up before its turn is skipped. If a shared batch fails, its requests are scored
+again one by one, so only the request that caused the failure receives it; nothing waits forever.
 """
 
 from __future__ import annotations
@@ -87,7 +87,6 @@ class Batcher:
         )
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         carry: Job | None = None  # taken from the queue but left for the next batch (it did not fit)
         while True:
             jobs = [carry if carry is not None else await self.queue.get()]
@@ -103,16 +102,27 @@ class Batcher:
             live = [j for j in jobs if not j.future.done()]
             try:
                 if live:
-                    results = await loop.run_in_executor(self._executor, self._score, live)
-                    if self.on_batch is not None:
-                        self.on_batch(BatchStats(requests=len(live), pairs=sum(len(j.documents) for j in live)))
-                    for job, ranked in zip(live, results, strict=True):
-                        if not job.future.done():
-                            job.future.set_result(ranked)
-            except Exception as exc:  # noqa: BLE001 - every waiting request learns of the failure
-                for job in live:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
+                    await self._score_isolated(live)
             finally:
                 for _ in jobs:
                     self.queue.task_done()
+
+    async def _score_isolated(self, jobs: list[Job]) -> None:
+        """Score the jobs together; if that fails, each alone, so a failure reaches only the request that
+        caused it (and every waiting request hears of its own outcome: nothing hangs)."""
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self._executor, self._score, jobs)
+        except Exception as exc:  # noqa: BLE001 - retried one by one below, or delivered
+            if len(jobs) == 1:
+                if not jobs[0].future.done():
+                    jobs[0].future.set_exception(exc)
+                return
+            for job in jobs:
+                await self._score_isolated([job])
+            return
+        if self.on_batch is not None:
+            self.on_batch(BatchStats(requests=len(jobs), pairs=sum(len(j.documents) for j in jobs)))
+        for job, ranked in zip(jobs, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(ranked)
