@@ -502,6 +502,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
     name = "crossrank-default" if args.model is None else str(args.model).rstrip("/").rsplit("/", 1)[-1]
     app = create_app(lambda: _load_reranker(args), config=config, model_name=name)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"crossrank: serving {name} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
     return 0
 
