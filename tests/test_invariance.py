@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from crossrank import Reranker
-from crossrank.server.app import ServerConfig
+from crossrank.server.state import ServerConfig
 from tests.server.live import LiveServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -485,7 +485,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from crossrank.server.app import ServerConfig, create_app
+        from crossrank.server.app import create_app
+        from crossrank.server.state import ServerConfig
     except ImportError as exc:
         from crossrank.errors import BackendUnavailable
 

@@ -34,3 +34,7 @@ class QueryTruncatedWarning(UserWarning):
 
 class OutputRefused(InputError):
     """A command was asked to write where it would destroy something it did not make."""
+
+
+class Overloaded(CrossrankError):
+    """The server's queue is full; the client should retry later."""

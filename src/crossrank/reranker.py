@@ -17,11 +17,31 @@ from crossrank.backends import Backend, load_backend
 from crossrank.errors import InputError
 from crossrank.models import read_spec, resolve_model
 from crossrank.progress import progress_bar
-from crossrank.tokenize import EncodedPairs, PairEncoder, load_tokenizer, pad_batch, plan_batches
+from crossrank.tokenize import EncodedPairs, PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
 from crossrank.types import Document, ModelSpec, RankedResult
 
 Aggregate = Literal["max", "first", "mean"]
 LongDocuments = Literal["truncate", "window"]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedQuery:
+    """One query's documents, tokenised once (each distinct text once), from `Reranker.encode`.
+
+    `slots[d]` is document d's distinct text; `pairs` are the model inputs of the distinct texts (owner =
+    distinct text); `first_pass` the cascade's short-window inputs, when it will run; `pair_tokens[d]` the
+    tokens document d makes with the query before any cut.
+    """
+
+    slots: np.ndarray
+    unique: int
+    pairs: EncodedPairs
+    first_pass: EncodedPairs | None
+    pair_tokens: np.ndarray
+
+    @property
+    def documents(self) -> int:
+        return len(self.slots)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,16 +197,58 @@ class Reranker:
             raise InputError("documents must be a list holding one list of documents per query")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise InputError(f"top_k must be a positive integer or None, got {top_k!r}")
-        groups = [
-            (_check_query(q, f"queries[{i}]" if len(queries) > 1 else "query"), _texts(docs, text_field))
-            for i, (q, docs) in enumerate(zip(queries, documents, strict=True))
+        encoded = [
+            self.encode(query, docs, text_field=text_field, where=f"queries[{i}]" if len(queries) > 1 else "query")
+            for i, (query, docs) in enumerate(zip(queries, documents, strict=True))
         ]
-        kept = self._first_pass(groups)
-        groups = [(q, [texts[i] for i in keep]) for (q, texts), keep in zip(groups, kept, strict=True)]
-        all_scores = self._score_groups(groups, raw=raw, show_progress=show_progress)
+        scored = self._score_encoded(encoded, raw=raw, show_progress=show_progress)
         return [
-            _rank(scores, docs, keep, top_k=top_k, threshold=threshold, return_documents=return_documents)
-            for scores, docs, keep in zip(all_scores, documents, kept, strict=True)
+            _rank(scores, docs, kept, top_k=top_k, threshold=threshold, return_documents=return_documents)
+            for (scores, kept), docs in zip(scored, documents, strict=True)
+        ]
+
+    def encode(
+        self,
+        query: str,
+        documents: Sequence[Document],
+        *,
+        text_field: str = "text",
+        max_document_tokens: int | None = None,
+        where: str = "query",
+    ) -> EncodedQuery:
+        """Validate and tokenise one query's documents (each distinct text once), ready for `rerank_encoded`.
+
+        The result carries each document's token count, so a caller (the server) never tokenises again.
+        `max_document_tokens` cuts every document to its first that many tokens first. Raises `InputError`
+        naming the bad item (`where` names the query).
+        """
+        if max_document_tokens is not None and (
+            isinstance(max_document_tokens, bool) or not isinstance(max_document_tokens, int) or max_document_tokens < 1
+        ):
+            raise InputError(f"max_document_tokens must be a positive integer or None, got {max_document_tokens!r}")
+        query = _check_query(query, where)
+        texts = _texts(documents, text_field)
+        seen: dict[str, int] = {}
+        slots = np.array([seen.setdefault(t, len(seen)) for t in texts], dtype=np.int64)
+        unique = list(seen)
+        pairs = self.encoder.encode(
+            query, unique, window_overlap=self.window_overlap, max_document_tokens=max_document_tokens
+        )
+        first_pass = None
+        if self.cascade is not None and len(texts) > self.cascade.keep:
+            first_pass = self.cascade.encoder.encode(query, unique, max_document_tokens=max_document_tokens)
+        assert pairs.pair_tokens is not None
+        return EncodedQuery(
+            slots=slots, unique=len(unique), pairs=pairs, first_pass=first_pass, pair_tokens=pairs.pair_tokens[slots]
+        )
+
+    def rerank_encoded(
+        self, encoded: Sequence[EncodedQuery], *, raw: bool = False, show_progress: bool = False
+    ) -> list[list[RankedResult]]:
+        """Rank queries that `encode` prepared, all pairs sharing the workers; results carry no documents."""
+        return [
+            _rank(scores, [], kept, top_k=None, threshold=None, return_documents=False)
+            for scores, kept in self._score_encoded(encoded, raw=raw, show_progress=show_progress)
         ]
 
     def score(self, pairs: Sequence[tuple[str, str]], *, raw: bool = False, show_progress: bool = False) -> list[float]:
@@ -202,66 +264,46 @@ class Reranker:
                 raise InputError(f"pairs[{i}][1] must be a string, got {type(pair[1]).__name__}")
             check_text(pair[1], f"pairs[{i}][1]")
         groups = [(q, [pairs[i][1] for i in positions]) for q, positions in by_query.items()]
+        distinct = [list(dict.fromkeys(texts)) for _, texts in groups]
+        parts = [
+            self.encoder.encode(q, texts, window_overlap=self.window_overlap)
+            for (q, _), texts in zip(groups, distinct, strict=True)
+        ]
+        scores = self._score_inputs(parts, [len(t) for t in distinct], raw=raw, show_progress=show_progress)
         out = np.empty(len(pairs), dtype=np.float64)
-        for positions, scores in zip(
-            by_query.values(), self._score_groups(groups, raw=raw, show_progress=show_progress), strict=True
-        ):
-            out[positions] = scores
+        for (_, texts), unique, positions, part in zip(groups, distinct, by_query.values(), scores, strict=True):
+            index = {t: i for i, t in enumerate(unique)}
+            out[positions] = part[[index[t] for t in texts]]
         return [float(s) for s in out]
 
-    def _first_pass(self, groups: list[tuple[str, list[str]]]) -> list[np.ndarray]:
-        """Positions of the documents each group keeps: all of them without a cascade or when there are no more
-        than `cascade_keep`; otherwise the best `cascade_keep` on the cascade's short window."""
-        kept = [np.arange(len(texts)) for _, texts in groups]
-        cascade = self.cascade
-        if cascade is None:
-            return kept
-        large = [i for i, (_, texts) in enumerate(groups) if len(texts) > cascade.keep]
-        first = self._score_groups([groups[i] for i in large], raw=True, show_progress=False, encoder=cascade.encoder)
-        for i, scores in zip(large, first, strict=True):
-            kept[i] = _best(scores, cascade.keep)
-        return kept
+    def _score_encoded(
+        self, encoded: Sequence[EncodedQuery], *, raw: bool, show_progress: bool
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(scores, document positions) per query: every document, or the cascade's best `keep` of them."""
+        kept = [np.arange(e.documents) for e in encoded]
+        cascading = [(i, e.first_pass) for i, e in enumerate(encoded) if e.first_pass is not None]
+        if cascading and self.cascade is not None:
+            sizes = [encoded[i].unique for i, _ in cascading]
+            first = self._score_inputs([p for _, p in cascading], sizes, raw=True, show_progress=False)
+            for (i, _), unique_scores in zip(cascading, first, strict=True):
+                kept[i] = _best(unique_scores[encoded[i].slots], self.cascade.keep)
+        needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
+        parts = [e.pairs if len(n) == e.unique else e.pairs.select(n) for e, n in zip(encoded, needed, strict=True)]
+        scores = self._score_inputs(parts, [len(n) for n in needed], raw=raw, show_progress=show_progress)
+        out = []
+        for e, k, n, part in zip(encoded, kept, needed, scores, strict=True):
+            out.append((part[np.searchsorted(n, e.slots[k])], k))
+        return out
 
-    def _score_groups(
-        self,
-        groups: list[tuple[str, list[str]]],
-        *,
-        raw: bool,
-        show_progress: bool,
-        encoder: PairEncoder | None = None,
+    def _score_inputs(
+        self, parts: Sequence[EncodedPairs], sizes: Sequence[int], *, raw: bool, show_progress: bool
     ) -> list[np.ndarray]:
-        """One score per document of every (query, documents) group; all pairs share the batches.
-
-        `encoder` overrides the model's own window (the cascade's first pass).
-        """
-        encoder = encoder or self.encoder
-        unique_texts: list[list[str]] = []
-        slots: list[np.ndarray] = []  # per group: position of each document in its unique list
-        encoded: list[EncodedPairs] = []
-        offset = 0
-        for query, texts in groups:
-            seen: dict[str, int] = {}
-            slot = np.array([seen.setdefault(t, len(seen)) for t in texts], dtype=np.int64)
-            unique = list(seen)
-            unique_texts.append(unique)
-            slots.append(slot)
-            if unique:
-                overlap = self.window_overlap if encoder is self.encoder else None
-                encoded.append(encoder.encode(query, unique, first_owner=offset, window_overlap=overlap))
-            offset += len(unique)
-        pairs = EncodedPairs(
-            ids=[ids for e in encoded for ids in e.ids],
-            type_ids=[t for e in encoded for t in e.type_ids],
-            owner=np.concatenate([e.owner for e in encoded]) if encoded else np.zeros(0, dtype=np.int64),
-        )
+        """One score per document of each part (`sizes[k]` documents); all inputs share the workers."""
+        pairs = concat(parts, sizes)
         input_scores = self._run(pairs, raw=raw, show_progress=show_progress)
-        doc_scores = _aggregate(input_scores, pairs.owner, offset, self.aggregate)
-        results: list[np.ndarray] = []
-        start = 0
-        for unique, slot in zip(unique_texts, slots, strict=True):
-            results.append(doc_scores[start : start + len(unique)][slot])
-            start += len(unique)
-        return results
+        doc_scores = _aggregate(input_scores, pairs.owner, int(sum(sizes)), self.aggregate)
+        bounds = np.cumsum([0, *sizes])
+        return [doc_scores[bounds[k] : bounds[k + 1]] for k in range(len(parts))]
 
     def _run(self, pairs: EncodedPairs, *, raw: bool, show_progress: bool) -> np.ndarray:
         """Score every model input: batches by length, backend (`workers` batches at once), activation."""

@@ -9,6 +9,7 @@ of the window and a `QueryTruncatedWarning` says so.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,15 +50,45 @@ def _convert_slow_tokenizer(folder: Path) -> Tokenizer:
 class EncodedPairs:
     """Token ids of model inputs; `owner[i]` is the document position that input `i` scores.
 
-    With long-document windows one document owns several inputs.
+    With long-document windows one document owns several inputs. `pair_tokens[d]` (when known) counts the
+    tokens document `d` makes with its query and the special tokens before any cut: what a server bills and
+    checks against the window.
     """
 
     ids: list[list[int]]
     type_ids: list[list[int]]
     owner: np.ndarray
+    pair_tokens: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def tokens(self) -> int:
+        """Tokens the model reads for these inputs (no padding: one input per pass)."""
+        return sum(len(ids) for ids in self.ids)
+
+    def select(self, owners: np.ndarray) -> EncodedPairs:
+        """The inputs of the given document positions, renumbered 0..len(owners)-1 in that order."""
+        rank = {int(o): i for i, o in enumerate(owners)}
+        keep = [i for i, o in enumerate(self.owner) if int(o) in rank]
+        return EncodedPairs(
+            ids=[self.ids[i] for i in keep],
+            type_ids=[self.type_ids[i] for i in keep],
+            owner=np.array([rank[int(self.owner[i])] for i in keep], dtype=np.int64),
+        )
+
+
+def concat(parts: Sequence[EncodedPairs], sizes: Sequence[int]) -> EncodedPairs:
+    """One `EncodedPairs` of all parts; part k's owners are shifted past the `sizes` of the parts before it."""
+    offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])[:-1]
+    return EncodedPairs(
+        ids=[ids for part in parts for ids in part.ids],
+        type_ids=[t for part in parts for t in part.type_ids],
+        owner=np.concatenate([part.owner + off for part, off in zip(parts, offsets, strict=True)])
+        if parts
+        else np.zeros(0, dtype=np.int64),
+    )
 
 
 class PairEncoder:
@@ -78,14 +109,18 @@ class PairEncoder:
         *,
         first_owner: int = 0,
         window_overlap: int | None = None,
+        max_document_tokens: int | None = None,
     ) -> EncodedPairs:
         """Encode one query against its documents.
 
         `window_overlap=None` truncates each document to the window; an integer splits a long document
         into windows that overlap by that many tokens, each one input owned by the same document.
+        `max_document_tokens` first cuts every document to its first that many tokens (Cohere's
+        `max_tokens_per_doc`).
         """
         budget = self.max_length - self.special_tokens
         query_enc = self.tokenizer.encode(query, add_special_tokens=False)
+        query_tokens = len(query_enc.ids)
         max_query = budget - max(budget // 4, 1)
         if len(query_enc.ids) > max_query:
             warnings.warn(
@@ -100,6 +135,10 @@ class PairEncoder:
         if window_overlap is not None:
             stride = max(0, min(window_overlap, doc_room // 2))
         doc_encs = self.tokenizer.encode_batch(documents, add_special_tokens=False)
+        pair_tokens = np.array([query_tokens + len(d.ids) + self.special_tokens for d in doc_encs], dtype=np.int64)
+        if max_document_tokens is not None:
+            for doc_enc in doc_encs:
+                doc_enc.truncate(max_document_tokens)
 
         ids: list[list[int]] = []
         type_ids: list[list[int]] = []
@@ -117,7 +156,9 @@ class PairEncoder:
                 ids.append(pair.ids)
                 type_ids.append(pair.type_ids)
                 owner.append(first_owner + position)
-        return EncodedPairs(ids=ids, type_ids=type_ids, owner=np.asarray(owner, dtype=np.int64))
+        return EncodedPairs(
+            ids=ids, type_ids=type_ids, owner=np.asarray(owner, dtype=np.int64), pair_tokens=pair_tokens
+        )
 
 
 def pad_id_of(tokenizer: Tokenizer) -> int:

@@ -10,7 +10,8 @@ import httpx
 import uvicorn
 
 from crossrank import Reranker
-from crossrank.server.app import ServerConfig, create_app
+from crossrank.server.app import create_app
+from crossrank.server.state import ServerConfig
 
 
 class LiveServer:

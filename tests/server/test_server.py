@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from crossrank import Reranker
-from crossrank.server.app import ServerConfig
+from crossrank.server.state import ServerConfig
 from tests.server.live import LiveServer
 from tests.tiny_models import CORPUS
 
@@ -150,7 +150,7 @@ def test_api_key_and_overload(reranker: Reranker) -> None:
         good = httpx.post(f"{live.url}/v2/rerank", json=payload, headers={"Authorization": "Bearer s3cret"})
         assert good.status_code == 200
         assert httpx.get(f"{live.url}/health").status_code == 200  # health stays open for probes
-    with LiveServer(reranker, ServerConfig(max_queue=1, max_pairs_per_batch=9)) as live:
+    with LiveServer(reranker, ServerConfig(max_queue=1, max_batch_tokens=64)) as live:
 
         async def flood() -> list[httpx.Response]:
             async with httpx.AsyncClient(timeout=60) as client:

@@ -1,10 +1,11 @@
-"""Dynamic micro-batching: requests queue up; one worker scores the pairs of several requests together.
+"""Dynamic batching: encoded requests queue up; one worker scores the pairs of several requests together.
 
-Requests wait in a bounded asyncio queue (full -> `Overloaded`, answered 503 with Retry-After). The worker
-takes as many waiting requests as fit `max_pairs` and scores them in one `rerank_batch` call (which spreads
-its batches over the reranker's threads), one call at a time, so concurrent requests share forward passes.
-A request whose client gave up before its turn is skipped. If a shared batch fails, its requests are scored
-again one by one, so only the request that caused the failure receives it; nothing waits forever.
+Requests arrive already tokenised (`Reranker.encode`, run off the event loop), each queue entry carrying its
+token count. The worker takes waiting requests in arrival order while their tokens fit `max_batch_tokens` and
+scores them in one `rerank_encoded` call (which spreads the pairs over the reranker's threads), one call at a
+time, so concurrent requests share the workers. A request whose client gave up before its turn is skipped. If a
+shared batch fails, its requests are scored again one by one, so only the request that caused the failure
+receives it; nothing waits forever. A full queue raises `Overloaded`.
 """
 
 from __future__ import annotations
@@ -15,20 +16,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from crossrank.errors import CrossrankError
-from crossrank.reranker import Reranker
+from crossrank.errors import Overloaded
+from crossrank.reranker import EncodedQuery, Reranker
 from crossrank.types import RankedResult
-
-
-class Overloaded(CrossrankError):
-    """The queue is full; the client should retry later."""
 
 
 @dataclass
 class Job:
-    query: str
-    documents: list[str]
+    """One request in the queue: its encoded pairs, how many tokens they hold, and who waits for them."""
+
+    encoded: EncodedQuery
     raw: bool
+    tokens: int
     future: asyncio.Future[list[RankedResult]] = field(repr=False)
 
 
@@ -36,6 +35,7 @@ class Job:
 class BatchStats:
     requests: int
     pairs: int
+    tokens: int
 
 
 class Batcher:
@@ -46,11 +46,11 @@ class Batcher:
         reranker: Reranker,
         *,
         max_queue: int = 64,
-        max_pairs: int = 512,
+        max_batch_tokens: int = 65_536,
         on_batch: Callable[[BatchStats], None] | None = None,
     ) -> None:
         self.reranker = reranker
-        self.max_pairs = max_pairs
+        self.max_batch_tokens = max_batch_tokens
         self.queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=max_queue)
         self.on_batch = on_batch
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crossrank-infer")
@@ -71,34 +71,29 @@ class Batcher:
     def depth(self) -> int:
         return self.queue.qsize()
 
-    async def submit(self, query: str, documents: list[str], *, raw: bool) -> list[RankedResult]:
-        """Queue one request and wait for its ranking (cancel-safe: a gone client's job is skipped)."""
-        job = Job(query, documents, raw, asyncio.get_running_loop().create_future())
+    async def submit(self, encoded: EncodedQuery, *, raw: bool) -> list[RankedResult]:
+        """Queue one encoded request and wait for its ranking (cancel-safe: a gone client's job is skipped)."""
+        tokens = encoded.pairs.tokens + (encoded.first_pass.tokens if encoded.first_pass is not None else 0)
+        job = Job(encoded, raw, tokens, asyncio.get_running_loop().create_future())
         try:
             self.queue.put_nowait(job)
         except asyncio.QueueFull:
             raise Overloaded(f"the server is busy ({self.queue.maxsize} requests queued); retry shortly") from None
         return await job.future
 
-    def _score(self, jobs: list[Job]) -> list[list[RankedResult]]:
-        """Runs on the inference thread: all jobs' pairs share the reranker's length-sorted batches."""
-        return self.reranker.rerank_batch(
-            [j.query for j in jobs], [j.documents for j in jobs], raw=jobs[0].raw, return_documents=False
-        )
-
     async def _run(self) -> None:
         carry: Job | None = None  # taken from the queue but left for the next batch (it did not fit)
         while True:
             jobs = [carry if carry is not None else await self.queue.get()]
             carry = None
-            pairs = len(jobs[0].documents)
+            tokens = jobs[0].tokens
             while not self.queue.empty():
                 nxt = self.queue.get_nowait()
-                if pairs + len(nxt.documents) > self.max_pairs or nxt.raw != jobs[0].raw:
+                if tokens + nxt.tokens > self.max_batch_tokens or nxt.raw != jobs[0].raw:
                     carry = nxt
                     break
                 jobs.append(nxt)
-                pairs += len(nxt.documents)
+                tokens += nxt.tokens
             live = [j for j in jobs if not j.future.done()]
             try:
                 if live:
@@ -108,12 +103,11 @@ class Batcher:
                     self.queue.task_done()
 
     async def _score_isolated(self, jobs: list[Job]) -> None:
-        """Score the jobs together; if that fails, each alone, so a failure reaches only the request that
-        caused it (and every waiting request hears of its own outcome: nothing hangs)."""
+        """Score the jobs together; if that fails, each alone, so a failure reaches only its own request."""
         loop = asyncio.get_running_loop()
         try:
             results = await loop.run_in_executor(self._executor, self._score, jobs)
-        except Exception as exc:  # noqa: BLE001 - retried one by one below, or delivered
+        except Exception as exc:  # noqa: BLE001 - retried one by one below, or delivered to its request
             if len(jobs) == 1:
                 if not jobs[0].future.done():
                     jobs[0].future.set_exception(exc)
@@ -122,7 +116,12 @@ class Batcher:
                 await self._score_isolated([job])
             return
         if self.on_batch is not None:
-            self.on_batch(BatchStats(requests=len(jobs), pairs=sum(len(j.documents) for j in jobs)))
+            pairs = sum(j.encoded.documents for j in jobs)
+            self.on_batch(BatchStats(requests=len(jobs), pairs=pairs, tokens=sum(j.tokens for j in jobs)))
         for job, ranked in zip(jobs, results, strict=True):
             if not job.future.done():
                 job.future.set_result(ranked)
+
+    def _score(self, jobs: list[Job]) -> list[list[RankedResult]]:
+        """Runs on the inference thread: all jobs' pairs share the reranker's workers."""
+        return self.reranker.rerank_encoded([j.encoded for j in jobs], raw=jobs[0].raw)

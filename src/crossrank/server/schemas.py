@@ -6,6 +6,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+NOT_BLANK = (
+    "[^\\t\\n\\u000b\\u000c\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+"""JSON Schema pattern of a query: one character that Python's `str.isspace` does not call whitespace (the
+server's and the library's test; the pattern spells it out because ECMA's `\\S` differs)."""
+
+
+def _whole(value: object) -> object:
+    """JSON writes some integers as 1.0; accept those as integers, and nothing else that is not one."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
 
 def _non_blank(value: str) -> str:
     if not value.strip():
@@ -23,16 +34,17 @@ class TextDocument(BaseModel):
 class CohereRerankRequest(BaseModel):
     """Cohere v2 (documents are strings), v1 and Jina (strings or objects with `text`)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     model: str | None = None
-    query: str = Field(max_length=100_000)
-    documents: list[str | TextDocument]
+    query: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
+    documents: list[str | TextDocument] = Field(min_length=1)
     top_n: int | None = Field(default=None, ge=1)
     return_documents: bool = False
     max_tokens_per_doc: int | None = Field(default=None, ge=1)
     priority: int | None = None  # accepted for client compatibility; requests are served in arrival order
 
     _query = field_validator("query")(_non_blank)
+    _integers = field_validator("top_n", "max_tokens_per_doc", "priority", mode="before")(_whole)
 
 
 class DocumentOut(BaseModel):
@@ -55,9 +67,9 @@ class CohereRerankResponse(BaseModel):
 class TeiRerankRequest(BaseModel):
     """Hugging Face text-embeddings-inference `/rerank`."""
 
-    model_config = ConfigDict(extra="ignore")
-    query: str = Field(max_length=100_000)
-    texts: list[str]
+    model_config = ConfigDict(extra="ignore", strict=True)
+    query: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
+    texts: list[str] = Field(min_length=1)
     raw_scores: bool = False
     return_text: bool = False
     truncate: bool = False

@@ -1,0 +1,85 @@
+"""Errors to HTTP answers, in one place: the table of statuses, and the handlers FastAPI calls.
+
+Every error body is `ErrorBody` (`message`, `type`, `field`); a server bug is a 500 with a generic message
+(the details go to the log, never to the client).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crossrank.errors import InputError, Overloaded
+from crossrank.server.schemas import ErrorBody
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, shown to the client as `ErrorBody`."""
+
+    def __init__(self, status: int, message: str, *, type: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.field = status, message, type, field
+
+
+STATUS: dict[type[Exception], tuple[int, str]] = {
+    InputError: (422, "invalid_request"),
+    Overloaded: (503, "overloaded"),
+    TimeoutError: (504, "timeout"),
+}
+"""Library and runtime errors a request can meet, and the status and type each is answered with."""
+
+DECLARED = {
+    401: "missing or wrong API key (only with --api-key)",
+    413: "body, document count or query length over the server's limits",
+    422: "malformed JSON, a wrong type, an empty query or text that is not valid Unicode",
+    503: "the model is loading, the server is shutting down, or the queue is full (Retry-After)",
+    504: "scoring took longer than the server's timeout",
+}
+"""Statuses the rerank endpoints may answer besides 200, as the OpenAPI document declares them."""
+
+
+def from_exception(exc: Exception, *, field: str | None = None) -> ApiError:
+    """The `ApiError` for an exception of the table, by its class (or a base class)."""
+    for kind, (status, name) in STATUS.items():
+        if isinstance(exc, kind):
+            return ApiError(status, str(exc) or name, type=name, field=field)
+    raise exc
+
+
+def error_response(exc: ApiError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    extra = dict(headers or {})
+    if exc.status == 503:
+        extra["Retry-After"] = "1"
+    body = ErrorBody(message=exc.message, type=exc.type, field=exc.field).model_dump()
+    return JSONResponse(body, status_code=exc.status, headers=extra or None)
+
+
+async def api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """Pydantic's findings as one 422 naming the first bad field (`documents.3`)."""
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    location = [str(p) for p in first.get("loc", ()) if p != "body"]
+    field_name = ".".join(location) or None
+    message = str(first.get("msg", "invalid request"))
+    if first.get("type") == "json_invalid":
+        message, field_name = "request body is not valid JSON", None
+    return error_response(
+        ApiError(422, f"{field_name}: {message}" if field_name else message, type="invalid_request", field=field_name)
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (404, 405 with its `Allow` header, a body it could not parse) as `ErrorBody`."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # a body Starlette could not parse: the same answer as any malformed body
+        return error_response(ApiError(422, "request body is not valid JSON", type="invalid_request"))
+    return error_response(ApiError(exc.status_code, str(exc.detail), type="http_error"), headers=exc.headers)

@@ -1,0 +1,46 @@
+"""Prometheus metrics in a registry of the app's own (no process-global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from crossrank.server.batcher import BatchStats
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("crossrank_requests", "HTTP requests", ["path", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "crossrank_request_seconds",
+            "request latency",
+            ["path"],
+            registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.batch_requests = Histogram(
+            "crossrank_batch_requests",
+            "requests scored together in one batch",
+            registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+        )
+        self.batch_pairs = Histogram(
+            "crossrank_batch_pairs",
+            "pairs per batch",
+            registry=self.registry,
+            buckets=(1, 8, 32, 64, 128, 256, 512, 1024),
+        )
+        self.batch_tokens = Histogram(
+            "crossrank_batch_tokens",
+            "tokens per batch",
+            registry=self.registry,
+            buckets=(256, 1024, 4096, 16384, 65536, 262144),
+        )
+        self.pairs = Counter("crossrank_pairs_scored", "query-document pairs scored", registry=self.registry)
+        self.queue_depth = Gauge("crossrank_queue_depth", "requests waiting", registry=self.registry)
+
+    def record_batch(self, stats: BatchStats) -> None:
+        self.batch_requests.observe(stats.requests)
+        self.batch_pairs.observe(stats.pairs)
+        self.batch_tokens.observe(stats.tokens)
+        self.pairs.inc(stats.pairs)

@@ -1,0 +1,178 @@
+"""The endpoints, each read top to bottom: check limits and text, encode off the event loop, queue, shape.
+
+Each request is tokenised exactly once (`Reranker.encode`, in a worker thread), before it enters the queue;
+`usage`, `max_tokens_per_doc` and TEI's window check all come from that one encoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
+
+from crossrank.errors import InputError
+from crossrank.reranker import EncodedQuery, Reranker, check_text
+from crossrank.server.batcher import Batcher
+from crossrank.server.errors import ApiError, from_exception
+from crossrank.server.schemas import (
+    CohereRerankRequest,
+    CohereRerankResponse,
+    CohereResult,
+    DocumentOut,
+    TeiRerankRequest,
+    TeiResult,
+)
+from crossrank.server.state import ServerState, state_of
+from crossrank.types import RankedResult
+
+
+async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRerankResponse:
+    """Rerank `documents` for `query`; results sorted by `relevance_score` (0..1), best first."""
+    state = state_of(request)
+    texts = [d if isinstance(d, str) else d.text for d in body.documents]
+    encoded = await _encode(state, body.query, texts, "documents", max_document_tokens=body.max_tokens_per_doc)
+    ranked = await _score(state, request, encoded, raw=False)
+    if body.top_n is not None:
+        ranked = ranked[: body.top_n]
+    tokens = _billed_tokens(state, encoded)
+    request.state.log = {"documents": len(texts), "tokens": tokens}
+    version = "1" if request.url.path == "/v1/rerank" else "2"
+    return CohereRerankResponse(
+        id=request.state.request_id,
+        results=[
+            CohereResult(
+                index=r.index,
+                relevance_score=r.score,
+                document=DocumentOut(text=texts[r.index]) if body.return_documents else None,
+            )
+            for r in ranked
+        ],
+        meta={
+            "api_version": {"version": version},
+            "billed_units": {"search_units": 1},
+            "tokens": {"input_tokens": tokens},
+        },
+        usage={"total_tokens": tokens},
+    )
+
+
+async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult]:
+    """TEI `/rerank`: `[{index, score, text?}]` sorted by score; `raw_scores` returns logits."""
+    state = state_of(request)
+    encoded = await _encode(state, body.query, body.texts, "texts")
+    window = _reranker(state).spec.max_length
+    if not body.truncate:
+        for i, length in enumerate(encoded.pair_tokens):
+            if length > window:
+                raise ApiError(
+                    413,
+                    f"texts.{i}: query and text take {length} tokens, over the model's {window}; "
+                    "send truncate=true to cut it",
+                    type="too_large",
+                    field=f"texts.{i}",
+                )
+    ranked = await _score(state, request, encoded, raw=body.raw_scores)
+    request.state.log = {"documents": len(body.texts), "tokens": _billed_tokens(state, encoded)}
+    return [
+        TeiResult(index=r.index, score=r.score, text=body.texts[r.index] if body.return_text else None) for r in ranked
+    ]
+
+
+async def _encode(
+    state: ServerState, query: str, texts: list[str], field_name: str, *, max_document_tokens: int | None = None
+) -> EncodedQuery:
+    """Check the request against the limits and tokenise it once, in a worker thread (never on the loop)."""
+    reranker = _reranker(state)
+    if len(texts) > state.config.max_documents:
+        raise ApiError(
+            413,
+            f"{field_name}: {len(texts)} documents, at most {state.config.max_documents} per request",
+            type="too_large",
+            field=field_name,
+        )
+    if len(query) > state.config.max_query_chars:
+        raise ApiError(
+            413,
+            f"query: {len(query)} characters, at most {state.config.max_query_chars}",
+            type="too_large",
+            field="query",
+        )
+    for where, text in [("query", query), *((f"{field_name}.{i}", t) for i, t in enumerate(texts))]:
+        try:
+            check_text(text, where)
+        except InputError as exc:
+            raise from_exception(exc, field=where) from None
+    try:
+        return await run_in_threadpool(reranker.encode, query, texts, max_document_tokens=max_document_tokens)
+    except InputError as exc:
+        raise from_exception(exc) from None
+
+
+async def _score(state: ServerState, request: Request, encoded: EncodedQuery, *, raw: bool) -> list[RankedResult]:
+    batcher = _ready(state)
+    state.metrics.queue_depth.set(batcher.depth())
+    try:
+        return await asyncio.wait_for(batcher.submit(encoded, raw=raw), state.config.request_timeout_s)
+    except TimeoutError:
+        raise ApiError(504, f"scoring took longer than {state.config.request_timeout_s:g} s", type="timeout") from None
+    except Exception as exc:  # noqa: BLE001 - the table answers what it knows; anything else is a bug (500)
+        raise from_exception(exc) from exc
+
+
+def _billed_tokens(state: ServerState, encoded: EncodedQuery) -> int:
+    """Tokens scored for the request: each document's pair, cut to the window (what Cohere calls input tokens)."""
+    window = _reranker(state).spec.max_length
+    return int(sum(min(int(n), window) for n in encoded.pair_tokens))
+
+
+def _ready(state: ServerState) -> Batcher:
+    if state.draining:
+        raise ApiError(503, "the server is shutting down", type="unavailable")
+    if state.batcher is None:
+        raise ApiError(503, "the model is still loading", type="unavailable")
+    return state.batcher
+
+
+def _reranker(state: ServerState) -> Reranker:
+    return _ready(state).reranker
+
+
+async def health(request: Request) -> JSONResponse:
+    """200 once the model is loaded; 503 while it loads and while the server shuts down."""
+    state = state_of(request)
+    if state.draining or state.batcher is None:
+        status = "draining" if state.draining else "loading"
+        return JSONResponse({"status": status}, status_code=503, headers={"Retry-After": "1"})
+    return JSONResponse({"status": "ready", "model": state.model_name})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition: requests by path and status, latency, batches, queue depth, pairs scored."""
+    state = state_of(request)
+    if state.batcher is not None:
+        state.metrics.queue_depth.set(state.batcher.depth())
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def models(request: Request) -> dict[str, Any]:
+    """The served model, its backend and window."""
+    state = state_of(request)
+    reranker = state.reranker
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": state.model_name,
+                "object": "model",
+                "owned_by": "crossrank",
+                "ready": reranker is not None,
+                "backend": reranker.backend.name if reranker else None,
+                "max_length": reranker.spec.max_length if reranker else None,
+            }
+        ],
+    }

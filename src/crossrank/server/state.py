@@ -1,0 +1,42 @@
+"""A server's settings and the state its handlers share (typed, on `app.state.crossrank`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from crossrank.reranker import Reranker
+from crossrank.server.batcher import Batcher
+from crossrank.server.metrics import Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Limits and switches of one server; the OpenAPI document states the same limits."""
+
+    max_documents: int = 1000
+    max_request_bytes: int = 4_000_000
+    max_query_chars: int = 10_000
+    request_timeout_s: float = 60.0
+    max_queue: int = 64
+    max_batch_tokens: int = 65_536
+    api_key: str | None = None
+    cors_origins: tuple[str, ...] = ()
+
+
+@dataclass
+class ServerState:
+    """Everything handlers need: the settings, the metrics, and the model once it has loaded."""
+
+    config: ServerConfig
+    metrics: Metrics
+    model_name: str
+    reranker: Reranker | None = None
+    batcher: Batcher | None = None
+    draining: bool = False
+
+
+def state_of(request: Request) -> ServerState:
+    state: ServerState = request.app.state.crossrank
+    return state
