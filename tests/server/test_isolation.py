@@ -104,3 +104,32 @@ def test_a_server_bug_is_a_counted_json_500(reranker: Reranker, monkeypatch: pyt
 
 def _explode(*args: object) -> None:
     raise RuntimeError("a bug")
+
+
+def test_over_limit_bodies_are_413_with_or_without_content_length(reranker: Reranker) -> None:
+    config = ServerConfig(max_request_bytes=10_000)
+    body = b'{"query": "q", "documents": ["' + b"x" * 20_000 + b'"]}'
+
+    def chunks() -> Iterator[bytes]:  # a generator body is sent chunked, with no Content-Length
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    with LiveServer(reranker, config) as live:
+        declared = httpx.post(f"{live.url}/v2/rerank", content=body, headers={"content-type": "application/json"})
+        chunked = httpx.post(f"{live.url}/v2/rerank", content=chunks(), headers={"content-type": "application/json"})
+        for answer in (declared, chunked):
+            assert answer.status_code == 413
+            assert answer.json() == {"message": "request body over 10000 bytes", "type": "too_large", "field": None}
+        assert "content-length" not in chunked.request.headers
+
+
+def test_bodies_that_are_not_utf8_or_json_are_422(server: LiveServer) -> None:
+    for content in (b'{"query": "caf\xe9", "documents": ["x"]}', b'{"query": "q", "documents": [', b"\xff\xfe"):
+        answer = httpx.post(f"{server.url}/v2/rerank", content=content, headers={"content-type": "application/json"})
+        assert answer.status_code == 422, content
+        assert answer.json()["type"] == "invalid_request"
+
+
+def test_wrong_method_names_the_allowed_ones(server: LiveServer) -> None:
+    answer = httpx.request("TRACE", f"{server.url}/v2/rerank")
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"

@@ -120,3 +120,27 @@ def test_server_errors_in_plain_words(server: LiveServer, browser: object) -> No
     page.wait_for_function("document.getElementById('error').textContent.length > 0")
     assert "at most 12 per request" in page.inner_text("#error")
     page.close()
+
+
+def test_page_works_with_an_api_key(tiny_bert: Path, cache_dir: Path, browser: object) -> None:
+    """Started with --api-key: the page asks for the key, keeps it for the tab only, never puts it in a URL."""
+    reranker = Reranker(tiny_bert, cache_dir=cache_dir)
+    with LiveServer(reranker, ServerConfig(api_key="s3cret")) as live:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        urls: list[str] = []
+        page.on("request", lambda request: urls.append(request.url))
+        page.goto(live.url)
+        page.wait_for_function("document.getElementById('error').textContent.length > 0")
+        assert page.inner_text("#error") == "This server needs an API key: enter it above."
+        assert page.locator("#keybox").get_attribute("open") is not None
+        page.fill("#key", "wrong")
+        page.wait_for_function("document.getElementById('error').textContent.includes('refused this API key')")
+        page.fill("#key", "s3cret")
+        page.wait_for_selector("#results li")
+        assert page.inner_text("#error") == ""
+        assert page.locator("#model").inner_text().startswith("tiny")
+        assert page.evaluate("sessionStorage.getItem('crossrank-key')") == "s3cret"
+        assert page.evaluate("localStorage.length") == 0
+        assert not any("s3cret" in url for url in urls)
+        assert httpx.get(f"{live.url}/favicon.ico").headers["content-type"].startswith("image/svg+xml")
+        page.close()
