@@ -138,7 +138,8 @@ class PairEncoder:
         pair_tokens = np.array([query_tokens + len(d.ids) + self.special_tokens for d in doc_encs], dtype=np.int64)
         if max_document_tokens is not None:
             for doc_enc in doc_encs:
-                doc_enc.truncate(max_document_tokens)
+                if len(doc_enc.ids) > max_document_tokens:
+                    doc_enc.truncate(max_document_tokens)
 
         ids: list[list[int]] = []
         type_ids: list[list[int]] = []

@@ -133,3 +133,14 @@ def test_bodies_that_are_not_utf8_or_json_are_422(server: LiveServer) -> None:
 def test_wrong_method_names_the_allowed_ones(server: LiveServer) -> None:
     answer = httpx.request("TRACE", f"{server.url}/v2/rerank")
     assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+
+
+def test_max_tokens_per_doc_cuts_documents_and_any_integer_is_fine(server: LiveServer, reranker: Reranker) -> None:
+    long = "the cat sat on the mat while the rain fell over the hills and the wind blew"
+    for limit in (3, 2**70):
+        answer = httpx.post(
+            f"{server.url}/v2/rerank", json={"query": "cat", "documents": [long], "max_tokens_per_doc": limit}
+        )
+        assert answer.status_code == 200, answer.text
+        cut = " ".join(long.split()[:3]) if limit == 3 else long
+        assert answer.json()["results"][0]["relevance_score"] == reranker.score([("cat", cut)])[0]
