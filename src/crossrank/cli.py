@@ -169,6 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     index.set_defaults(handler=_cmd_index)
 
+    demo = sub.add_parser(
+        "demo",
+        formatter_class=_HelpWithDefaults,
+        help="write a static site that reranks in the visitor's browser",
+        description="Write a self-contained static site (page, ONNX Runtime Web, the model, its tokenizer) that "
+        "scores passages in the browser: no server-side model. Serve it from any static host.",
+    )
+    demo.add_argument("--out", required=True, help="site folder: new, empty, or an earlier demo (replaced whole)")
+    demo.add_argument("--model", "-m", default=None, help="model folder or hub id (default: the built-in model)")
+    demo.set_defaults(handler=_cmd_demo)
+
     search = sub.add_parser(
         "search",
         formatter_class=_HelpWithDefaults,
@@ -526,6 +537,19 @@ def _cmd_index(args: argparse.Namespace) -> int:
         f"indexed {report.documents} documents as {report.passages} passages into {args.out} "
         f"({report.embedded} embedded, {report.reused} reused, {len(report.skipped)} skipped) "
         f"in {report.seconds:.1f} s"
+    )
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from crossrank.web.demo import build_demo
+
+    site = build_demo(Path(args.out), model=args.model)
+    print(
+        f"wrote the {site.model} demo to {site.out}/ (model {site.model_bytes / 1e6:.1f} MB); try it with:\n"
+        f"  python -m http.server --directory {site.out} 8000   # then open http://127.0.0.1:8000/\n"
+        "for WebAssembly threads, serve it with Cross-Origin-Opener-Policy: same-origin and "
+        "Cross-Origin-Embedder-Policy: require-corp"
     )
     return 0
 

@@ -36,6 +36,11 @@ class OutputKind:
 INDEX = OutputKind("index", "manifest.json", frozenset({"manifest.json", "passages.sqlite", "bm25", "vectors.npy"}))
 EVAL = OutputKind("eval", "report.json")
 MODEL = OutputKind("model", "training.json")
+DEMO = OutputKind(
+    "demo",
+    "demo.json",
+    frozenset({"index.html", "demo.js", "tokenizer.js", "vendor", "model.onnx", "tokenizer.json", "demo.json"}),
+)
 
 
 def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) -> Path:
@@ -81,6 +86,7 @@ def mark_output(folder: Path, kind: OutputKind) -> None:
 def write_atomic(path: Path, text: str) -> Path:
     """Write `text` to `path` through a temporary file in the same folder, so readers see old or new, never half."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a finished file gets the user's usual mode
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -89,6 +95,20 @@ def write_atomic(path: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def new_folder_beside(out: Path) -> Path:
+    """A private temporary folder next to `out` (same file system, so it can be renamed into place), with the
+    mode a folder made by `mkdir` would have."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building.", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _owned(folder: Path, kind: OutputKind) -> bool:

@@ -21,12 +21,14 @@ def dequantize(init: dict[str, np.ndarray], stem: str) -> np.ndarray:
     return (values * init[f"{stem}_scale"].astype(np.float32)).astype(np.float32)
 
 
-def float_graph(int8: Path) -> Any:
-    """The model in `int8` (dynamically quantised by `quantize_dynamic`) with float32 weights and arithmetic.
+def float_graph(int8: Path, *, keep_int8_weights: bool = False) -> Any:
+    """The model in `int8` (dynamically quantised by `quantize_dynamic`) with float32 arithmetic.
 
     Each `DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul(scales)` chain becomes one float `MatMul`
-    of the (smoothed) activation by the dequantised weight; each `DequantizeLinear` of a constant table
-    becomes that table in float32. Returns an `onnx.ModelProto`.
+    of the (smoothed) activation by the dequantised weight. With `keep_int8_weights` the weight stays 8-bit in
+    the file behind a `DequantizeLinear` (same values, computed the same way; a quarter of the size, for the
+    browser demo); otherwise it is stored dequantised. Embedding rows stay 8-bit tables dequantised after the
+    lookup (exact arithmetic on every CPU). Returns an `onnx.ModelProto`.
     """
     import onnx
     from onnx import numpy_helper
@@ -40,7 +42,7 @@ def float_graph(int8: Path) -> Any:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
 
-    replaced: dict[int, Any] = {}  # id(node) -> its replacement (None: dropped)
+    replaced: dict[int, list[Any]] = {}  # id(node) -> its replacement nodes (empty: dropped)
     new_init: list[Any] = []
     for node in graph.node:
         if node.op_type == "MatMulInteger":
@@ -49,15 +51,31 @@ def float_graph(int8: Path) -> Any:
             (rescale,) = consumers[cast.output[0]]
             if quantizer.op_type != "DynamicQuantizeLinear" or cast.op_type != "Cast" or rescale.op_type != "Mul":
                 raise ValueError(f"{int8}: {node.name} is not a dynamic-quantisation chain")
+            stem = node.input[1].removesuffix("_quantized")
             weight = f"{node.name}_float_weight"
-            new_init.append(numpy_helper.from_array(dequantize(init, node.input[1].removesuffix("_quantized")), weight))
-            replaced[id(node)] = onnx.helper.make_node(
-                "MatMul", [quantizer.input[0], weight], [rescale.output[0]], name=f"{node.name}_float"
+            steps = []
+            if keep_int8_weights:
+                steps.append(
+                    onnx.helper.make_node(
+                        "DequantizeLinear",
+                        [f"{stem}_quantized", f"{stem}_scale", f"{stem}_zero_point"],
+                        [weight],
+                        name=f"{node.name}_dequantize",
+                        axis=1,
+                    )
+                )
+            else:
+                new_init.append(numpy_helper.from_array(dequantize(init, stem), weight))
+            steps.append(
+                onnx.helper.make_node(
+                    "MatMul", [quantizer.input[0], weight], [rescale.output[0]], name=f"{node.name}_float"
+                )
             )
-            replaced[id(cast)] = replaced[id(rescale)] = None
-    nodes = [replaced.get(id(node), node) for node in graph.node]
+            replaced[id(node)] = steps
+            replaced[id(cast)] = replaced[id(rescale)] = []
+    nodes = [step for node in graph.node for step in replaced.get(id(node), [node])]
     del graph.node[:]
-    graph.node.extend(_live([n for n in nodes if n is not None], {o.name for o in graph.output}))
+    graph.node.extend(_live(nodes, {o.name for o in graph.output}))
     graph.initializer.extend(new_init)
     used = {name for node in graph.node for name in node.input}
     kept = [i for i in graph.initializer if i.name in used]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crossrank.errors import InputError
-from crossrank.outputs import INDEX, check_output, mark_output
+from crossrank.outputs import INDEX, check_output, mark_output, new_folder_beside
 from crossrank.retrieval.base import Hits
 from crossrank.retrieval.bm25 import BM25Retriever
 from crossrank.retrieval.dense import DenseRetriever, Embedder
@@ -123,7 +122,7 @@ class Index:
             "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building.", dir=out.parent))
+        tmp = new_folder_beside(out)
         try:
             write_passages(tmp / "passages.sqlite", chunks)
             bm25.save(tmp / "bm25")

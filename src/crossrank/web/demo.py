@@ -1,0 +1,116 @@
+"""`crossrank demo --out DIR`: write a self-contained static site that reranks in the visitor's browser.
+
+The site holds the page, its JavaScript (ONNX Runtime Web, built from the npm registry by
+`scripts/build_web.sh` and shipped inside the package), the model's ONNX file and its `tokenizer.json`. Any
+static host serves it; nothing is fetched from another origin. Browsers give WebAssembly threads only to a
+cross-origin-isolated page (`Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy:
+require-corp`); without those headers it runs on one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from crossrank.errors import ModelError
+from crossrank.models import read_spec, resolve_model
+from crossrank.outputs import DEMO, check_output, mark_output, new_folder_beside
+
+EXAMPLE_QUERY = "how do aircraft wings produce lift"
+EXAMPLE_PASSAGES = [
+    "The recipe calls for two cups of flour, a pinch of salt and three eggs.",
+    "Jet engines compress air, burn fuel in it, and push the hot exhaust out through a nozzle.",
+    "Lift is produced when air moving over the curved upper surface of a wing travels faster than the air below it.",
+    "Paris has been the capital of France since the tenth century.",
+    "A wing's angle of attack changes how much lift it produces, until the flow separates and the wing stalls.",
+    "Flaps on the trailing edge increase a wing's camber, giving more lift at low speed.",
+]
+PAGE_FILES = ("index.html", "demo.js", "tokenizer.js")
+VENDOR_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm", "LICENSES.txt")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSite:
+    """What `build_demo` wrote: the folder, the model it runs and the bytes the browser downloads for it."""
+
+    out: Path
+    model: str
+    model_bytes: int
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("crossrank.web") / "static"))
+
+
+def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | None = None) -> DemoSite:
+    """Write the demo site for `model` (None: the built-in model) into `out`, atomically.
+
+    `out` must be new, empty or an earlier demo (`crossrank.outputs`). The model must be a BERT-style
+    WordPiece cross-encoder (the tokenizer the browser side implements).
+    """
+    check_output(out, DEMO)
+    static = static_dir()
+    missing = [f for f in VENDOR_FILES if not (static / "vendor" / f).is_file()]
+    if missing:
+        raise ModelError(
+            f"the demo's JavaScript is not built ({static / 'vendor'} lacks {', '.join(missing)}); "
+            "run scripts/build_web.sh (needs node and npm) or install a crossrank wheel that carries it"
+        )
+    folder = resolve_model(model)
+    name = "crossrank-default" if model is None else str(model).rstrip("/").rsplit("/", 1)[-1]
+    spec = read_spec(folder, name=name)
+    tokenizer = (
+        json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        if (folder / "tokenizer.json").is_file()
+        else {}
+    )
+    if (tokenizer.get("model") or {}).get("type") != "WordPiece" or (tokenizer.get("normalizer") or {}).get(
+        "type"
+    ) != "BertNormalizer":
+        raise ModelError(f"{name}: the browser demo runs BERT-style WordPiece tokenizers only (tokenizer.json)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = new_folder_beside(out)
+    try:
+        for file in PAGE_FILES:
+            shutil.copyfile(static / file, tmp / file)
+        shutil.copytree(static / "vendor", tmp / "vendor")
+        shutil.copyfile(folder / "tokenizer.json", tmp / "tokenizer.json")
+        _write_model(folder, spec.name, tmp / "model.onnx", cache_dir=cache_dir)
+        size = (tmp / "model.onnx").stat().st_size
+        config = {
+            "name": spec.name,
+            "max_length": spec.max_length,
+            "model": "model.onnx",
+            "model_bytes": size,
+            "tokenizer": "tokenizer.json",
+            "example": {"query": EXAMPLE_QUERY, "passages": EXAMPLE_PASSAGES},
+        }
+        (tmp / "demo.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        mark_output(tmp, DEMO)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old.{time.time_ns()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return DemoSite(out=out, model=spec.name, model_bytes=size)
+
+
+def _write_model(folder: Path, name: str, target: Path, *, cache_dir: Path | None) -> None:
+    """The ONNX file the browser runs: int8-only models keep 8-bit weights behind `DequantizeLinear` (float32
+    arithmetic, as the Python `onnx` backend), any other model its float32 ONNX file (exported if needed)."""
+    from crossrank.backends.onnx import onnx_file, ships_int8_only
+
+    if ships_int8_only(folder):
+        from crossrank.backends.dequantize import float_graph
+
+        target.write_bytes(float_graph(folder / "onnx" / "model_int8.onnx", keep_int8_weights=True).SerializeToString())
+    else:
+        shutil.copyfile(onnx_file(folder, name, quantized=False, cache_dir=cache_dir), target)

@@ -1,0 +1,178 @@
+"""The in-browser demo: `crossrank demo --out` served by a plain static file server, driven in headless Chromium.
+
+The page must rank as `Reranker().rerank` does (scores within the float32 cross-CPU bound: the browser runs the
+same 8-bit weights with float32 arithmetic), tokenise exactly as `tokenizers` does, and talk to no other origin.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import random
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from crossrank import Reranker
+from crossrank.cli import main
+from crossrank.errors import OutputRefused
+from crossrank.models import default_model_dir
+from crossrank.tokenize import load_tokenizer
+from crossrank.web.demo import EXAMPLE_PASSAGES, EXAMPLE_QUERY, VENDOR_FILES, build_demo, static_dir
+from tests.test_default_model import CROSS_CPU_BOUND
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BUILT = all((static_dir() / "vendor" / f).is_file() for f in VENDOR_FILES)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
+    pytest.mark.skipif(not BUILT, reason="the demo's JavaScript is not built: run scripts/build_web.sh (npm)"),
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The built-in model's demo, written by the CLI and served by Python's plain static file server."""
+    out = tmp_path_factory.mktemp("demo") / "site"
+    assert main(["demo", "--out", str(out)]) == 0
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    handler.log_message = lambda *args: None  # type: ignore[assignment,method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+def _shown(page: object) -> list[tuple[int, float]]:
+    rows = page.eval_on_selector_all(  # type: ignore[attr-defined]
+        "#results li", "els => els.map(e => [Number(e.dataset.index), Number(e.dataset.score)])"
+    )
+    return [(int(i), float(s)) for i, s in rows]
+
+
+def test_the_page_ranks_as_python_does_and_stays_on_its_origin(site: str, browser: object) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    origins: list[str] = []
+    page.on("request", lambda request: origins.append(urlsplit(request.url).netloc))
+    started = time.perf_counter()
+    page.goto(site)
+    page.wait_for_selector("#results li", timeout=120_000)
+    first_visit_s = time.perf_counter() - started
+    reranker = Reranker()
+    expected = reranker.rerank(EXAMPLE_QUERY, EXAMPLE_PASSAGES)
+    shown = _shown(page)
+    assert [i for i, _ in shown] == [r.index for r in expected]
+    assert [s for _, s in shown] == pytest.approx([r.score for r in expected], abs=CROSS_CPU_BOUND)
+
+    words = (" ".join(EXAMPLE_PASSAGES) + " ").split() * 20
+    typed = [" ".join(words[7 * i : 7 * i + 40]) for i in range(10)]  # 10 passages of 40 words
+    page.fill("#query", "what makes a wing stall")
+    page.fill("#passages", "\n".join(typed))
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('10 passages in')")
+    expected = reranker.rerank("what makes a wing stall", typed)
+    shown = _shown(page)
+    assert [i for i, _ in shown] == [r.index for r in expected]
+    assert [s for _, s in shown] == pytest.approx([r.score for r in expected], abs=CROSS_CPU_BOUND)
+    assert set(origins) == {urlsplit(site).netloc}  # nothing leaves for another origin
+    load_ms = int(page.evaluate("document.body.dataset.loadMs"))
+    timings = [
+        page.evaluate(
+            "async ([q, docs]) => { const t = performance.now(); await crossrankScorer.score(q, docs);"
+            " return performance.now() - t; }",
+            ["what makes a wing stall", typed],
+        )
+        for _ in range(3)
+    ]
+    print(
+        f"\nin-browser demo (headless Chromium, 1 thread): first visit to first ranking {first_visit_s:.2f} s, "
+        f"model load {load_ms} ms, 10 passages of 40 words in {min(timings):.0f} ms (best of 3)"
+    )
+    page.close()
+
+
+def test_tokenizer_ids_equal_tokenizers(site: str, browser: object) -> None:
+    """Over 1,000 strings: accents, CJK, emoji, punctuation runs, controls, very long text, the empty string."""
+    rng = random.Random(5)
+    pieces = [
+        "Café",
+        "naïve",
+        "Ångström",
+        "İstanbul",
+        "ΟΔΟΣ",
+        "straße",
+        "Œuvre",
+        "résumé",
+        "東京タワー",
+        "北京大学",
+        "한국어",
+        "😀",
+        "👩🏽‍🚀",
+        "🇫🇷",
+        "...",
+        "?!?!",
+        "—",
+        "«»",
+        "(a)",
+        "$5.00",
+        "a+b=c",
+        "e.g.",
+        "don't",
+        "\t",
+        "\n",
+        "\r\n",
+        "\x00",
+        "\x0c",
+        "\u200b",
+        "\u2028",
+        "\ufeff",
+        "\u00a0",
+        "x\u0301",
+        "ﬁ",
+        "ＡＢＣ",
+        "unaffable",
+        "hyperparameterisation",
+        "COVID-19",
+        "3.14159",
+        "@user",
+        "#tag",
+        "http://a.b/c?d=e",
+    ]
+    texts = [""]
+    for n in range(1, 1_050):
+        texts.append(" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))))
+        if n % 100 == 0:
+            texts.append("word " * 3_000 + rng.choice(pieces))  # very long
+    tokenizer = load_tokenizer(default_model_dir())
+    expected = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(site)
+    page.wait_for_function("window.crossrankScorer !== undefined", timeout=120_000)
+    got = page.evaluate("texts => texts.map(t => crossrankScorer.tokenizer.encode(t))", texts)
+    mismatches = [(t[:60], e[:12], g[:12]) for t, e, g in zip(texts, expected, got, strict=True) if e != g]
+    assert not mismatches, mismatches[:5]
+    assert len(texts) >= 1_000
+    page.close()
+
+
+def test_demo_refuses_foreign_folders(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(OutputRefused, match="notes.txt"):
+        build_demo(tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
