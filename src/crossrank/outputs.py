@@ -39,7 +39,9 @@ MODEL = OutputKind("model", "training.json")
 DEMO = OutputKind(
     "demo",
     "demo.json",
-    frozenset({"index.html", "demo.js", "tokenizer.js", "vendor", "model.onnx", "tokenizer.json", "demo.json"}),
+    frozenset(
+        {"index.html", "demo.js", "scorer.js", "tokenizer.js", "vendor", "model.onnx", "tokenizer.json", "demo.json"}
+    ),
 )
 
 

@@ -69,6 +69,14 @@ def test_page_shows_the_api_order(server: LiveServer, browser: object, tmp_path:
     )
     api = httpx.post(f"{server.url}/v2/rerank", json={"query": "supersonic wing flow", "documents": passages}).json()
     assert _order(page) == [r["index"] for r in api["results"]]
+    assert page.evaluate("document.body.dataset.scoredIn") == "browser"  # the default: on the visitor's device
+    assert "in this browser" in page.inner_text("#status")
+    browser_scores = page.eval_on_selector_all("#results li", "els => els.map(e => Number(e.dataset.score))")
+    assert browser_scores == pytest.approx([r["relevance_score"] for r in api["results"]], abs=2e-4)
+    page.check("#where-server")
+    page.wait_for_function("document.body.dataset.scoredIn === 'server'")
+    assert "on the server" in page.inner_text("#status")
+    assert _order(page) == [r["index"] for r in api["results"]]
     texts = page.eval_on_selector_all("#results li .text", "els => els.map(e => e.textContent)")
     assert texts == [passages[r["index"]] for r in api["results"]]
     page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
@@ -85,10 +93,10 @@ def test_accessibility_basics(server: LiveServer, browser: object) -> None:
     )
     assert unlabelled == []
     focus = []
-    for _ in range(3):
+    for _ in range(4):
         page.keyboard.press("Tab")
         focus.append(page.evaluate("document.activeElement.id"))
-    assert focus == ["query", "passages", "rerank"]
+    assert focus == ["where-browser", "query", "passages", "rerank"]
     ratios = page.evaluate(
         """() => {
         const rgb = s => s.match(/\\d+/g).slice(0, 3).map(Number).map(v => v / 255)
@@ -115,6 +123,7 @@ def test_server_errors_in_plain_words(server: LiveServer, browser: object) -> No
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(server.url)
     page.wait_for_selector("#results li")
+    page.check("#where-server")  # the limit is the server's: the browser scores any number
     page.fill("#passages", "\n".join(f"passage number {i}" for i in range(20)))
     page.click("#rerank")
     page.wait_for_function("document.getElementById('error').textContent.length > 0")

@@ -18,7 +18,16 @@ from crossrank.server.state import ServerState, state_of
 
 log = logging.getLogger("crossrank.server")
 
-PROTECTED = ("/v2/rerank", "/v1/rerank", "/rerank", "/v1/models", "/metrics")
+PROTECTED = (
+    "/v2/rerank",
+    "/v1/rerank",
+    "/rerank",
+    "/v1/models",
+    "/metrics",
+    "/demo/demo.json",
+    "/demo/model.onnx",
+    "/demo/tokenizer.json",
+)
 KNOWN_PATHS = {*PROTECTED, "/health", "/", "/favicon.ico"}
 
 

@@ -1,11 +1,25 @@
-"""The demo page at `/` (one static HTML file, no external assets, talking to `/v2/rerank`) and its icon."""
+"""The demo page at `/` and what it needs to score in the visitor's browser.
+
+The page (one static HTML file, no external assets) scores in the browser by default, with the same code as
+`crossrank demo` (`/demo/scorer.js`, ONNX Runtime Web under `/demo/vendor/`) and the served model from
+`/demo/model.onnx`; a switch sends the passages to `/v2/rerank` instead. Without the built JavaScript, or for a
+tokenizer the browser side does not implement, the page says so and scores on the server.
+"""
 
 from __future__ import annotations
 
+import json
 from importlib import resources
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from crossrank.errors import ModelError
+from crossrank.server.errors import ApiError
+from crossrank.server.state import ServerState, state_of
 
 ICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1f4e99"/>'
@@ -24,3 +38,52 @@ def install_page(app: FastAPI) -> None:
 
     app.get("/", include_in_schema=False)(page)
     app.get("/favicon.ico", include_in_schema=False)(icon)
+    app.get("/demo/demo.json", include_in_schema=False)(demo_json)
+    app.get("/demo/tokenizer.json", include_in_schema=False)(tokenizer_json)
+    app.get("/demo/model.onnx", include_in_schema=False)(model_onnx)
+    from crossrank.web.demo import static_dir
+
+    app.mount("/demo", StaticFiles(directory=str(static_dir()), check_dir=False), name="demo")
+
+
+def _folder(state: ServerState) -> tuple[Path, str, int]:
+    reranker = state.reranker
+    if reranker is None:
+        raise ApiError(503, "the model is still loading", type="unavailable")
+    folder = Path(reranker.spec.path)
+    from crossrank.web.demo import check_browser_tokenizer
+
+    try:
+        check_browser_tokenizer(folder, reranker.spec.name)
+    except ModelError as exc:
+        raise ApiError(404, str(exc), type="not_found") from None
+    return folder, reranker.spec.name, reranker.spec.max_length
+
+
+async def demo_json(request: Request) -> Response:
+    state = state_of(request)
+    folder, name, max_length = _folder(state)
+    from crossrank.web.demo import demo_config
+
+    model = await _model(state, folder, name)
+    return Response(json.dumps(demo_config(name, max_length, len(model))), media_type="application/json")
+
+
+async def tokenizer_json(request: Request) -> Response:
+    folder, _, _ = _folder(state_of(request))
+    return Response((folder / "tokenizer.json").read_bytes(), media_type="application/json")
+
+
+async def model_onnx(request: Request) -> Response:
+    state = state_of(request)
+    folder, name, _ = _folder(state)
+    return Response(await _model(state, folder, name), media_type="application/octet-stream")
+
+
+async def _model(state: ServerState, folder: Path, name: str) -> bytes:
+    """The browser's ONNX file for the served model, built once (off the event loop) and kept."""
+    if state.browser_model is None:
+        from crossrank.web.demo import browser_model
+
+        state.browser_model = await run_in_threadpool(browser_model, folder, name, cache_dir=None)
+    return state.browser_model

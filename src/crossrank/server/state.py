@@ -35,6 +35,7 @@ class ServerState:
     reranker: Reranker | None = None
     batcher: Batcher | None = None
     draining: bool = False
+    browser_model: bytes | None = None  # the ONNX file the page's in-browser scorer downloads, built on first use
 
 
 def state_of(request: Request) -> ServerState:

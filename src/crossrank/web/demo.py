@@ -29,7 +29,7 @@ EXAMPLE_PASSAGES = [
     "A wing's angle of attack changes how much lift it produces, until the flow separates and the wing stalls.",
     "Flaps on the trailing edge increase a wing's camber, giving more lift at low speed.",
 ]
-PAGE_FILES = ("index.html", "demo.js", "tokenizer.js")
+PAGE_FILES = ("index.html", "demo.js", "scorer.js", "tokenizer.js")
 VENDOR_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm", "LICENSES.txt")
 
 
@@ -63,15 +63,7 @@ def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | 
     folder = resolve_model(model)
     name = "crossrank-default" if model is None else str(model).rstrip("/").rsplit("/", 1)[-1]
     spec = read_spec(folder, name=name)
-    tokenizer = (
-        json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
-        if (folder / "tokenizer.json").is_file()
-        else {}
-    )
-    if (tokenizer.get("model") or {}).get("type") != "WordPiece" or (tokenizer.get("normalizer") or {}).get(
-        "type"
-    ) != "BertNormalizer":
-        raise ModelError(f"{name}: the browser demo runs BERT-style WordPiece tokenizers only (tokenizer.json)")
+    check_browser_tokenizer(folder, spec.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = new_folder_beside(out)
     try:
@@ -79,16 +71,10 @@ def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | 
             shutil.copyfile(static / file, tmp / file)
         shutil.copytree(static / "vendor", tmp / "vendor")
         shutil.copyfile(folder / "tokenizer.json", tmp / "tokenizer.json")
-        _write_model(folder, spec.name, tmp / "model.onnx", cache_dir=cache_dir)
-        size = (tmp / "model.onnx").stat().st_size
-        config = {
-            "name": spec.name,
-            "max_length": spec.max_length,
-            "model": "model.onnx",
-            "model_bytes": size,
-            "tokenizer": "tokenizer.json",
-            "example": {"query": EXAMPLE_QUERY, "passages": EXAMPLE_PASSAGES},
-        }
+        model_bytes = browser_model(folder, spec.name, cache_dir=cache_dir)
+        (tmp / "model.onnx").write_bytes(model_bytes)
+        size = len(model_bytes)
+        config = demo_config(spec.name, spec.max_length, size)
         (tmp / "demo.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         mark_output(tmp, DEMO)
         if out.exists():
@@ -103,7 +89,29 @@ def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | 
     return DemoSite(out=out, model=spec.name, model_bytes=size)
 
 
-def _write_model(folder: Path, name: str, target: Path, *, cache_dir: Path | None) -> None:
+def check_browser_tokenizer(folder: Path, name: str) -> None:
+    """Refuse a model whose tokenizer the browser side does not implement (BERT WordPiece only)."""
+    path = folder / "tokenizer.json"
+    tokenizer = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    model = tokenizer.get("model") or {}
+    normalizer = tokenizer.get("normalizer") or {}
+    if model.get("type") != "WordPiece" or normalizer.get("type") != "BertNormalizer":
+        raise ModelError(f"{name}: the browser demo runs BERT-style WordPiece tokenizers only (tokenizer.json)")
+
+
+def demo_config(name: str, max_length: int, model_bytes: int) -> dict[str, object]:
+    """`demo.json`: what the page loads and how it encodes pairs."""
+    return {
+        "name": name,
+        "max_length": max_length,
+        "model": "model.onnx",
+        "model_bytes": model_bytes,
+        "tokenizer": "tokenizer.json",
+        "example": {"query": EXAMPLE_QUERY, "passages": EXAMPLE_PASSAGES},
+    }
+
+
+def browser_model(folder: Path, name: str, *, cache_dir: Path | None) -> bytes:
     """The ONNX file the browser runs: int8-only models keep 8-bit weights behind `DequantizeLinear` (float32
     arithmetic, as the Python `onnx` backend), any other model its float32 ONNX file (exported if needed)."""
     from crossrank.backends.onnx import onnx_file, ships_int8_only
@@ -111,6 +119,6 @@ def _write_model(folder: Path, name: str, target: Path, *, cache_dir: Path | Non
     if ships_int8_only(folder):
         from crossrank.backends.dequantize import float_graph
 
-        target.write_bytes(float_graph(folder / "onnx" / "model_int8.onnx", keep_int8_weights=True).SerializeToString())
-    else:
-        shutil.copyfile(onnx_file(folder, name, quantized=False, cache_dir=cache_dir), target)
+        graph = float_graph(folder / "onnx" / "model_int8.onnx", keep_int8_weights=True)
+        return bytes(graph.SerializeToString())
+    return onnx_file(folder, name, quantized=False, cache_dir=cache_dir).read_bytes()
