@@ -176,3 +176,34 @@ def test_demo_refuses_foreign_folders(tmp_path: Path) -> None:
     with pytest.raises(OutputRefused, match="notes.txt"):
         build_demo(tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_the_wheel_carries_the_built_demo(tmp_path: Path) -> None:
+    """`pip install` users get a working demo without node: the wheel holds the page and ONNX Runtime Web."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(root),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("crossrank-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wanted = [f"crossrank/web/static/{f}" for f in ("index.html", "demo.js", "scorer.js", "tokenizer.js")]
+    wanted += [f"crossrank/web/static/vendor/{f}" for f in VENDOR_FILES]
+    assert [w for w in wanted if w not in names] == []
