@@ -12,6 +12,7 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.models import default_model_dir
+from tests.conftest import CROSS_CPU_BOUND, CROSS_CPU_BOUND_INT8
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "passages.txt"
 LIFT = "how do wings produce lift"
@@ -22,11 +23,9 @@ RECIPE = "The recipe calls for two cups of flour, a pinch of salt and three eggs
 # Between CPU kinds (AVX2, AVX-512 VNNI, AMX) float32 kernels sum in other orders; `benchmarks/cross_cpu.py`
 # emulates that with relative noise on every matrix product: 1e-5 (above the typical sqrt(K) * 2**-24) moved
 # a score by 1.4e-5 with float32 arithmetic, and by 0.024 with dynamic int8, where the noise flips 8-bit
-# roundings (even 1e-7 moved int8 scores by 0.007). The bounds below are those, with a margin.
+# roundings (even 1e-7 moved int8 scores by 0.007). The bounds (in conftest.py) are those, with a margin.
 PINNED = [0.90073, 0.02932, 0.70374, 0.10807, 0.01337, 0.38797, 0.11044, 0.96276, 0.032]
-CROSS_CPU_BOUND = 2e-4
 PINNED_INT8 = [0.8923, 0.0316, 0.7159, 0.1021, 0.0138, 0.4044, 0.1116, 0.9608, 0.0314]
-CROSS_CPU_BOUND_INT8 = 0.03
 
 
 def _pairs() -> list[tuple[str, str]]:

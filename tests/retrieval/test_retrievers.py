@@ -55,7 +55,6 @@ def test_rrf_sums_reciprocal_ranks() -> None:
     assert fused.scores[1] == pytest.approx(1 / 61)
 
 
-@pytest.mark.slow
 def test_fusion_with_the_first_stage() -> None:
     # reranker: c, a, b, x; first stage: a, b, c (x never retrieved: counts as rank 4)
     fused = fuse_with_first_stage(["c", "a", "b", "x"], ["a", "b", "c"], constant=0)

@@ -32,6 +32,7 @@ def toy_groups(count: int, seed: int) -> list[Group]:
     return groups
 
 
+@pytest.mark.slow  # ~50-190 s on 2 cores
 def test_training_learns_the_toy_task(tiny_bert: Path, tmp_path: Path) -> None:
     config = TrainConfig(
         base=str(tiny_bert),

@@ -24,7 +24,7 @@ from crossrank.errors import OutputRefused
 from crossrank.models import default_model_dir
 from crossrank.tokenize import load_tokenizer
 from crossrank.web.demo import EXAMPLE_PASSAGES, EXAMPLE_QUERY, VENDOR_FILES, build_demo, static_dir
-from tests.test_default_model import CROSS_CPU_BOUND
+from tests.conftest import CROSS_CPU_BOUND
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BUILT = all((static_dir() / "vendor" / f).is_file() for f in VENDOR_FILES)
