@@ -147,3 +147,21 @@ def test_train_rejects_unknown_teachers(teachers: str, tmp_path: Path, capsys: p
         main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--teacher", teachers])
     assert exit_info.value.code == 2
     assert f"teachers are biencoder, splade, bm25 (comma-separated), got {teachers!r}" in capsys.readouterr().err
+
+
+def test_version_and_every_default_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from crossrank import __version__
+    from crossrank.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out == f"crossrank {__version__}\n"
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name, command in commands.items():
+        for action in command._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            assert action.help, f"{name} {action.option_strings[0]} has no help"
+            shown = command.formatter_class(prog=name)._get_help_string(action) or ""  # type: ignore[attr-defined]
+            if action.default not in (None, False) and not action.required:
+                assert "default" in shown, f"{name} {action.option_strings[0]} hides its default"
