@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +107,18 @@ def new_folder_beside(out: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building.", dir=out.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     return tmp
+
+
+def replace_folder(new: Path, out: Path) -> None:
+    """Swap a finished build in for `out` (already checked by `check_output`); the old folder is removed only
+    after the new one is in place, so readers see the old or the new, never neither."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old.{time.time_ns()}")
+        out.rename(old)
+        new.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        new.rename(out)
 
 
 def _umask() -> int:

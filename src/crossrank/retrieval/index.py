@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crossrank.errors import InputError
-from crossrank.outputs import INDEX, check_output, mark_output, new_folder_beside
+from crossrank.outputs import INDEX, check_output, mark_output, new_folder_beside, replace_folder
 from crossrank.retrieval.base import Hits
 from crossrank.retrieval.bm25 import BM25Retriever
 from crossrank.retrieval.dense import DenseRetriever, Embedder
@@ -130,7 +130,7 @@ class Index:
                 np.save(tmp / "vectors.npy", vectors)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
             mark_output(tmp, INDEX)
-            _replace(tmp, out)
+            replace_folder(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         embedded = 0 if vectors is None else len(chunks) - reused
@@ -292,15 +292,3 @@ def read_passages(path: Path) -> list[Chunk]:
     finally:
         db.close()
     return [Chunk(d, s, p, t, x, f, json.loads(m)) for d, s, p, t, x, f, m in rows]
-
-
-def _replace(new: Path, out: Path) -> None:
-    """Swap the finished build in; the old index (checked to be one, by `check_output`) is removed only after
-    the new one is in place."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old.{time.time_ns()}")
-        out.rename(old)
-        new.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        new.rename(out)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from crossrank.errors import ModelError
 from crossrank.models import read_spec, resolve_model
-from crossrank.outputs import DEMO, check_output, mark_output, new_folder_beside
+from crossrank.outputs import DEMO, check_output, mark_output, new_folder_beside, replace_folder
 
 EXAMPLE_QUERY = "how do aircraft wings produce lift"
 EXAMPLE_PASSAGES = [
@@ -77,13 +76,7 @@ def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | 
         config = demo_config(spec.name, spec.max_length, size)
         (tmp / "demo.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         mark_output(tmp, DEMO)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old.{time.time_ns()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        replace_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return DemoSite(out=out, model=spec.name, model_bytes=size)
