@@ -42,7 +42,17 @@ DEMO = OutputKind(
     "demo",
     "demo.json",
     frozenset(
-        {"index.html", "demo.js", "scorer.js", "tokenizer.js", "vendor", "model.onnx", "tokenizer.json", "demo.json"}
+        {
+            "index.html",
+            "style.css",
+            "demo.js",
+            "scorer.js",
+            "tokenizer.js",
+            "vendor",
+            "model.onnx",
+            "tokenizer.json",
+            "demo.json",
+        }
     ),
 )
 
