@@ -13,3 +13,9 @@ fi
   | grep -v "is ignored: it is neither a file nor a directory" || true
 .venv/bin/python -c "import crossrank, torch, onnxruntime; print('crossrank', crossrank.__version__, '| torch', torch.__version__, '| onnxruntime', onnxruntime.__version__)"
 .venv/bin/python scripts/build_untrained_minilm.py models/minilm-untrained
+# The in-browser demo's JavaScript (ONNX Runtime Web, pinned by web/package-lock.json) into the package.
+if command -v npm >/dev/null 2>&1; then
+  bash scripts/build_web.sh
+else
+  echo "setup: npm not found; 'crossrank demo' needs scripts/build_web.sh to be run once where npm is" >&2
+fi
