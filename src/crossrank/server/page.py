@@ -1,9 +1,10 @@
 """The demo page at `/` and what it needs to score in the visitor's browser.
 
-The page (one static HTML file and the shared `/demo/style.css`; nothing from other origins) scores in the browser by default, with the same code as
-`crossrank demo` (`/demo/scorer.js`, ONNX Runtime Web under `/demo/vendor/`) and the served model from
-`/demo/model.onnx`; a switch sends the passages to `/v2/rerank` instead. Without the built JavaScript, or for a
-tokenizer the browser side does not implement, the page says so and scores on the server.
+The page (one HTML file and the shared `/demo/style.css`; nothing from other origins) scores in the browser by
+default, with the same code as `crossrank demo` (`/demo/scorer.js`, ONNX Runtime Web under `/demo/vendor/`)
+and the served model from `/demo/model.onnx`; a switch sends the passages to `/v2/rerank` instead. Without the
+built JavaScript, or for a tokenizer the browser side does not implement, the page says so and scores on the
+server.
 """
 
 from __future__ import annotations
