@@ -119,7 +119,7 @@ TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)  #
 
 
 @settings(
-    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(query=TEXT, documents=st.lists(TEXT, max_size=4))
 def test_library_never_fails_other_than_input_error(reranker: Reranker, query: str, documents: list[str]) -> None:
@@ -132,7 +132,7 @@ def test_library_never_fails_other_than_input_error(reranker: Reranker, query: s
 
 
 @settings(
-    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.binary(max_size=200) | TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")), jsonl=st.booleans())
 def test_cli_readers_never_fail_other_than_input_error(
@@ -148,7 +148,7 @@ def test_cli_readers_never_fail_other_than_input_error(
     json.dumps(loaded.documents, ensure_ascii=False).encode("utf-8")  # --json can print whatever was read
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(min_size=1, max_size=120), query=TEXT)
 def test_cli_end_to_end_exits_0_or_2_without_traceback(
     tiny_bert: Path,
