@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from crossrank.errors import InputError
 from crossrank.types import Document
@@ -34,15 +34,7 @@ def read_documents(source: str, *, fmt: DocFormat = "auto", text_field: str = "t
     first non-blank character is `{` or `"`.
     """
     name = "<stdin>" if source == "-" else source
-    data = _read_stdin() if source == "-" else _read_file(source)
-    try:
-        raw = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad_line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(
-            f"{name} is not UTF-8 text (line {bad_line}: byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from None
-    raw = raw.removeprefix("\ufeff")
+    raw = decode_text(_read_stdin() if source == "-" else _read_file(source, "documents file"), name)
     if fmt == "auto":
         if source == "-":
             fmt = "jsonl" if raw.lstrip()[:1] in ("{", '"') else "text"
@@ -65,6 +57,31 @@ def read_documents(source: str, *, fmt: DocFormat = "auto", text_field: str = "t
     return LoadedDocuments(documents=documents, lines=lines, skipped_blank=skipped)
 
 
+def read_jsonl_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSONL file (collections, training data), read by
+    the same rules as `read_documents`; invalid JSON, a non-object or a lone surrogate names its line."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(split_lines(decode_text(_read_file(str(path), "file"), str(path))), start=1):
+        if line.strip():
+            item = _parse_json(line, str(path), number)
+            if not isinstance(item, dict):
+                raise InputError(f"{path}:{number}: expected a JSON object")
+            rows.append((number, item))
+    return rows
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 bytes as text, a leading BOM dropped; anything else is refused naming the line and byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{name} is not UTF-8 text (line {bad_line}: byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
 def split_lines(text: str) -> list[str]:
     """Lines ended by `\n` or `\r\n`, and nothing else (`str.splitlines` also splits at form feeds, vertical
     tabs, `\x1c`-`\x1e`, U+2028 ..., which would shift every later line number)."""
@@ -80,32 +97,37 @@ def _read_stdin() -> bytes:
     return bytes(buffer.read()) if buffer is not None else sys.stdin.read().encode("utf-8", "surrogatepass")
 
 
-def _read_file(source: str) -> bytes:
+def _read_file(source: str, what: str) -> bytes:
     path = Path(source)
     if path.is_dir():
-        raise InputError(f"documents file {source!r} is a directory; name a .jsonl or text file")
+        raise InputError(f"{what} {source!r} is a directory; name a .jsonl or text file")
     if not path.exists():
-        raise InputError(f"documents file {source!r} does not exist")
+        raise InputError(f"{what} {source!r} does not exist")
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read documents file {source!r}: {exc.strerror}") from None
+        raise InputError(f"cannot read {what} {source!r}: {exc.strerror}") from None
 
 
 def parse_jsonl_line(line: str, name: str, number: int, text_field: str) -> Document:
     """One JSONL line: a string, or an object with a string under `text_field`; errors name file and line."""
+    item = _parse_json(line, name, number)
+    if not isinstance(item, str | dict):
+        raise InputError(f"{name}:{number}: expected a JSON string or object, got {type(item).__name__}")
+    if isinstance(item, dict) and not isinstance(item.get(text_field), str):
+        raise InputError(f"{name}:{number}: object has no string field {text_field!r} (use --text-field)")
+    return item
+
+
+def _parse_json(line: str, name: str, number: int) -> Any:
     try:
         item = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}:{number}: invalid JSON ({exc.msg})") from exc
-    if not isinstance(item, str | dict):
-        raise InputError(f"{name}:{number}: expected a JSON string or object, got {type(item).__name__}")
     try:  # JSON escapes can spell lone surrogates, which no output (or tokenizer) can encode
         json.dumps(item, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InputError(
             f"{name}:{number}: holds a lone surrogate escape (\\u{ord(exc.object[exc.start]):04x}), not valid Unicode"
         ) from None
-    if isinstance(item, dict) and not isinstance(item.get(text_field), str):
-        raise InputError(f"{name}:{number}: object has no string field {text_field!r} (use --text-field)")
     return item

@@ -6,11 +6,11 @@ Each loader validates what it reads and names the file and line of anything malf
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crossrank.documents import read_jsonl_objects
 from crossrank.errors import InputError
 
 
@@ -97,23 +97,6 @@ def load_beir(folder: Path, *, split: str = "test") -> Dataset:
     return Dataset(
         name=f"{folder.name}/{split}", corpus=corpus, queries=queries, qrels=qrels, checksum=_checksum(files)
     )
-
-
-def read_jsonl_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; invalid JSON or a non-object names its line."""
-    rows: list[tuple[int, dict[str, Any]]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(item, dict):
-                raise InputError(f"{path}:{number}: expected a JSON object")
-            rows.append((number, item))
-    return rows
 
 
 def _jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:

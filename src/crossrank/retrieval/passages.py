@@ -97,7 +97,7 @@ def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, s
 
 
 def _read_jsonl(path: Path) -> list[SourceDocument]:
-    from crossrank.evaluation.loaders import read_jsonl_objects
+    from crossrank.documents import read_jsonl_objects
 
     documents = []
     seen: set[str] = set()

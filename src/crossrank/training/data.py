@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from crossrank.documents import read_jsonl_objects
 from crossrank.errors import InputError
-from crossrank.evaluation.loaders import read_jsonl_objects
 
 
 @dataclass(frozen=True, slots=True)
