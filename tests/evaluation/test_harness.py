@@ -12,6 +12,7 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.cli import main
+from crossrank.errors import InputError
 from crossrank.evaluation.harness import build_retrievers, evaluate, fuse_runs, head_to_head
 from crossrank.evaluation.loaders import load_cranfield, load_dataset
 from crossrank.retrieval.base import Hits
@@ -113,6 +114,8 @@ def test_fuse_adds_a_fused_stage_after_each_reranking(tmp_path: Path) -> None:
     # q1: the first stage ranks d2, d3, d1, has-mat d1, d2, d3: d2 (1st + 2nd) > d1 (3rd + 1st) > d3 (2nd + 3rd)
     assert sorted(mat_fused.run["q1"], key=mat_fused.run["q1"].__getitem__, reverse=True) == ["d2", "d1", "d3"]
     assert len(head_to_head(results)) == 6
+    with pytest.raises(InputError, match="fuse=True fuses each reranking with its first stage"):
+        evaluate(data, {"fixed": FixedRetriever([[1, 2, 0], [2, 3]])}, k=10, fuse=True)
 
 
 def test_reranking_never_adds_judged_documents(tmp_path: Path, tiny_bert: Path, cache_dir: Path) -> None:

@@ -115,6 +115,8 @@ def evaluate(
     """
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
+    if fuse and not rerankers:
+        raise InputError("fuse=True fuses each reranking with its first stage: pass at least one reranker")
     queries = dataset.judged_queries()
     if max_queries is not None:
         queries = dict(list(queries.items())[:max_queries])
