@@ -49,5 +49,6 @@ def test_schemathesis_finds_nothing(tiny_bert: Path, cache_dir: Path, tmp_path: 
             text=True,
             timeout=240,
             env={**os.environ, "NO_COLOR": "1"},
+            cwd=tmp_path,  # its cache and reports stay out of the checkout
         )
     assert proc.returncode == 0, proc.stdout[-12000:]
