@@ -9,7 +9,7 @@ import pytest
 
 from crossrank.cli import main
 from crossrank.errors import OutputRefused
-from crossrank.outputs import EVAL, INDEX, MODEL, check_output
+from crossrank.outputs import EVAL, INDEX, MODEL, check_output, new_folder_beside, replace_folder, write_atomic
 
 
 def tree_hash(root: Path) -> str:
@@ -101,3 +101,30 @@ def test_eval_and_train_refuse_before_any_work(world: Path, capsys: pytest.Captu
     assert "mine holds 1 entry (keep.txt) that crossrank did not write as an eval" in err
     assert "mine holds 1 entry (keep.txt) that crossrank did not write as a model" in err
     assert tree_hash(world) == before
+
+
+def test_the_swap_checks_again_what_appeared_during_a_long_build(world: Path) -> None:
+    """A file the user puts into the output while a build runs is not deleted by the final swap."""
+    assert main(["index", str(world / "docs"), "--out", str(world / "idx"), "--no-dense", "--no-progress"]) == 0
+    new = new_folder_beside(world / "idx")
+    (new / "manifest.json").write_text("{}")
+    (world / "idx" / "added-meanwhile.txt").write_text("mine")
+    before = tree_hash(world / "idx")
+    with pytest.raises(OutputRefused, match="added-meanwhile.txt"):
+        replace_folder(new, world / "idx", INDEX)
+    assert tree_hash(world / "idx") == before
+
+
+def test_written_files_and_folders_get_the_users_usual_mode(world: Path) -> None:
+    import os
+    import stat
+
+    mask = os.umask(0o027)
+    try:
+        folder = new_folder_beside(world / "out")
+        written = write_atomic(folder / "f.txt", "text")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o750
+    assert stat.S_IMODE(written.stat().st_mode) == 0o640
+    assert [p.name for p in folder.iterdir()] == ["f.txt"]  # no temporary file left behind

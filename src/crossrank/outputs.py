@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,30 +98,35 @@ def mark_output(folder: Path, kind: OutputKind) -> None:
 
 
 def write_atomic(path: Path, text: str) -> Path:
-    """Write `text` to `path` through a temporary file in the same folder, so readers see old or new, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a finished file gets the user's usual mode
+    """Write `text` to `path` through a new file in the same folder, so readers see old or new, never half.
+
+    The temporary file is created as `open` would create it (the user's umask applies), so the finished file
+    has the mode the user expects."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
 
 def new_folder_beside(out: Path) -> Path:
-    """A private temporary folder next to `out` (same file system, so it can be renamed into place), with the
-    mode a folder made by `mkdir` would have."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building.", dir=out.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
+    """A new temporary folder next to `out` (same file system, so it can be renamed into place), made as
+    `mkdir` makes folders (the user's umask applies)."""
+    tmp = out.with_name(f".{out.name}.building.{uuid.uuid4().hex[:12]}")
+    tmp.mkdir()
     return tmp
 
 
-def replace_folder(new: Path, out: Path) -> None:
-    """Swap a finished build in for `out` (already checked by `check_output`); the old folder is removed only
-    after the new one is in place, so readers see the old or the new, never neither."""
+def replace_folder(new: Path, out: Path, kind: OutputKind) -> None:
+    """Swap a finished build in for `out`. `out` is checked again first (`check_output`): a long build must
+    not delete what was put there meanwhile. The old folder is removed only after the new one is in place,
+    so readers see the old or the new, never neither."""
+    check_output(out, kind)
     if out.exists():
         old = out.with_name(f".{out.name}.old.{time.time_ns()}")
         out.rename(old)
@@ -129,12 +134,6 @@ def replace_folder(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         new.rename(out)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _owned(folder: Path, kind: OutputKind) -> bool:

@@ -130,7 +130,7 @@ class Index:
                 np.save(tmp / "vectors.npy", vectors)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
             mark_output(tmp, INDEX)
-            replace_folder(tmp, out)
+            replace_folder(tmp, out, INDEX)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         embedded = 0 if vectors is None else len(chunks) - reused

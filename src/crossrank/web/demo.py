@@ -76,7 +76,7 @@ def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | 
         config = demo_config(spec.name, spec.max_length, size)
         (tmp / "demo.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         mark_output(tmp, DEMO)
-        replace_folder(tmp, out)
+        replace_folder(tmp, out, DEMO)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return DemoSite(out=out, model=spec.name, model_bytes=size)
