@@ -51,8 +51,8 @@ class EncodedPairs:
     """Token ids of model inputs; `owner[i]` is the document position that input `i` scores.
 
     With long-document windows one document owns several inputs. `pair_tokens[d]` (when known) counts the
-    tokens document `d` makes with its query and the special tokens before any cut: what a server bills and
-    checks against the window.
+    tokens document `d` makes with its query and the special tokens before the window cuts anything (after
+    `max_document_tokens`): what a server bills and checks against the window.
     """
 
     ids: list[list[int]]
@@ -135,11 +135,11 @@ class PairEncoder:
         if window_overlap is not None:
             stride = max(0, min(window_overlap, doc_room // 2))
         doc_encs = self.tokenizer.encode_batch(documents, add_special_tokens=False)
-        pair_tokens = np.array([query_tokens + len(d.ids) + self.special_tokens for d in doc_encs], dtype=np.int64)
         if max_document_tokens is not None:
             for doc_enc in doc_encs:
                 if len(doc_enc.ids) > max_document_tokens:
                     doc_enc.truncate(max_document_tokens)
+        pair_tokens = np.array([query_tokens + len(d.ids) + self.special_tokens for d in doc_encs], dtype=np.int64)
 
         ids: list[list[int]] = []
         type_ids: list[list[int]] = []

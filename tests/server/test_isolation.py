@@ -144,3 +144,5 @@ def test_max_tokens_per_doc_cuts_documents_and_any_integer_is_fine(server: LiveS
         assert answer.status_code == 200, answer.text
         cut = " ".join(long.split()[:3]) if limit == 3 else long
         assert answer.json()["results"][0]["relevance_score"] == reranker.score([("cat", cut)])[0]
+        billed = len(reranker.encoder.tokenizer.encode("cat", cut).ids)  # the pair as scored, specials included
+        assert answer.json()["usage"]["total_tokens"] == billed
