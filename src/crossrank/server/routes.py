@@ -86,7 +86,8 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
 async def _encode(
     state: ServerState, query: str, texts: list[str], field_name: str, *, max_document_tokens: int | None = None
 ) -> EncodedQuery:
-    """Check the request against the limits and tokenise it once, in a worker thread (never on the loop)."""
+    """Check the request against the limits; check its text and tokenise it once, in a worker thread (never on
+    the event loop)."""
     reranker = _reranker(state)
     if len(texts) > state.config.max_documents:
         raise ApiError(
@@ -102,13 +103,21 @@ async def _encode(
             type="too_large",
             field="query",
         )
+    return await run_in_threadpool(_check_and_encode, reranker, query, texts, field_name, max_document_tokens)
+
+
+def _check_and_encode(
+    reranker: Reranker, query: str, texts: list[str], field_name: str, max_document_tokens: int | None
+) -> EncodedQuery:
+    """Runs in a worker thread: text no tokenizer accepts (a lone surrogate) is refused naming its wire field
+    (`documents.3`), before it could share a batch with anyone's request; then the one encoding."""
     for where, text in [("query", query), *((f"{field_name}.{i}", t) for i, t in enumerate(texts))]:
         try:
             check_text(text, where)
         except InputError as exc:
             raise from_exception(exc, field=where) from None
     try:
-        return await run_in_threadpool(reranker.encode, query, texts, max_document_tokens=max_document_tokens)
+        return reranker.encode(query, texts, max_document_tokens=max_document_tokens)
     except InputError as exc:
         raise from_exception(exc) from None
 
