@@ -512,7 +512,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         api_key=args.api_key or os.environ.get("CROSSRANK_API_KEY") or None,
         cors_origins=tuple(args.cors_origin),
     )
-    name = "crossrank-default" if args.model is None else str(args.model).rstrip("/").rsplit("/", 1)[-1]
+    from crossrank.models import display_name
+
+    name = display_name(args.model)
     app = create_app(lambda: _load_reranker(args), config=config, model_name=name)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"crossrank: serving {name} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
@@ -562,13 +564,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
     first_stage: FirstStage = args.first_stage or ("hybrid" if index.dense is not None else "bm25")
     if first_stage != "bm25" and index.dense is None:
         raise InputError(f"{args.index} was built with --no-dense; use --first-stage bm25")
-    args.first_stage = first_stage
     reranker = None if args.no_rerank else _load_reranker(args)
     hits = index.search(query, k=args.k, top=args.top, first_stage=first_stage, reranker=reranker, fuse=args.fuse)
     if args.json:
         payload = {
             "query": args.query,
-            "first_stage": args.first_stage,
+            "first_stage": first_stage,
             "reranker": None if reranker is None else reranker.name,
             "fuse": args.fuse,
             "results": [

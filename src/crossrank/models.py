@@ -24,6 +24,11 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("crossrank") / "default_model"))
 
 
+def display_name(model: str | Path | None) -> str:
+    """How a model is named in output: "crossrank-default" for the built-in, else its folder or hub id basename."""
+    return "crossrank-default" if model is None else str(model).rstrip("/").rsplit("/", 1)[-1]
+
+
 def resolve_model(model: str | Path | None) -> Path:
     """Return a local folder for `model`: a path, a Hugging Face hub id, or None for the built-in default."""
     if model is None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from crossrank.backends import Backend, load_backend
 from crossrank.errors import InputError
-from crossrank.models import read_spec, resolve_model
+from crossrank.models import display_name, read_spec, resolve_model
 from crossrank.progress import progress_bar
 from crossrank.tokenize import EncodedPairs, PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
 from crossrank.types import Document, ModelSpec, RankedResult
@@ -106,8 +106,7 @@ class Reranker:
         if threads is not None and threads < 1:
             raise InputError(f"threads must be at least 1, got {threads}")
         folder = resolve_model(model)
-        name = "crossrank-default" if model is None else str(model).rstrip("/").rsplit("/", 1)[-1]
-        self.spec: ModelSpec = read_spec(folder, name=name, max_length=max_length)
+        self.spec: ModelSpec = read_spec(folder, name=display_name(model), max_length=max_length)
         if token_budget is None:
             token_budget = max(512, self.spec.max_length)
         if token_budget < self.spec.max_length:

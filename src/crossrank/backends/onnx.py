@@ -222,7 +222,7 @@ class OnnxBackend:
         self.path = onnx_file(Path(spec.path), spec.name, quantized=quantized, cache_dir=cache_dir)
         self.workers = threads if threads is not None else available_cpus()
         source: Path | bytes = self.path
-        if not quantized and self.path.name == "model_int8.onnx":
+        if not quantized and ships_int8_only(Path(spec.path)):
             from crossrank.backends.dequantize import float_graph
 
             source = float_graph(self.path).SerializeToString()

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from crossrank.errors import ModelError
-from crossrank.models import read_spec, resolve_model
+from crossrank.models import display_name, read_spec, resolve_model
 from crossrank.outputs import DEMO, check_output, mark_output, new_folder_beside, replace_folder
 
 EXAMPLE_QUERY = "how do aircraft wings produce lift"
@@ -60,8 +60,7 @@ def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | 
             "run scripts/build_web.sh (needs node and npm) or install a crossrank wheel that carries it"
         )
     folder = resolve_model(model)
-    name = "crossrank-default" if model is None else str(model).rstrip("/").rsplit("/", 1)[-1]
-    spec = read_spec(folder, name=name)
+    spec = read_spec(folder, name=display_name(model))
     check_browser_tokenizer(folder, spec.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = new_folder_beside(out)

@@ -60,7 +60,7 @@ async function main() {
   $("passages").value = config.example.passages.join("\n");
   $("status").textContent = `Downloading the model (${(config.model_bytes / 1e6).toFixed(1)} MB)…`;
   try {
-    scorer = await Scorer.load(base, (f) => { $("progress").value = f; });
+    scorer = await Scorer.load(base, (f) => { $("progress").value = f; }, {}, config);
   } catch (e) {
     $("status").textContent = "";
     $("error").textContent = `The model could not be loaded: ${e.message || e}`;

@@ -29,10 +29,11 @@ async function json(url, headers) {
 }
 
 export class Scorer {
-  /** Load `demo.json`, the tokenizer and the model below `base`; `headers` go with every request. */
-  static async load(base, onProgress = () => {}, headers = {}) {
+  /** Load the tokenizer and the model below `base` (and `demo.json`, unless the caller has it already);
+   * `headers` go with every request. */
+  static async load(base, onProgress = () => {}, headers = {}, config = null) {
     const started = performance.now();
-    const config = await json(new URL("demo.json", base), headers);
+    config = config || (await json(new URL("demo.json", base), headers));
     const tokenizer = new WordPieceTokenizer(await json(new URL(config.tokenizer, base), headers));
     const model = await download(new URL(config.model, base), onProgress, headers);
     ort.env.wasm.wasmPaths = new URL("vendor/", import.meta.url).href;
