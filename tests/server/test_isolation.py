@@ -146,3 +146,21 @@ def test_max_tokens_per_doc_cuts_documents_and_any_integer_is_fine(server: LiveS
         assert answer.json()["results"][0]["relevance_score"] == reranker.score([("cat", cut)])[0]
         billed = len(reranker.encoder.tokenizer.encode("cat", cut).ids)  # the pair as scored, specials included
         assert answer.json()["usage"]["total_tokens"] == billed
+
+
+def test_the_browser_scorer_is_refused_for_a_tokenizer_it_cannot_run(tiny_xlmr: Path, cache_dir: Path) -> None:
+    """An XLM-R (SentencePiece) model: /demo/* answers 404 saying why, every time; the page then scores on the
+    server. A WordPiece model gets its demo.json."""
+    with LiveServer(Reranker(tiny_xlmr, cache_dir=cache_dir), ServerConfig()) as live:
+        for _ in range(2):
+            answer = httpx.get(f"{live.url}/demo/demo.json")
+            assert answer.status_code == 404
+            assert "WordPiece tokenizers only" in answer.json()["message"]
+        assert httpx.get(f"{live.url}/demo/model.onnx").status_code == 404
+
+
+def test_the_browser_scorer_gets_the_served_model(server: LiveServer, reranker: Reranker) -> None:
+    config = httpx.get(f"{server.url}/demo/demo.json").json()
+    assert config["max_length"] == reranker.spec.max_length
+    model = httpx.get(f"{server.url}/demo/model.onnx")
+    assert model.status_code == 200 and len(model.content) == config["model_bytes"]

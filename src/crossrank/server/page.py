@@ -47,23 +47,29 @@ def install_page(app: FastAPI) -> None:
     app.mount("/demo", StaticFiles(directory=str(static_dir()), check_dir=False), name="demo")
 
 
-def _folder(state: ServerState) -> tuple[Path, str, int]:
+async def _folder(state: ServerState) -> tuple[Path, str, int]:
+    """The served model's folder, name and window, once the browser side is known to tokenise it (checked
+    once, off the event loop, and remembered: the answer cannot change while the model is served)."""
     reranker = state.reranker
     if reranker is None:
         raise ApiError(503, "the model is still loading", type="unavailable")
     folder = Path(reranker.spec.path)
-    from crossrank.web.demo import check_browser_tokenizer
+    if state.browser_refusal is None:
+        from crossrank.web.demo import check_browser_tokenizer
 
-    try:
-        check_browser_tokenizer(folder, reranker.spec.name)
-    except ModelError as exc:
-        raise ApiError(404, str(exc), type="not_found") from None
+        try:
+            await run_in_threadpool(check_browser_tokenizer, folder, reranker.spec.name)
+            state.browser_refusal = ""
+        except ModelError as exc:
+            state.browser_refusal = str(exc)
+    if state.browser_refusal:
+        raise ApiError(404, state.browser_refusal, type="not_found")
     return folder, reranker.spec.name, reranker.spec.max_length
 
 
 async def demo_json(request: Request) -> Response:
     state = state_of(request)
-    folder, name, max_length = _folder(state)
+    folder, name, max_length = await _folder(state)
     from crossrank.web.demo import demo_config
 
     model = await _model(state, folder, name)
@@ -71,13 +77,13 @@ async def demo_json(request: Request) -> Response:
 
 
 async def tokenizer_json(request: Request) -> Response:
-    folder, _, _ = _folder(state_of(request))
-    return Response((folder / "tokenizer.json").read_bytes(), media_type="application/json")
+    folder, _, _ = await _folder(state_of(request))
+    return Response(await run_in_threadpool((folder / "tokenizer.json").read_bytes), media_type="application/json")
 
 
 async def model_onnx(request: Request) -> Response:
     state = state_of(request)
-    folder, name, _ = _folder(state)
+    folder, name, _ = await _folder(state)
     return Response(await _model(state, folder, name), media_type="application/octet-stream")
 
 
