@@ -16,7 +16,7 @@ import numpy as np
 
 from crossrank import Reranker
 from crossrank.evaluation.loaders import load_cranfield
-from crossrank.evaluation.report import cpu_name
+from crossrank.machine import describe
 from crossrank.retrieval.index import Index
 
 
@@ -51,7 +51,7 @@ def main() -> None:
             index.search(query, k=args.k, first_stage=args.first_stage, reranker=reranker)
             total_ms.append((time.perf_counter() - start) * 1000)
     print(
-        f"machine: {cpu_name()}, {os.cpu_count()} cores; reranker {reranker.name} ({reranker.backend.name}), "
+        f"machine: {describe()}, {os.cpu_count()} cores; reranker {reranker.name} ({reranker.backend.name}), "
         f"threads={args.threads}"
     )
     print(

@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 
 from crossrank.evaluation.loaders import load_cranfield
-from crossrank.evaluation.report import cpu_name
+from crossrank.machine import describe
 
 
 def free_port() -> int:
@@ -165,7 +165,7 @@ def main() -> None:
         for i, q in enumerate(queries[:32])
     ]
     large: dict[str, object] = {"query": queries[0], "documents": [docs[j % len(docs)] for j in range(1000)]}
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; server threads={args.threads}")
+    print(f"machine: {describe()}, {os.cpu_count()} cores; server threads={args.threads}")
     for src in ([args.baseline_src] if args.baseline_src else []) + [None]:
         run_server(src, args, payloads, large)
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from crossrank import Reranker
 from crossrank.evaluation.loaders import load_cranfield
-from crossrank.evaluation.report import cpu_name
+from crossrank.machine import describe
 
 Scorer = Callable[[list[tuple[str, str]]], Sequence[float]]
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,7 +243,7 @@ def main() -> None:
     parser.add_argument("--quality-queries", type=int, default=None, help="Cranfield queries for section 3 (all)")
     parser.add_argument("--skip", choices=["throughput", "quality"], action="append", default=[])
     args = parser.parse_args()
-    print(f"machine: {cpu_name()}, {os.cpu_count()} logical cores; threads={args.threads}")
+    print(f"machine: {describe()}, {os.cpu_count()} logical cores; threads={args.threads}")
     if "throughput" not in args.skip:
         throughput_section(args)
     if "quality" not in args.skip:

@@ -146,7 +146,8 @@ def test_train_rejects_unknown_teachers(teachers: str, tmp_path: Path, capsys: p
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--teacher", teachers])
     assert exit_info.value.code == 2
-    assert f"teachers are biencoder, splade, bm25 (comma-separated), got {teachers!r}" in capsys.readouterr().err
+    expected = f"teachers are default, biencoder, splade, bm25 (comma-separated), got {teachers!r}"
+    assert expected in capsys.readouterr().err
 
 
 def test_version_and_every_default_in_help(capsys: pytest.CaptureFixture[str]) -> None:

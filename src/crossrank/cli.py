@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--base",
         default=None,
-        help="base folder, or 'default' to fine-tune the built-in model further (default: all-MiniLM-L6-v2)",
+        help="model folder, or minilm (all-MiniLM-L6-v2), default (the built-in model, trained further) or "
+        "splade-tiny (a 2-layer BERT, as crossrank-tiny) (default: minilm)",
     )
     train.add_argument("--split", default="train", help="qrels split of BEIR folders")
     train.add_argument("--negatives", type=_positive_int, default=7, help="negatives per positive")
@@ -100,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher",
         type=_teacher_list,
         default=None,
-        help="teacher(s) for distillation: biencoder, splade, bm25, or several comma-separated (fused)",
+        help="teacher(s) for distillation: default (the built-in model), biencoder, splade, bm25, or several "
+        "comma-separated (fused)",
     )
     train.add_argument("--distill", type=float, default=0.5, help="weight of the teacher term (with --teacher)")
     train.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")
@@ -237,9 +239,20 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--cascade-keep",
         type=_positive_int,
         default=None,
-        help="score every document on a short window first and only the best N on the full one (returns N)",
+        help="score every document with a first pass (--cascade-model, else this model on a short window) and "
+        "only the best N with the model (returns N)",
     )
-    group.add_argument("--cascade-length", type=_positive_int, default=64, help="first-pass window")
+    group.add_argument(
+        "--cascade-model",
+        default=None,
+        help="first-pass model of the cascade, e.g. crossrank-tiny (default: the model itself on a short window)",
+    )
+    group.add_argument(
+        "--cascade-length",
+        type=_positive_int,
+        default=None,
+        help="first-pass window (default: 64 tokens for the model itself, the cascade model's own window)",
+    )
     group.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -274,6 +287,7 @@ def _load_reranker(args: argparse.Namespace) -> Reranker:
         threads=args.threads,
         long_documents="window" if args.window else "truncate",
         cascade_keep=args.cascade_keep,
+        cascade_model=args.cascade_model,
         cascade_length=args.cascade_length,
     )
 
@@ -315,11 +329,16 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
         raw=args.raw,
         show_progress=_progress(args),
     )
-    if args.cascade_keep is not None and len(loaded.documents) > args.cascade_keep:
-        dropped = len(loaded.documents) - args.cascade_keep
+    cascade = reranker.cascade
+    if cascade is not None and len(loaded.documents) > cascade.keep:
+        first_pass = (
+            f"a {cascade.encoder.max_length}-token first pass"
+            if cascade.scorer is None
+            else f"a first pass of {cascade.scorer.spec.name}"
+        )
         print(
-            f"crossrank: cascade kept the best {args.cascade_keep} of {len(loaded.documents)} documents "
-            f"on a {args.cascade_length}-token first pass; {dropped} not returned",
+            f"crossrank: cascade kept the best {cascade.keep} of {len(loaded.documents)} documents on {first_pass}; "
+            f"{len(loaded.documents) - cascade.keep} not returned",
             file=sys.stderr,
         )
     if args.json:
@@ -365,6 +384,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from crossrank.evaluation.loaders import load_dataset
     from crossrank.evaluation.report import comparison_table, table, write_outputs
     from crossrank.outputs import EVAL, check_output
+    from crossrank.reranker import reranker_settings
 
     stages = [s.strip() for s in args.first_stage.split(",") if s.strip()]
     if args.out:  # refused now, not after an hour of scoring
@@ -398,13 +418,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         "baselines": [b.name for b in baselines],
         "k": args.k,
         "fuse": "rrf, constant 60" if args.fuse else None,
-        "model": None if reranker is None else reranker.spec.name,
-        "model_path": None if reranker is None else reranker.spec.path,
-        "backend": None if reranker is None else reranker.backend.name,
-        "max_length": None if reranker is None else reranker.spec.max_length,
         "threads": args.threads,
-        "long_documents": "window" if args.window else "truncate",
-        "cascade": None if args.cascade_keep is None else {"keep": args.cascade_keep, "length": args.cascade_length},
+        **reranker_settings(reranker),
     }
     comparisons = head_to_head(results)
     write_outputs(results, comparisons=comparisons, settings=settings, out=out, inputs=[Path(args.dataset)])
@@ -423,6 +438,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import logging
     import random
 
+    from crossrank.basemodels import resolve_base
     from crossrank.outputs import MODEL, check_output
     from crossrank.training.data import load_groups
     from crossrank.training.trainer import TrainConfig, export_onnx, train
@@ -434,14 +450,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     training_log = logging.getLogger("crossrank.training")
     training_log.addHandler(handler)
     training_log.setLevel(logging.INFO)
-    if args.base is None:
-        from crossrank.basemodels import minilm_dir
-
-        args.base = str(minilm_dir())
-    elif args.base == "default":
-        from crossrank.basemodels import default_as_base
-
-        args.base = str(default_as_base())
+    base = resolve_base(args.base)
     groups = []
     for source in args.data:
         found, stats = load_groups(
@@ -457,7 +466,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         groups = with_teacher_scores(groups, args.teacher, show_progress=_progress(args))
     config = TrainConfig(
         distill=args.distill if args.teacher else 0.0,
-        base=args.base,
+        base=str(base),
         out=args.out,
         epochs=args.epochs,
         lr=args.lr,

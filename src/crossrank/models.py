@@ -19,9 +19,18 @@ HUB_PATTERNS = ["*.json", "*.txt", "*.model", "model.safetensors", "onnx/model.o
 _POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "xlm-roberta-xl": 2}
 
 
+BUILT_IN = {"crossrank-default": "default_model", "crossrank-tiny": "tiny_model"}
+"""crossrank's own models, shipped inside the package, by name; `None` means crossrank-default."""
+
+
+def built_in_dir(name: str = "crossrank-default") -> Path:
+    """The folder of a built-in model inside the package (see `BUILT_IN`)."""
+    return Path(str(resources.files("crossrank") / BUILT_IN[name]))
+
+
 def default_model_dir() -> Path:
-    """The built-in cross-encoder shipped inside the package."""
-    return Path(str(resources.files("crossrank") / "default_model"))
+    """The built-in cross-encoder used when no model is named."""
+    return built_in_dir("crossrank-default")
 
 
 def display_name(model: str | Path | None) -> str:
@@ -30,16 +39,21 @@ def display_name(model: str | Path | None) -> str:
 
 
 def resolve_model(model: str | Path | None) -> Path:
-    """Return a local folder for `model`: a path, a Hugging Face hub id, or None for the built-in default."""
-    if model is None:
-        path = default_model_dir()
+    """Return a local folder for `model`: a built-in name (None is crossrank-default), a path, or a hub id.
+
+    The built-in names are reserved: `crossrank-tiny` is the shipped model even where a folder of that name exists
+    (write `./crossrank-tiny` for the folder).
+    """
+    name = "crossrank-default" if model is None else str(model)
+    if name in BUILT_IN:
+        path = built_in_dir(name)
         if not (path / "config.json").is_file():
             raise ModelError(
-                "no model was named and the built-in default model is not installed in this copy of "
-                "crossrank; pass a model folder or hub id (--model PATH)"
+                f"the built-in model {name} is not installed in this copy of crossrank; pass a model folder or "
+                "hub id (--model PATH)"
             )
         return path
-    path = Path(model).expanduser()
+    path = Path(name).expanduser()
     if path.is_dir():
         return path
     if path.exists():

@@ -46,10 +46,12 @@ class EncodedQuery:
 
 @dataclass(frozen=True, slots=True)
 class Cascade:
-    """The cascade's first pass: the same model on a shorter window, keeping the best `keep` documents."""
+    """The cascade's first pass: `scorer` (a smaller model; None: this one on a shorter window) scores every
+    document, tokenised by `encoder`, and the best `keep` go on to the full model."""
 
     encoder: PairEncoder
     keep: int
+    scorer: Reranker | None
 
 
 class Reranker:
@@ -73,10 +75,12 @@ class Reranker:
         window_overlap: tokens shared by consecutive windows.
         aggregate: how window scores become one score: "max" (default), "first" or "mean".
         cascade_keep: turn on a two-pass cascade in `rerank`/`rerank_batch`: every document is first scored by
-            the same model on a short window (`cascade_length` tokens per pair, ~3-4x cheaper), and only the best
-            `cascade_keep` of each query are scored on the full window and returned; the rest are dropped.
-            `score` never cascades.
-        cascade_length: token window of the first pass.
+            `cascade_model` (or, without one, by this model on a `cascade_length`-token window), and only the best
+            `cascade_keep` of each query are scored by this model and returned; the rest are dropped. `score`
+            never cascades.
+        cascade_model: the first pass's model, typically a much smaller one ("crossrank-tiny"); it runs on the
+            same backend, threads and cache folder, on its own window unless `cascade_length` is given.
+        cascade_length: token window of the first pass (default: 64 for this model, the cascade model's own).
     """
 
     def __init__(
@@ -93,7 +97,8 @@ class Reranker:
         window_overlap: int = 64,
         aggregate: Aggregate = "max",
         cascade_keep: int | None = None,
-        cascade_length: int = 64,
+        cascade_model: str | Path | None = None,
+        cascade_length: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
@@ -113,16 +118,15 @@ class Reranker:
             raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
         tokenizer = load_tokenizer(folder)
         self.encoder = PairEncoder(tokenizer, max_length=self.spec.max_length)
-        self.cascade: Cascade | None = None
-        if cascade_keep is not None:
-            if isinstance(cascade_keep, bool) or not isinstance(cascade_keep, int) or cascade_keep < 1:
-                raise InputError(f"cascade_keep must be a positive integer or None, got {cascade_keep!r}")
-            if not 8 <= cascade_length < self.spec.max_length:
-                raise InputError(
-                    f"cascade_length must be at least 8 and below the {self.spec.max_length}-token window, "
-                    f"got {cascade_length}"
-                )
-            self.cascade = Cascade(encoder=PairEncoder(tokenizer, max_length=cascade_length), keep=cascade_keep)
+        self.cascade = _cascade(
+            keep=cascade_keep,
+            model=cascade_model,
+            length=cascade_length,
+            main=self.encoder,
+            backend=backend,
+            threads=threads,
+            cache_dir=cache_dir,
+        )
         self.backend: Backend = load_backend(
             backend or "onnx",
             self.spec,
@@ -140,7 +144,9 @@ class Reranker:
         cascade's settings when it has one."""
         if self.cascade is None:
             return self.spec.name
-        return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}"
+        if self.cascade.scorer is None:
+            return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}"
+        return f"{self.cascade.scorer.spec.name} top-{self.cascade.keep} > {self.spec.name}"
 
     def __repr__(self) -> str:
         return f"Reranker(model={self.spec.name!r}, backend={self.backend.name!r}, max_length={self.spec.max_length})"
@@ -283,7 +289,8 @@ class Reranker:
         cascading = [(i, e.first_pass) for i, e in enumerate(encoded) if e.first_pass is not None]
         if cascading and self.cascade is not None:
             sizes = [encoded[i].unique for i, _ in cascading]
-            first = self._score_inputs([p for _, p in cascading], sizes, raw=True, show_progress=False)
+            scorer = self.cascade.scorer or self
+            first = scorer._score_inputs([p for _, p in cascading], sizes, raw=True, show_progress=False)
             for (i, _), unique_scores in zip(cascading, first, strict=True):
                 kept[i] = _best(unique_scores[encoded[i].slots], self.cascade.keep)
         needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
@@ -325,6 +332,55 @@ class Reranker:
                 scores[positions] = activate(logits, self.spec.activation, raw=raw)
                 advance(len(positions))
         return scores
+
+
+def _cascade(
+    *,
+    keep: int | None,
+    model: str | Path | None,
+    length: int | None,
+    main: PairEncoder,
+    backend: str | None,
+    threads: int | None,
+    cache_dir: str | Path | None,
+) -> Cascade | None:
+    """The cascade's first pass as `Reranker` was asked for it, or None; refuses settings that contradict."""
+    if keep is None:
+        if model is not None or length is not None:
+            raise InputError("cascade_model and cascade_length need cascade_keep (how many documents go on)")
+        return None
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise InputError(f"cascade_keep must be a positive integer or None, got {keep!r}")
+    if model is not None:
+        scorer = Reranker(model, max_length=length, backend=backend, threads=threads, cache_dir=cache_dir)
+        return Cascade(encoder=scorer.encoder, keep=keep, scorer=scorer)
+    length = 64 if length is None else length
+    if not 8 <= length < main.max_length:
+        raise InputError(
+            f"cascade_length must be at least 8 and below the {main.max_length}-token window, got {length}"
+        )
+    return Cascade(encoder=PairEncoder(main.tokenizer, max_length=length), keep=keep, scorer=None)
+
+
+def reranker_settings(reranker: Reranker | None) -> dict[str, object]:
+    """What shapes a reranker's scores, for reports: model, folder, backend, window, long documents, cascade."""
+    if reranker is None:
+        return dict.fromkeys(("model", "model_path", "backend", "max_length", "long_documents", "cascade"))
+    cascade = reranker.cascade
+    return {
+        "model": reranker.spec.name,
+        "model_path": reranker.spec.path,
+        "backend": reranker.backend.name,
+        "max_length": reranker.spec.max_length,
+        "long_documents": "truncate" if reranker.window_overlap is None else "window",
+        "cascade": None
+        if cascade is None
+        else {
+            "keep": cascade.keep,
+            "model": reranker.spec.name if cascade.scorer is None else cascade.scorer.spec.name,
+            "length": cascade.encoder.max_length,
+        },
+    }
 
 
 def activate(logits: np.ndarray, activation: str, *, raw: bool) -> np.ndarray:

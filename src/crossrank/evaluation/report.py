@@ -14,6 +14,7 @@ from typing import Any
 from crossrank.errors import BackendUnavailable
 from crossrank.evaluation.harness import Comparison, StageResult, percentile
 from crossrank.evaluation.metrics import MEASURES, Significance
+from crossrank.machine import cpu_features, cpu_name
 from crossrank.outputs import EVAL, check_output, mark_output, write_atomic
 
 LABELS = {"nDCG@10": "nDCG@10", "RR@10": "MRR@10", "R@100": "R@100", "AP": "MAP"}
@@ -69,7 +70,7 @@ def report(
     return {
         "settings": settings,
         "versions": {"python": platform.python_version(), **_versions()},
-        "machine": {"cpu": cpu_name(), "cores": os.cpu_count()},
+        "machine": {"cpu": cpu_name(), "features": cpu_features(), "cores": os.cpu_count()},
         "stages": [
             {
                 "name": s.name,
@@ -104,17 +105,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
-
-
-def cpu_name() -> str:
-    """The CPU model as /proc/cpuinfo names it (for reports and benchmarks)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def write_outputs(
