@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from crossrank import Reranker
+from crossrank.corpora import Dataset, load_dataset
 from crossrank.evaluation.harness import build_retrievers, percentile
-from crossrank.evaluation.loaders import Dataset, load_dataset
-from crossrank.evaluation.metrics import Run, mean, paired_test, per_query
+from crossrank.evaluation.metrics import mean, paired_test, per_query
 from crossrank.machine import describe
+from crossrank.types import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from crossrank import Reranker
-from crossrank.evaluation.loaders import load_cranfield
+from crossrank.corpora import load_cranfield
 from crossrank.machine import describe
 from crossrank.retrieval.index import Index
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from crossrank.evaluation.loaders import load_cranfield
+from crossrank.corpora import load_cranfield
 from crossrank.machine import describe
 
 

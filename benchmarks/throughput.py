@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from crossrank import Reranker
-from crossrank.evaluation.loaders import load_cranfield
+from crossrank.corpora import load_cranfield
 from crossrank.machine import describe
 
 Scorer = Callable[[list[tuple[str, str]]], Sequence[float]]

@@ -24,7 +24,7 @@ fi
 .venv/bin/python scripts/title_queries.py "$DATA/scifact/corpus.jsonl" "$RUNS/scifact-titles.jsonl"
 .venv/bin/crossrank train --base "$RUNS/default-stage1" --data "$DATA/scifact" \
   --data "$DATA/wikiqa/WikiQA-train.tsv" --data "$RUNS/scifact-titles.jsonl" --skip-malformed --limit 1600 \
-  --out "$RUNS/default-stage2" --epochs 1 --negatives 5 --loss listwise --teacher biencoder,splade --distill 0.8 \
+  --out "$RUNS/default-stage2" --epochs 1 --negatives 5 --loss listwise --teacher biencoder,splade-tiny --distill 0.8 \
   --max-length 256 --lr 3e-5 --groups-per-step 8 --seed 0 --threads 2 $(resume "$RUNS/default-stage2")
 DEBIAN=http://deb.debian.org/debian/dists/bookworm/main
 mkdir -p "$RUNS/debian"
@@ -37,17 +37,17 @@ done
 .venv/bin/crossrank train --base "$RUNS/default-stage2" --data "$DATA/scifact" \
   --data "$DATA/wikiqa/WikiQA-train.tsv" --data "$RUNS/scifact-titles.jsonl" --data "$RUNS/debian-science.jsonl" \
   --skip-malformed --limit 2000 --out "$RUNS/default-stage3" --epochs 1 --negatives 5 --loss listwise \
-  --teacher biencoder,splade --distill 0.8 --max-length 256 --lr 2e-5 --groups-per-step 8 --seed 1 --threads 2 \
+  --teacher biencoder,splade-tiny --distill 0.8 --max-length 256 --lr 2e-5 --groups-per-step 8 --seed 1 --threads 2 \
   $(resume "$RUNS/default-stage3")
 .venv/bin/python scripts/debian_descriptions.py "$RUNS/debian/Translation-en" "$RUNS/debian/Packages" \
   "$RUNS/debian-all.jsonl"
 .venv/bin/crossrank train --base "$RUNS/default-stage3" --data "$DATA/scifact" \
   --data "$DATA/wikiqa/WikiQA-train.tsv" --data "$RUNS/scifact-titles.jsonl" --data "$RUNS/debian-science.jsonl" \
   --data "$RUNS/debian-all.jsonl" --skip-malformed --limit 1000 --out "$RUNS/default" --epochs 1 --negatives 5 \
-  --loss listwise --teacher biencoder,splade --distill 0.8 --max-length 256 --lr 2e-5 --groups-per-step 8 --seed 2 \
+  --loss listwise --teacher biencoder,splade-tiny --distill 0.8 --max-length 256 --lr 2e-5 --groups-per-step 8 --seed 2 \
   --threads 2 $(resume "$RUNS/default")
 .venv/bin/python scripts/package_default.py "$RUNS/default"
 for dataset in cranfield scifact; do
-  .venv/bin/crossrank eval --dataset "$DATA/$dataset" --first-stage bm25 --baselines biencoder,splade \
+  .venv/bin/crossrank eval --dataset "$DATA/$dataset" --first-stage bm25 --baselines biencoder,splade-tiny \
     --threads 2 --out "$RUNS/eval-$dataset"
 done

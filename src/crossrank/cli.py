@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max-queries", type=_positive_int, default=None, help="evaluate only the first N queries")
     evaluate.add_argument("--no-rerank", action="store_true", help="evaluate the first stage(s) only")
     evaluate.add_argument(
-        "--baselines", default="", help="comma-separated baseline rerankers to compare: biencoder, splade"
+        "--baselines", default="", help="comma-separated baseline rerankers to compare: biencoder, splade-tiny"
     )
     evaluate.add_argument(
         "--fuse",
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher",
         type=_teacher_list,
         default=None,
-        help="teacher(s) for distillation: default (the built-in model), biencoder, splade, bm25, or several "
+        help="teacher(s) for distillation: default (the built-in model), biencoder, splade-tiny, bm25, or several "
         "comma-separated (fused)",
     )
     train.add_argument("--distill", type=float, default=0.5, help="weight of the teacher term (with --teacher)")
@@ -267,9 +267,10 @@ def _positive_int(text: str) -> int:
 
 
 def _teacher_list(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
+    from crossrank.scorers import baseline_name
     from crossrank.training.data import TEACHERS
 
+    names = [baseline_name(name.strip()) for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in TEACHERS]
     if not names or unknown:
         raise argparse.ArgumentTypeError(f"teachers are {', '.join(TEACHERS)} (comma-separated), got {text!r}")
@@ -380,8 +381,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
+    from crossrank.corpora import load_dataset
     from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
-    from crossrank.evaluation.loaders import load_dataset
     from crossrank.evaluation.report import comparison_table, table, write_outputs
     from crossrank.outputs import EVAL, check_output
     from crossrank.reranker import reranker_settings
@@ -392,7 +393,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, split=args.split)
     out = Path(args.out or f"runs/{dataset.name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}")
     reranker = None if args.no_rerank else _load_reranker(args)
-    from crossrank.evaluation.baselines import load_baseline
+    from crossrank.scorers import load_baseline
 
     baselines = [load_baseline(b.strip()) for b in args.baselines.split(",") if b.strip()]
     if args.fuse and reranker is None and not baselines:

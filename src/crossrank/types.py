@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 Document = str | Mapping[str, Any]
 """A candidate: plain text, or a mapping holding its text under a named field."""
 
@@ -33,3 +35,17 @@ class ModelSpec:
     num_labels: int
     max_length: int
     activation: str  # "sigmoid" (one logit), "softmax" (two logits, positive class 1) or "identity"
+
+
+@dataclass(frozen=True, slots=True)
+class Hits:
+    """Top-k results of one query: positions into the corpus, best first, with first-stage scores."""
+
+    positions: np.ndarray
+    scores: np.ndarray
+
+
+Run = dict[str, dict[str, float]]
+"""A ranking per query, as TREC runs hold it: query id -> document id -> score (higher is better)."""
+Qrels = dict[str, dict[str, int]]
+"""Relevance judgements: query id -> document id -> grade."""

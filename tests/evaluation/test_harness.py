@@ -12,11 +12,11 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.cli import main
+from crossrank.corpora import load_cranfield, load_dataset
 from crossrank.errors import InputError
-from crossrank.evaluation.harness import build_retrievers, evaluate, fuse_runs, head_to_head
-from crossrank.evaluation.loaders import load_cranfield, load_dataset
-from crossrank.retrieval.base import Hits
-from crossrank.types import RankedResult
+from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
+from crossrank.fusion import fuse_runs
+from crossrank.types import Hits, RankedResult
 from tests.evaluation.test_loaders import CRANFIELD, write_beir
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crossrank import InputError
-from crossrank.evaluation.loaders import load_cranfield, load_dataset
+from crossrank.corpora import load_cranfield, load_dataset
 
 CRANFIELD = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cranfield"
 

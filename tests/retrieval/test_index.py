@@ -12,9 +12,10 @@ import pytest
 
 from crossrank import InputError
 from crossrank.cli import main
+from crossrank.corpora import SourceDocument, html_text
 from crossrank.retrieval import index as index_module
 from crossrank.retrieval.index import Index, IndexUnusable
-from crossrank.retrieval.passages import SourceDocument, html_text, split_passages
+from crossrank.retrieval.passages import split_passages
 from tests.evaluation.test_loaders import CRANFIELD
 
 
@@ -192,8 +193,8 @@ def test_cli_index_and_search(
 
 @pytest.mark.skipif(not CRANFIELD.is_dir(), reason="../shared/datasets/cranfield is not beside the project")
 def test_cranfield_through_the_index_matches_eval(tmp_path: Path) -> None:
+    from crossrank.corpora import load_cranfield
     from crossrank.evaluation.harness import build_retrievers, evaluate
-    from crossrank.evaluation.loaders import load_cranfield
     from crossrank.evaluation.metrics import mean, per_query
 
     data = load_cranfield(CRANFIELD)

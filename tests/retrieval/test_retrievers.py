@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossrank.retrieval.base import Hits, top_k
+from crossrank.fusion import fuse_with_first_stage, rrf
+from crossrank.retrieval.base import top_k
 from crossrank.retrieval.bm25 import BM25Retriever
-from crossrank.retrieval.hybrid import fuse_with_first_stage, rrf
+from crossrank.types import Hits
 
 TEXTS = [
     "the cat sat on the mat",
@@ -80,7 +81,7 @@ def test_dense_embeddings_match_sentence_transformers(cache_dir: object) -> None
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["biencoder", "splade"])
 def test_baseline_scorers_rank_the_obvious_answer_first(name: str, cache_dir: object) -> None:
-    from crossrank.evaluation.baselines import load_baseline
+    from crossrank.scorers import load_baseline
 
     scorer = load_baseline(name, cache_dir=cache_dir)  # type: ignore[arg-type]
     docs = [TEXTS[2], TEXTS[3], TEXTS[0]]

@@ -9,27 +9,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
+from crossrank.corpora import Dataset
 from crossrank.errors import InputError
-from crossrank.evaluation.loaders import Dataset
-from crossrank.evaluation.metrics import MEASURES, Qrels, Run, Significance, mean, paired_test, per_query
+from crossrank.evaluation.metrics import MEASURES, Significance, mean, paired_test, per_query
+from crossrank.fusion import fuse_runs
 from crossrank.progress import progress_bar
-from crossrank.retrieval.base import Hits, Retriever
-from crossrank.types import RankedResult
+from crossrank.retrieval.base import Retriever
+from crossrank.scorers import CandidateReranker
+from crossrank.types import Hits, Qrels, Run
 
 FIRST_STAGES = ("bm25", "dense", "hybrid")
-
-
-class CandidateReranker(Protocol):
-    """Anything that reorders a query's candidates: a `Reranker`, or a baseline scorer."""
-
-    @property
-    def name(self) -> str: ...
-
-    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = ...) -> list[RankedResult]: ...
 
 
 @dataclass(frozen=True)
@@ -148,21 +140,6 @@ def _reranked_stage(label: str, run: Run, *, first: StageResult, qrels: Qrels, l
     scored = per_query(qrels, run)
     significance = {m: paired_test(first.per_query[m], scored[m]) for m in MEASURES}
     return StageResult(label, run, scored, latency_ms=latency, versus=first.name, significance=significance)
-
-
-def fuse_runs(reranked: Run, first: Run, *, constant: int = 60) -> Run:
-    """`fuse_with_first_stage` per query, as a run: fused scores, nudged apart so ties keep the reranker's order."""
-    from crossrank.retrieval.hybrid import fuse_with_first_stage
-
-    fused: Run = {}
-    for qid, scores in reranked.items():
-        order = fuse_with_first_stage(_ranked_ids(scores), _ranked_ids(first.get(qid, {})), constant=constant)
-        fused[qid] = {doc: score - i * 1e-12 for i, (doc, score) in enumerate(order)}
-    return fused
-
-
-def _ranked_ids(scores: dict[str, float]) -> list[str]:
-    return [doc for doc, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
 
 
 def _run_from_hits(query_ids: list[str], hits: list[Hits], doc_ids: list[str]) -> Run:

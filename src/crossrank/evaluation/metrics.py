@@ -7,12 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from crossrank.errors import BackendUnavailable
+from crossrank.types import Qrels, Run
 
 MEASURES = ("nDCG@10", "RR@10", "R@100", "AP")
 """Reported for every stage: nDCG@10, MRR@10, Recall@100, MAP (graded gains, linear, as trec_eval)."""
-
-Run = dict[str, dict[str, float]]  # query id -> document id -> score (higher is better)
-Qrels = dict[str, dict[str, int]]  # query id -> document id -> grade
 
 
 def per_query(qrels: Qrels, run: Run, measures: tuple[str, ...] = MEASURES) -> dict[str, dict[str, float]]:

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-
-@dataclass(frozen=True, slots=True)
-class Hits:
-    """Top-k results of one query: positions into the corpus, best first, with first-stage scores."""
-
-    positions: np.ndarray
-    scores: np.ndarray
+from crossrank.types import Hits
 
 
 class Retriever(Protocol):

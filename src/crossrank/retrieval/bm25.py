@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from crossrank.errors import BackendUnavailable
-from crossrank.retrieval.base import Hits
+from crossrank.types import Hits
 
 
 def _bm25s() -> Any:

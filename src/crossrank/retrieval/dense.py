@@ -14,8 +14,9 @@ import numpy as np
 
 from crossrank.backends.onnx import onnx_file, open_session
 from crossrank.progress import progress_bar
-from crossrank.retrieval.base import Hits, top_k
+from crossrank.retrieval.base import top_k
 from crossrank.tokenize import load_tokenizer, pad_id_of
+from crossrank.types import Hits
 
 
 class Embedder:

@@ -1,43 +1,12 @@
-"""Hybrid retrieval: reciprocal-rank fusion (Cormack et al., 2009) of several retrievers' rankings."""
+"""Hybrid retrieval: several retrievers' rankings fused by reciprocal rank (`crossrank.fusion.rrf`)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
-import numpy as np
-
-from crossrank.retrieval.base import Hits, Retriever
-
-
-def rrf(rankings: Sequence[Hits], *, k: int, constant: int = 60) -> Hits:
-    """Fuse rankings: each document scores the sum of 1 / (constant + rank) over the rankings holding it."""
-    fused: dict[int, float] = {}
-    for hits in rankings:
-        for rank, position in enumerate(hits.positions.tolist(), start=1):
-            fused[position] = fused.get(position, 0.0) + 1.0 / (constant + rank)
-    items = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-    return Hits(np.array([p for p, _ in items], dtype=np.int64), np.array([s for _, s in items], dtype=np.float64))
-
-
-Item = TypeVar("Item", bound=Hashable)
-
-
-def fuse_with_first_stage(
-    reranked: Sequence[Item], first: Sequence[Item], *, constant: int = 60
-) -> list[tuple[Item, float]]:
-    """RRF of a reranker's order with the first-stage order it reordered: (item, fused score), best first.
-
-    A hedge for a reranker out of its domain: no score scales to tune, no extra model calls. Equal sums keep
-    the reranker's order; an item the first stage did not rank counts as just below its list.
-    """
-    first_rank = {item: rank for rank, item in enumerate(first, start=1)}
-    absent = len(first_rank) + 1
-    fused = [
-        (item, 1.0 / (constant + rank) + 1.0 / (constant + first_rank.get(item, absent)))
-        for rank, item in enumerate(reranked, start=1)
-    ]
-    return sorted(fused, key=lambda pair: -pair[1])  # stable: ties stay in the reranker's order
+from crossrank.fusion import rrf
+from crossrank.retrieval.base import Retriever
+from crossrank.types import Hits
 
 
 class HybridRetriever:

@@ -17,13 +17,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crossrank.corpora import read_collection
 from crossrank.errors import InputError
+from crossrank.fusion import fuse_with_first_stage
 from crossrank.outputs import INDEX, check_output, mark_output, new_folder_beside, replace_folder
-from crossrank.retrieval.base import Hits
 from crossrank.retrieval.bm25 import BM25Retriever
 from crossrank.retrieval.dense import DenseRetriever, Embedder
-from crossrank.retrieval.hybrid import HybridRetriever, fuse_with_first_stage
-from crossrank.retrieval.passages import Chunk, read_collection, split_passages
+from crossrank.retrieval.hybrid import HybridRetriever
+from crossrank.retrieval.passages import Chunk, split_passages
+from crossrank.types import Hits
 
 FORMAT_VERSION = 1
 FirstStage = Literal["bm25", "dense", "hybrid"]
@@ -62,10 +64,6 @@ class SearchHit:
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
     rerank_score: float | None = None
-
-
-def _embed_text(chunk: Chunk) -> str:
-    return f"{chunk.title}. {chunk.text}" if chunk.title else chunk.text
 
 
 class Index:
@@ -111,7 +109,7 @@ class Index:
         embedder = Embedder(cache_dir=cache_dir) if dense else None
         if embedder is not None:
             vectors, reused = _vectors(out, chunks, settings, embedder, show_progress=show_progress)
-        bm25 = BM25Retriever.build([_embed_text(c) for c in chunks], show_progress=show_progress)
+        bm25 = BM25Retriever.build([c.full_text for c in chunks], show_progress=show_progress)
         manifest = {
             "format": FORMAT_VERSION,
             "embedder": embedder.name if embedder else None,
@@ -212,7 +210,7 @@ class Index:
         if reranker is None:
             order = [(i, float(s)) for i, s in enumerate(first_scores)]
         else:
-            ranked = reranker.rerank(query, [_embed_text(self.chunks[p]) for p in candidates], return_documents=False)
+            ranked = reranker.rerank(query, [self.chunks[p].full_text for p in candidates], return_documents=False)
             rerank_scores = {r.index: r.score for r in ranked}
             order = [(r.index, r.score) for r in ranked]
             if fuse:
@@ -253,7 +251,7 @@ def _vectors(
         old = {}  # no usable previous index: embed everything
     keys = [(c.doc_id, c.fingerprint, c.position) for c in chunks]
     missing = [i for i, key in enumerate(keys) if key not in old]
-    fresh = embedder.embed([_embed_text(chunks[i]) for i in missing], show_progress=show_progress)
+    fresh = embedder.embed([chunks[i].full_text for i in missing], show_progress=show_progress)
     vectors = np.zeros(
         (len(chunks), fresh.shape[1] if len(missing) else next(iter(old.values())).shape[0]), dtype=np.float32
     )

@@ -1,33 +1,14 @@
-"""Reading a document collection and splitting it into passages for the two-stage index.
-
-Inputs: a folder of .txt / .md / .html files, or a JSONL file (`id`, `text`, optional `title`, other fields kept
-as metadata). Unreadable files are skipped and reported, never dropped silently.
-"""
+"""Splitting a collection's documents (`crossrank.corpora.read_collection`) into passages for the two-stage index."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
-from crossrank.errors import InputError
+from crossrank.corpora import SourceDocument, titled
 
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-@dataclass(frozen=True, slots=True)
-class SourceDocument:
-    doc_id: str
-    source: str
-    title: str
-    text: str
-    fingerprint: str
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,78 +23,10 @@ class Chunk:
     fingerprint: str
     metadata: dict[str, Any] = field(default_factory=dict)
 
-
-class _TextOnly(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        elif tag in ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "section", "article", "tr"):
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_text(html: str) -> str:
-    parser = _TextOnly()
-    parser.feed(html)
-    return re.sub(r"\n\s*\n\s*", "\n\n", "".join(parser.parts)).strip()
-
-
-def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, str]]]:
-    """Documents, and (source, reason) for every file that could not be read."""
-    if path.is_file() and path.suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(path), []
-    if not path.is_dir():
-        raise InputError(f"{path} is neither a folder of text files nor a .jsonl file")
-    documents: list[SourceDocument] = []
-    skipped: list[tuple[str, str]] = []
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES):
-        relative = str(file.relative_to(path))
-        try:
-            raw = file.read_bytes()
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            skipped.append((relative, f"not UTF-8 ({exc.reason} at byte {exc.start})"))
-            continue
-        except OSError as exc:
-            skipped.append((relative, exc.strerror or str(exc)))
-            continue
-        if file.suffix.lower() in (".html", ".htm"):
-            text = html_text(text)
-        fingerprint = hashlib.sha256(raw).hexdigest()[:16]
-        documents.append(SourceDocument(relative, relative, "", text, fingerprint))
-    return documents, skipped
-
-
-def _read_jsonl(path: Path) -> list[SourceDocument]:
-    from crossrank.documents import read_jsonl_objects
-
-    documents = []
-    seen: set[str] = set()
-    for number, item in read_jsonl_objects(path):
-        doc_id, text = item.get("id", item.get("_id")), item.get("text")
-        if not isinstance(doc_id, str | int) or not isinstance(text, str):
-            raise InputError(f"{path}:{number}: needs an 'id' and a string 'text'")
-        doc_id = str(doc_id)
-        if doc_id in seen:
-            raise InputError(f"{path}:{number}: duplicate id {doc_id!r}")
-        seen.add(doc_id)
-        title = item.get("title") or ""
-        metadata = {k: v for k, v in item.items() if k not in ("id", "_id", "text", "title")}
-        fingerprint = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
-        documents.append(SourceDocument(doc_id, f"{path.name}:{number}", str(title), text, fingerprint, metadata))
-    return documents
+    @property
+    def full_text(self) -> str:
+        """What the models read: "title. text" (`crossrank.corpora.titled`)."""
+        return titled(self.title, self.text)
 
 
 def split_passages(document: SourceDocument, *, words: int, overlap: int) -> list[Chunk]:

@@ -76,7 +76,7 @@ def load_groups(
     return groups, {**stats, "groups": len(groups)}
 
 
-TEACHERS = ("default", "biencoder", "splade", "bm25")
+TEACHERS = ("default", "biencoder", "splade-tiny", "bm25")
 
 
 def with_teacher_scores(
@@ -84,10 +84,13 @@ def with_teacher_scores(
 ) -> list[Group]:
     """Score every group's passages with one teacher or a fusion of teachers, for distillation.
 
-    Teachers are "default" (the built-in cross-encoder, its raw logits), "biencoder", "splade" and "bm25" (term
+    Teachers are "default" (the built-in cross-encoder, its raw logits), "biencoder", "splade-tiny" and "bm25" (term
     statistics from the distinct passages of the group's source). With several, each one's scores are
     standardised within the group and averaged, so no teacher dominates by its score range.
     """
+    from crossrank.scorers import baseline_name
+
+    teachers = [baseline_name(t) for t in teachers]
     unknown = [t for t in teachers if t not in TEACHERS]
     if not teachers or unknown:
         raise InputError(f"teachers are {', '.join(TEACHERS)}; got {', '.join(teachers) or 'none'}")
@@ -111,7 +114,7 @@ def _teacher_scores(groups: Sequence[Group], teacher: str, *, show_progress: boo
             return _bm25_scores(groups, advance)
         if teacher == "default":
             return _cross_encoder_scores(groups, advance)
-        from crossrank.evaluation.baselines import load_baseline
+        from crossrank.scorers import load_baseline
 
         scorer = load_baseline(teacher)
         out = []
@@ -157,7 +160,7 @@ def _bm25_scores(groups: Sequence[Group], advance: Callable[[int], None]) -> lis
 
 
 def _beir(folder: Path, split: str) -> tuple[list[_Raw], list[str]]:
-    from crossrank.evaluation.loaders import load_beir
+    from crossrank.corpora import load_beir
 
     data = load_beir(folder, split=split)
     raws = [

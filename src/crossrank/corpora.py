@@ -1,12 +1,17 @@
-"""Test-collection loaders: BEIR layout and the SMART layout of Cranfield.
+"""Document collections and their readers: test collections (BEIR, Cranfield's SMART layout) for evaluation and
+training, and a user's folder of text / HTML files or JSONL for the two-stage index.
 
-Each loader validates what it reads and names the file and line of anything malformed.
+Every reader validates what it reads and names the file and line of anything malformed. `titled` is the one rule
+for what a model reads of a document with a title.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +19,22 @@ from crossrank.documents import read_jsonl_objects
 from crossrank.errors import InputError
 
 
+def titled(title: str, text: str) -> str:
+    """What a model reads of a document: "title. text", or the text alone where there is no title."""
+    return f"{title}. {text}" if title else text
+
+
 @dataclass(frozen=True, slots=True)
-class Passage:
-    """A corpus document: `text` is what the models read (title included where the source repeats it)."""
+class CorpusDocument:
+    """A test collection's document: `full_text` is what the models read (title included where the source
+    repeats it)."""
 
     title: str
     text: str
 
     @property
     def full_text(self) -> str:
-        return f"{self.title}. {self.text}" if self.title else self.text
+        return titled(self.title, self.text)
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ class Dataset:
     """A test collection: corpus, queries, graded judgements (gain > 0 means relevant)."""
 
     name: str
-    corpus: dict[str, Passage]
+    corpus: dict[str, CorpusDocument]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     checksum: str
@@ -72,12 +83,12 @@ def load_beir(folder: Path, *, split: str = "test") -> Dataset:
     corpus_path = _require(folder / "corpus.jsonl")
     queries_path = _require(folder / "queries.jsonl")
     qrels_path = _require(folder / "qrels" / f"{split}.tsv")
-    corpus: dict[str, Passage] = {}
+    corpus: dict[str, CorpusDocument] = {}
     for number, item in _jsonl(corpus_path, ("_id", "text")):
         title = item.get("title") or ""
         if not isinstance(title, str):
             raise InputError(f"{corpus_path}:{number}: 'title' must be a string")
-        corpus[str(item["_id"])] = Passage(title=title, text=item["text"])
+        corpus[str(item["_id"])] = CorpusDocument(title=title, text=item["text"])
     all_queries = {str(item["_id"]): item["text"] for _, item in _jsonl(queries_path, ("_id", "text"))}
     qrels: dict[str, dict[str, int]] = {}
     with qrels_path.open(encoding="utf-8") as handle:
@@ -102,9 +113,9 @@ def load_beir(folder: Path, *, split: str = "test") -> Dataset:
 def _jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
     rows = read_jsonl_objects(path)
     for number, item in rows:
-        for field in required:
-            if not isinstance(item.get(field), str | int) or (field == "text" and not isinstance(item[field], str)):
-                raise InputError(f"{path}:{number}: missing or invalid {field!r}")
+        for name in required:
+            if not isinstance(item.get(name), str | int) or (name == "text" and not isinstance(item[name], str)):
+                raise InputError(f"{path}:{number}: missing or invalid {name!r}")
     return rows
 
 
@@ -116,7 +127,7 @@ def _grade(text: str, path: Path, number: int) -> int:
 
 
 def _check_ids(
-    qrels: dict[str, dict[str, int]], queries: dict[str, str], corpus: dict[str, Passage], path: Path
+    qrels: dict[str, dict[str, int]], queries: dict[str, str], corpus: dict[str, CorpusDocument], path: Path
 ) -> None:
     for qid, docs in qrels.items():
         if qid not in queries:
@@ -137,7 +148,8 @@ def load_cranfield(folder: Path) -> Dataset:
     queries_path = _require(folder / "cran.qry")
     qrels_path = _require(folder / "cranqrel")
     corpus = {
-        doc_id: Passage(title="", text=fields.get("W", "")) for doc_id, fields in _smart_records(docs_path).items()
+        doc_id: CorpusDocument(title="", text=fields.get("W", ""))
+        for doc_id, fields in _smart_records(docs_path).items()
     }
     queries = {str(n): fields.get("W", "") for n, fields in enumerate(_smart_records(queries_path).values(), start=1)}
     qrels: dict[str, dict[str, int]] = {}
@@ -184,3 +196,87 @@ def _smart_records(path: Path) -> dict[str, dict[str, str]]:
             elif line.strip():
                 raise InputError(f"{path}:{number}: text outside any field")
     return {rid: {k: " ".join(v).strip() for k, v in fields.items()} for rid, fields in records.items()}
+
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDocument:
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    fingerprint: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class _TextOnly(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "section", "article", "tr"):
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_text(html: str) -> str:
+    parser = _TextOnly()
+    parser.feed(html)
+    return re.sub(r"\n\s*\n\s*", "\n\n", "".join(parser.parts)).strip()
+
+
+def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, str]]]:
+    """Documents, and (source, reason) for every file that could not be read."""
+    if path.is_file() and path.suffix in (".jsonl", ".ndjson"):
+        return _read_jsonl(path), []
+    if not path.is_dir():
+        raise InputError(f"{path} is neither a folder of text files nor a .jsonl file")
+    documents: list[SourceDocument] = []
+    skipped: list[tuple[str, str]] = []
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES):
+        relative = str(file.relative_to(path))
+        try:
+            raw = file.read_bytes()
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            skipped.append((relative, f"not UTF-8 ({exc.reason} at byte {exc.start})"))
+            continue
+        except OSError as exc:
+            skipped.append((relative, exc.strerror or str(exc)))
+            continue
+        if file.suffix.lower() in (".html", ".htm"):
+            text = html_text(text)
+        fingerprint = hashlib.sha256(raw).hexdigest()[:16]
+        documents.append(SourceDocument(relative, relative, "", text, fingerprint))
+    return documents, skipped
+
+
+def _read_jsonl(path: Path) -> list[SourceDocument]:
+    documents = []
+    seen: set[str] = set()
+    for number, item in read_jsonl_objects(path):
+        doc_id, text = item.get("id", item.get("_id")), item.get("text")
+        if not isinstance(doc_id, str | int) or not isinstance(text, str):
+            raise InputError(f"{path}:{number}: needs an 'id' and a string 'text'")
+        doc_id = str(doc_id)
+        if doc_id in seen:
+            raise InputError(f"{path}:{number}: duplicate id {doc_id!r}")
+        seen.add(doc_id)
+        title = item.get("title") or ""
+        metadata = {k: v for k, v in item.items() if k not in ("id", "_id", "text", "title")}
+        fingerprint = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
+        documents.append(SourceDocument(doc_id, f"{path.name}:{number}", str(title), text, fingerprint, metadata))
+    return documents
