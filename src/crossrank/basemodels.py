@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crossrank.errors import BackendUnavailable, ModelError
+from crossrank.errors import ModelError
+from crossrank.hf import hf_quiet, require_torch
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
@@ -63,17 +64,15 @@ def make_cross_encoder(base: Path, out: Path, *, seed: int = 0, num_layers: int 
 
     `num_layers` keeps only the first layers of the encoder (faster, less accurate).
     """
-    try:
-        import torch
-        from transformers import AutoConfig, AutoModelForSequenceClassification
-    except ImportError as exc:
-        raise BackendUnavailable("torch", "torch", exc.name or "torch") from exc
+    require_torch("torch")
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
     config = AutoConfig.from_pretrained(str(base), num_labels=1)
     if num_layers is not None:
         if not 1 <= num_layers <= config.num_hidden_layers:
             raise ModelError(f"num_layers must be 1..{config.num_hidden_layers}, got {num_layers}")
         config.num_hidden_layers = num_layers
-    from crossrank.backends.torch import hf_quiet
 
     with hf_quiet():
         model = AutoModelForSequenceClassification.from_pretrained(str(base), config=config)
@@ -116,12 +115,9 @@ def default_as_base(*, cache_dir: Path | None = None) -> Path:
 
 def save_dequantized(source: Path, int8: Path, out: Path) -> None:
     """Write a Hugging Face folder into `out`: `source`'s config and tokenizer, weights read back from `int8`."""
-    try:
-        import torch
-        from transformers import AutoConfig, AutoModelForSequenceClassification
-    except ImportError as exc:
-        raise BackendUnavailable("torch", "torch", exc.name or "torch") from exc
-    from crossrank.backends.torch import hf_quiet
+    require_torch("torch")
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
     config = AutoConfig.from_pretrained(str(source))
     with hf_quiet():

@@ -18,14 +18,17 @@ class InputError(CrossrankError, ValueError):
 class BackendUnavailable(CrossrankError):
     """A backend needs an optional dependency that is not installed."""
 
-    def __init__(self, backend: str, extra: str, missing: str) -> None:
+    def __init__(self, backend: str, extra: str | None, missing: str) -> None:
+        """`extra` names the optional extra that brings `missing`; None for a core dependency (a broken install)."""
         self.backend = backend
         self.extra = extra
         self.missing = missing
-        super().__init__(
-            f"backend {backend!r} needs the Python package {missing!r}, which is not installed; "
+        remedy = (
             f"install it with: pip install 'crossrank[{extra}]'"
+            if extra
+            else "it is part of crossrank's core install; reinstall it with: pip install --force-reinstall crossrank"
         )
+        super().__init__(f"backend {backend!r} needs the Python package {missing!r}, which is not installed; {remedy}")
 
 
 class QueryTruncatedWarning(UserWarning):

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from crossrank.ranking import best_first, keys_best_first
 from crossrank.types import Hits, Run
 
 
@@ -18,8 +19,8 @@ def rrf(rankings: Sequence[Hits], *, k: int, constant: int = 60) -> Hits:
     for hits in rankings:
         for rank, position in enumerate(hits.positions.tolist(), start=1):
             fused[position] = fused.get(position, 0.0) + 1.0 / (constant + rank)
-    items = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-    return Hits(np.array([p for p, _ in items], dtype=np.int64), np.array([s for _, s in items], dtype=np.float64))
+    best = keys_best_first(fused)[:k]
+    return Hits(np.array(best, dtype=np.int64), np.array([fused[p] for p in best], dtype=np.float64))
 
 
 Item = TypeVar("Item", bound=Hashable)
@@ -39,17 +40,13 @@ def fuse_with_first_stage(
         (item, 1.0 / (constant + rank) + 1.0 / (constant + first_rank.get(item, absent)))
         for rank, item in enumerate(reranked, start=1)
     ]
-    return sorted(fused, key=lambda pair: -pair[1])  # stable: ties stay in the reranker's order
+    return [fused[i] for i in best_first(np.array([score for _, score in fused]))]  # ties: the reranker's order
 
 
 def fuse_runs(reranked: Run, first: Run, *, constant: int = 60) -> Run:
     """`fuse_with_first_stage` per query, as a run: fused scores, nudged apart so ties keep the reranker's order."""
     fused: Run = {}
     for qid, scores in reranked.items():
-        order = fuse_with_first_stage(_ranked_ids(scores), _ranked_ids(first.get(qid, {})), constant=constant)
+        order = fuse_with_first_stage(keys_best_first(scores), keys_best_first(first.get(qid, {})), constant=constant)
         fused[qid] = {doc: score - i * 1e-12 for i, (doc, score) in enumerate(order)}
     return fused
-
-
-def _ranked_ids(scores: dict[str, float]) -> list[str]:
-    return [doc for doc, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]

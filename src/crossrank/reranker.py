@@ -17,6 +17,7 @@ from crossrank.backends import Backend, load_backend
 from crossrank.errors import InputError
 from crossrank.models import display_name, read_spec, resolve_model
 from crossrank.progress import progress_bar
+from crossrank.ranking import best_first
 from crossrank.tokenize import EncodedPairs, PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
 from crossrank.types import Document, ModelSpec, RankedResult
 
@@ -451,8 +452,7 @@ def _texts(documents: object, text_field: str) -> list[str]:
 
 def _best(scores: np.ndarray, keep: int) -> np.ndarray:
     """Positions of the `keep` best scores, in the caller's order (ties keep the earlier document)."""
-    order = np.lexsort((np.arange(len(scores)), -scores))
-    return np.sort(order[:keep])
+    return np.sort(best_first(scores)[:keep])
 
 
 def _rank(
@@ -465,7 +465,7 @@ def _rank(
     return_documents: bool,
 ) -> list[RankedResult]:
     """Sort scored documents; `scores[i]` belongs to `documents[positions[i]]`."""
-    order = np.lexsort((positions, -scores))  # best score first, ties by caller order
+    order = best_first(scores, ties=positions)  # ties by the caller's order
     if threshold is not None:
         order = order[scores[order] >= threshold]
     if top_k is not None:

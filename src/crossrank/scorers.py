@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from crossrank.errors import BackendUnavailable, InputError
+from crossrank.errors import InputError
+from crossrank.hf import hf_quiet, require_torch
+from crossrank.ranking import best_first
 from crossrank.types import RankedResult
 
 BASELINES = ("biencoder", "splade-tiny")
@@ -37,8 +39,7 @@ def baseline_name(name: str) -> str:
 
 
 def _ranked(scores: np.ndarray) -> list[RankedResult]:
-    order = np.lexsort((np.arange(len(scores)), -scores))
-    return [RankedResult(index=int(i), score=float(scores[i])) for i in order]
+    return [RankedResult(index=int(i), score=float(scores[i])) for i in best_first(scores)]
 
 
 class BiEncoderScorer:
@@ -66,12 +67,10 @@ class SpladeScorer:
     name = "splade-tiny"
 
     def __init__(self, *, max_length: int = 256, batch_size: int = 32) -> None:
-        try:
-            import torch
-            from transformers import AutoModelForMaskedLM
-        except ImportError as exc:
-            raise BackendUnavailable("splade-tiny", "torch", exc.name or "torch") from exc
-        from crossrank.backends.torch import hf_quiet
+        require_torch("splade-tiny")
+        import torch
+        from transformers import AutoModelForMaskedLM
+
         from crossrank.basemodels import splade_dir
         from crossrank.tokenize import load_tokenizer, pad_id_of
 

@@ -141,7 +141,7 @@ def quantize(
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
-        raise BackendUnavailable("onnx-int8", "onnx", exc.name or "onnx") from exc
+        raise BackendUnavailable("onnx-int8", None, exc.name or "onnxruntime") from exc
     source = fp32
     if calibration:
         from crossrank.backends.smoothing import activation_ranges, smooth
@@ -183,7 +183,7 @@ def open_session(model: Path | bytes, *, threads: int | None) -> Any:
     try:
         import onnxruntime as ort
     except ImportError as exc:
-        raise BackendUnavailable("onnx", "onnx", "onnxruntime") from exc
+        raise BackendUnavailable("onnx", None, "onnxruntime") from exc
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.inter_op_num_threads = 1

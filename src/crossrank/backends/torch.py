@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from crossrank.errors import BackendUnavailable, ModelError
+from crossrank.errors import ModelError
+from crossrank.hf import hf_quiet, require_torch
 from crossrank.types import ModelSpec
 
 
@@ -19,11 +19,10 @@ def load_torch_model(folder: Path, *, task: str = "classify", attention: str | N
     `attention` picks a `transformers` attention implementation ("eager" for ONNX export).
     Raises `BackendUnavailable` without torch.
     """
-    try:
-        import torch  # noqa: F401
-        from transformers import AutoModel, AutoModelForSequenceClassification
-    except ImportError as exc:
-        raise BackendUnavailable("torch", "torch", exc.name or "torch") from exc
+    require_torch("torch")
+    import torch  # noqa: F401
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
     if not any((folder / f).exists() for f in ("model.safetensors", "pytorch_model.bin")) and not any(
         folder.glob("model*.safetensors")
     ):
@@ -36,23 +35,6 @@ def load_torch_model(folder: Path, *, task: str = "classify", attention: str | N
     except Exception as exc:  # noqa: BLE001 - surface as one model error
         raise ModelError(f"transformers cannot load {folder}: {exc}") from exc
     return model.eval()
-
-
-@contextmanager
-def hf_quiet() -> Iterator[None]:
-    """Silence transformers' weight-loading bars and load reports for the duration; restore after."""
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 class TorchBackend:

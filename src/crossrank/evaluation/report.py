@@ -16,6 +16,7 @@ from crossrank.evaluation.harness import Comparison, StageResult, percentile
 from crossrank.evaluation.metrics import MEASURES, Significance
 from crossrank.machine import cpu_features, cpu_name
 from crossrank.outputs import EVAL, check_output, mark_output, write_atomic
+from crossrank.ranking import keys_best_first
 
 LABELS = {"nDCG@10": "nDCG@10", "RR@10": "MRR@10", "R@100": "R@100", "AP": "MAP"}
 
@@ -127,9 +128,9 @@ def write_outputs(
     for stage in results:
         lines = []
         for qid, docs in stage.run.items():
-            ranked = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
             lines += [
-                f"{qid} Q0 {doc} {rank} {score:.12g} {_tag(stage.name)}" for rank, (doc, score) in enumerate(ranked, 1)
+                f"{qid} Q0 {doc} {rank} {docs[doc]:.12g} {_tag(stage.name)}"
+                for rank, doc in enumerate(keys_best_first(docs), 1)
             ]
         written.append(write_atomic(out / f"{_tag(stage.name)}.run", "\n".join(lines) + "\n"))
     written.append(plot(results, out / "plot.png", title=str(settings.get("dataset", ""))))

@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from crossrank.ranking import best_first
 from crossrank.types import Hits
 
 
@@ -24,5 +25,5 @@ def top_k(scores: np.ndarray, k: int) -> Hits:
     if k == 0:
         return Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
     part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    order = part[np.lexsort((part, -scores[part]))]
+    order = part[best_first(scores[part], ties=part)]
     return Hits(order.astype(np.int64), scores[order])

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from crossrank.errors import BackendUnavailable, InputError
+from crossrank.errors import InputError
+from crossrank.hf import hf_quiet, require_torch
 from crossrank.outputs import MODEL, check_output, mark_output
 from crossrank.progress import progress_bar
 from crossrank.tokenize import EncodedPairs, PairEncoder, load_tokenizer, pad_batch
@@ -83,12 +84,9 @@ def train(
     `stop_after` ends this run after that many epochs (the schedule stays the one for `config.epochs`), so a
     long training can be split across sittings with `resume=True`.
     """
-    try:
-        import torch
-        from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
-    except ImportError as exc:
-        raise BackendUnavailable("train", "torch", exc.name or "torch") from exc
-    from crossrank.backends.torch import hf_quiet
+    require_torch("train")
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
     if not groups:
         raise InputError("no training groups")
@@ -287,7 +285,6 @@ def evaluate_groups(model: Any, groups: Sequence[Group], encoder: PairEncoder, t
 
 def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history: list[EpochResult]) -> None:
     """The trained cross-encoder as a standard Hugging Face folder (sentence-transformers loads it too)."""
-    from crossrank.backends.torch import hf_quiet
     from crossrank.basemodels import copy_tokenizer_files
 
     model.config.sentence_transformers = {"activation_fn": "torch.nn.modules.activation.Sigmoid"}
