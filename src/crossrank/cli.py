@@ -437,11 +437,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     import logging
-    import random
 
     from crossrank.basemodels import resolve_base
     from crossrank.outputs import MODEL, check_output
-    from crossrank.training.data import load_groups
+    from crossrank.training.data import load_sources
     from crossrank.training.trainer import TrainConfig, export_onnx, train
 
     check_output(Path(args.out), MODEL, inputs=[Path(source) for source in args.data])
@@ -452,15 +451,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     training_log.addHandler(handler)
     training_log.setLevel(logging.INFO)
     base = resolve_base(args.base)
-    groups = []
-    for source in args.data:
-        found, stats = load_groups(
-            source, negatives=args.negatives, seed=args.seed, split=args.split, skip_malformed=args.skip_malformed
-        )
-        if args.limit is not None and len(found) > args.limit:
-            found = random.Random(args.seed).sample(found, args.limit)
-        print(f"crossrank: {source}: {stats}, using {len(found)} groups", file=sys.stderr)
-        groups += found
+    groups, stats = load_sources(
+        args.data,
+        negatives=args.negatives,
+        seed=args.seed,
+        split=args.split,
+        skip_malformed=args.skip_malformed,
+        limit=args.limit,
+    )
+    for source, counts in stats.items():
+        print(f"crossrank: {source}: {counts}", file=sys.stderr)
     if args.teacher:
         from crossrank.training.data import with_teacher_scores
 

@@ -190,8 +190,10 @@ def plan_batches(lengths: np.ndarray, *, batch_size: int, token_budget: int, min
     return batches
 
 
-def pad_batch(pairs: EncodedPairs, positions: np.ndarray, *, pad_id: int) -> dict[str, np.ndarray]:
-    """Right-pad the chosen inputs into int64 arrays named as transformers names them."""
+def pad_batch(pairs: EncodedPairs, positions: np.ndarray | None = None, *, pad_id: int) -> dict[str, np.ndarray]:
+    """Right-pad the chosen inputs (None: all of them) into int64 arrays named as transformers names them."""
+    if positions is None:
+        positions = np.arange(len(pairs))
     width = max(len(pairs.ids[p]) for p in positions)
     input_ids = np.full((len(positions), width), pad_id, dtype=np.int64)
     type_ids = np.zeros((len(positions), width), dtype=np.int64)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossrank.tokenize import EncodedPairs, PairEncoder, load_tokenizer, pad_batch, plan_batches
+from crossrank.tokenize import PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
 
 PAIRS: tuple[tuple[str, str], ...] = (
     (
@@ -98,14 +98,8 @@ def calibration_feeds(folder: Path) -> list[dict[str, np.ndarray]]:
     from crossrank.models import read_spec
 
     encoder = PairEncoder(load_tokenizer(folder), max_length=read_spec(folder).max_length)
-    ids: list[list[int]] = []
-    type_ids: list[list[int]] = []
-    for query, passage in PAIRS:
-        encoded = encoder.encode(query, [passage])
-        ids += encoded.ids
-        type_ids += encoded.type_ids
-    pairs = EncodedPairs(ids=ids, type_ids=type_ids, owner=np.arange(len(ids)))
-    lengths = np.array([len(i) for i in ids], dtype=np.int64)
+    pairs = concat([encoder.encode(query, [passage]) for query, passage in PAIRS], [1] * len(PAIRS))
+    lengths = np.array([len(i) for i in pairs.ids], dtype=np.int64)
     return [
         pad_batch(pairs, batch, pad_id=encoder.pad_id)
         for batch in plan_batches(lengths, batch_size=8, token_budget=4096)

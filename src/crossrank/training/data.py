@@ -76,6 +76,32 @@ def load_groups(
     return groups, {**stats, "groups": len(groups)}
 
 
+def load_sources(
+    specs: Sequence[str],
+    *,
+    negatives: int,
+    seed: int,
+    split: str = "train",
+    skip_malformed: bool = False,
+    limit: int | None = None,
+) -> tuple[list[Group], dict[str, dict[str, int]]]:
+    """Every source's groups (`load_groups`), each source cut to a seeded sample of at most `limit` groups.
+
+    Returns the groups, source after source, and per source what `load_groups` counted plus `used`.
+    """
+    if limit is not None and limit < 1:
+        raise InputError(f"limit must be a positive number of groups per source, got {limit}")
+    groups: list[Group] = []
+    stats: dict[str, dict[str, int]] = {}
+    for spec in specs:
+        found, counts = load_groups(spec, negatives=negatives, seed=seed, split=split, skip_malformed=skip_malformed)
+        if limit is not None and len(found) > limit:
+            found = random.Random(seed).sample(found, limit)
+        stats[spec] = {**counts, "used": len(found)}
+        groups += found
+    return groups, stats
+
+
 TEACHERS = ("default", "biencoder", "splade-tiny", "bm25")
 
 

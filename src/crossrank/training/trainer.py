@@ -14,7 +14,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ from crossrank.errors import InputError
 from crossrank.hf import hf_quiet, require_torch
 from crossrank.outputs import MODEL, check_output, mark_output
 from crossrank.progress import progress_bar
-from crossrank.tokenize import EncodedPairs, PairEncoder, load_tokenizer, pad_batch
+from crossrank.tokenize import PairEncoder, concat, load_tokenizer, pad_batch
 from crossrank.training.data import Group
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,45 @@ class EpochResult:
     heldout_accuracy: float
     heldout_mrr: float
     seconds: float
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: the epoch, the next group within it, the epochs so far and the early-stop counters.
+
+    Saved in the checkpoint as a plain dict (`as_saved`), so a checkpoint outlives changes to this class.
+    """
+
+    epoch: int = 0
+    cursor: int = 0
+    history: list[EpochResult] = field(default_factory=list)
+    best_mrr: float = -1.0
+    bad_epochs: int = 0
+
+    def as_saved(self) -> dict[str, Any]:
+        return {**asdict(self), "history": [asdict(h) for h in self.history]}
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> TrainState:
+        return cls(
+            epoch=int(saved["epoch"]),
+            cursor=int(saved["cursor"]),
+            history=[EpochResult(**h) for h in saved["history"]],
+            best_mrr=float(saved["best_mrr"]),
+            bad_epochs=int(saved["bad_epochs"]),
+        )
+
+    def end_epoch(self, result: EpochResult) -> bool:
+        """Record a finished epoch; True when it is the best so far (held-out MRR), so the model is kept."""
+        self.history.append(result)
+        self.epoch += 1
+        self.cursor = 0
+        if result.heldout_mrr > self.best_mrr:
+            self.best_mrr = result.heldout_mrr
+            self.bad_epochs = 0
+            return True
+        self.bad_epochs += 1
+        return False
 
 
 def split_holdout(groups: Sequence[Group], *, fraction: float, seed: int) -> tuple[list[Group], list[Group]]:
@@ -120,7 +159,7 @@ def train(
     total = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup), total)
 
-    state: dict[str, Any] = {"epoch": 0, "cursor": 0, "history": [], "best_mrr": -1.0, "bad_epochs": 0}
+    state = TrainState()
     checkpoint = out / "checkpoint"
     if resume and (checkpoint / "state.pt").is_file():
         saved = torch.load(checkpoint / "state.pt", weights_only=False)
@@ -128,8 +167,8 @@ def train(
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["torch_rng"])
-        state = saved["state"]
-        log.info("resumed at epoch %d, group %d", state["epoch"], state["cursor"])
+        state = TrainState.from_saved(saved["state"])
+        log.info("resumed at epoch %d, group %d", state.epoch, state.cursor)
 
     def save_checkpoint() -> None:
         tmp = out / ".checkpoint.tmp"
@@ -141,7 +180,7 @@ def train(
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "torch_rng": torch.get_rng_state(),
-                "state": state,
+                "state": state.as_saved(),
             },
             tmp / "state.pt",
         )
@@ -149,25 +188,24 @@ def train(
         tmp.rename(checkpoint)
 
     loss_fn = _loss(config.loss, torch)
-    history = [EpochResult(**h) for h in state["history"]]
-    last_epoch = config.epochs if stop_after is None else min(config.epochs, state["epoch"] + stop_after)
-    while state["epoch"] < last_epoch and state["bad_epochs"] < config.patience:
-        epoch = state["epoch"]
-        order = _epoch_order(train_groups, encoder, seed=config.seed + epoch)
+    last_epoch = config.epochs if stop_after is None else min(config.epochs, state.epoch + stop_after)
+    while state.epoch < last_epoch and state.bad_epochs < config.patience:
+        epoch = state.epoch
+        order = _epoch_order(train_groups, seed=config.seed + epoch)
         started = time.perf_counter()
         model.train()
         losses: list[float] = []
         with progress_bar(len(order), f"epoch {epoch + 1}/{config.epochs}", enabled=show_progress) as advance:
-            advance(state["cursor"])
-            while state["cursor"] < len(order):
-                step_groups = order[state["cursor"] : state["cursor"] + config.groups_per_step]
+            advance(state.cursor)
+            while state.cursor < len(order):
+                step_groups = order[state.cursor : state.cursor + config.groups_per_step]
                 loss_value = _step(model, step_groups, encoder, config, loss_fn, torch)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
                 losses.append(loss_value)
-                state["cursor"] += len(step_groups)
+                state.cursor += len(step_groups)
                 advance(len(step_groups))
                 if len(losses) % config.checkpoint_every == 0:
                     save_checkpoint()
@@ -176,19 +214,11 @@ def train(
         result = EpochResult(
             epoch + 1, float(np.mean(losses)) if losses else 0.0, accuracy, mrr, time.perf_counter() - started
         )
-        history.append(result)
         log.info("epoch %d: %s", epoch + 1, result)
-        state["history"] = [asdict(h) for h in history]
-        state["epoch"] += 1
-        state["cursor"] = 0
-        if mrr > state["best_mrr"]:
-            state["best_mrr"] = mrr
-            state["bad_epochs"] = 0
-            _save_model(model, base, out, config, history)
-        else:
-            state["bad_epochs"] += 1
+        if state.end_epoch(result):
+            _save_model(model, base, out, config, state.history)
         save_checkpoint()
-    return history
+    return state.history
 
 
 def _loss(kind: Loss, torch: Any) -> Callable[[Any], Any]:
@@ -221,7 +251,7 @@ def _distill_loss(groups: Sequence[Group], logits: Any, torch: Any) -> Any:
     )
 
 
-def _epoch_order(groups: Sequence[Group], encoder: PairEncoder, *, seed: int) -> list[Group]:
+def _epoch_order(groups: Sequence[Group], *, seed: int) -> list[Group]:
     """Shuffled, then sorted by length inside chunks of 64 groups so micro-batches pad little."""
     shuffled = list(groups)
     random.Random(seed).shuffle(shuffled)
@@ -249,10 +279,7 @@ def _step(
             if end > start and (end - start + 1) * width * longest > config.token_budget:
                 break
             end += 1
-        ids = [i for e in encoded[start:end] for i in e.ids]
-        types = [t for e in encoded[start:end] for t in e.type_ids]
-        pairs = EncodedPairs(ids=ids, type_ids=types, owner=np.arange(len(ids)))
-        batch = pad_batch(pairs, np.arange(len(ids)), pad_id=encoder.pad_id)
+        batch = pad_batch(concat(encoded[start:end], [width] * (end - start)), pad_id=encoder.pad_id)
         logits = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.view(end - start, width)
         loss = loss_fn(logits)
         if config.distill > 0:
@@ -274,7 +301,7 @@ def evaluate_groups(model: Any, groups: Sequence[Group], encoder: PairEncoder, t
     with torch.inference_mode():
         for group in groups:
             pairs = encoder.encode(group.query, [group.positive, *group.negatives])
-            batch = pad_batch(pairs, np.arange(len(pairs)), pad_id=encoder.pad_id)
+            batch = pad_batch(pairs, pad_id=encoder.pad_id)
             scores = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits[:, 0].numpy()
             rank = 1 + int(np.sum(scores[1:] >= scores[0]))
             hits += rank == 1
