@@ -191,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("index", help="index folder made by crossrank index")
     search.add_argument("query")
     search.add_argument("--k", type=_positive_int, default=100, help="first-stage candidates")
-    search.add_argument("--top", type=_positive_int, default=5, help="passages to show")
+    search.add_argument(
+        "--top-k", "--top", dest="top_k", type=_positive_int, default=5, help="passages to show (--top is the old name)"
+    )
     search.add_argument(
         "--first-stage",
         choices=["bm25", "dense", "hybrid"],
@@ -575,7 +577,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if first_stage != "bm25" and index.dense is None:
         raise InputError(f"{args.index} was built with --no-dense; use --first-stage bm25")
     reranker = None if args.no_rerank else _load_reranker(args)
-    hits = index.search(query, k=args.k, top=args.top, first_stage=first_stage, reranker=reranker, fuse=args.fuse)
+    hits = index.search(query, k=args.k, top_k=args.top_k, first_stage=first_stage, reranker=reranker, fuse=args.fuse)
     if args.json:
         payload = {
             "query": args.query,
@@ -590,7 +592,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
                     "first_stage_rank": h.first_stage_rank,
                     "doc_id": h.doc_id,
                     "source": h.source,
-                    "passage": h.position,
+                    "passage": h.passage_number,
                     "title": h.title,
                     "text": h.text,
                     "metadata": h.metadata,
@@ -603,7 +605,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for h in hits:
         moved = f"  (first stage #{h.first_stage_rank})" if args.explain else ""
         fused = f" fused, reranker {h.rerank_score:.4f}" if args.fuse and h.rerank_score is not None else ""
-        print(f"#{h.rank}  {h.score:.4f}{fused}  {h.source} passage {h.position}{moved}")
+        print(f"#{h.rank}  {h.score:.4f}{fused}  {h.source} passage {h.passage_number}{moved}")
         print(f"    {h.text[:300]}{'…' if len(h.text) > 300 else ''}")
     return 0
 

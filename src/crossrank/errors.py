@@ -39,5 +39,9 @@ class OutputRefused(InputError):
     """A command was asked to write where it would destroy something it did not make."""
 
 
+class IndexUnusable(InputError):
+    """An index that cannot be used as it is (missing, corrupt, or built with other settings)."""
+
+
 class Overloaded(CrossrankError):
     """The server's queue is full; the client should retry later."""

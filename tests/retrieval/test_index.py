@@ -13,8 +13,9 @@ import pytest
 from crossrank import InputError
 from crossrank.cli import main
 from crossrank.corpora import SourceDocument, html_text
+from crossrank.errors import IndexUnusable
 from crossrank.retrieval import index as index_module
-from crossrank.retrieval.index import Index, IndexUnusable
+from crossrank.retrieval.index import Index
 from crossrank.retrieval.passages import split_passages
 from tests.evaluation.test_loaders import CRANFIELD
 
@@ -49,17 +50,17 @@ def test_search_reranks_and_reports_unreadable_files(tmp_path: Path, cache_dir: 
     report = Index.build(docs, tmp_path / "idx", passage_words=12, overlap_words=0, cache_dir=cache_dir)
     assert report.skipped == [("bad.txt", "not UTF-8 (invalid continuation byte at byte 3)")]
     index = Index.open(tmp_path / "idx", cache_dir=cache_dir)
-    first = index.search("glacier caves", first_stage="bm25", top=3)
+    first = index.search("glacier caves", first_stage="bm25", top_k=3)
     answer = next(h for h in first if "glacier caves form" in h.text)
     assert answer.rank > 1, "BM25 alone prefers the keyword-stuffed passage"
-    reranked = index.search("glacier caves", first_stage="bm25", top=3, reranker=KeywordReranker())
+    reranked = index.search("glacier caves", first_stage="bm25", top_k=3, reranker=KeywordReranker())
     assert "glacier caves form" in reranked[0].text
     assert reranked[0].first_stage_rank == answer.rank and reranked[0].source == "caves.md"
     assert [h.rerank_score for h in reranked] == [h.score for h in reranked] and first[0].rerank_score is None
     # fused: every passage's RRF of its reranked and first-stage ranks, computed here from the two unfused lists
-    plain = index.search("glacier caves", first_stage="bm25", top=100)
-    keyword = index.search("glacier caves", first_stage="bm25", top=100, reranker=KeywordReranker())
-    fused = index.search("glacier caves", first_stage="bm25", top=100, reranker=KeywordReranker(), fuse=True)
+    plain = index.search("glacier caves", first_stage="bm25", top_k=100)
+    keyword = index.search("glacier caves", first_stage="bm25", top_k=100, reranker=KeywordReranker())
+    fused = index.search("glacier caves", first_stage="bm25", top_k=100, reranker=KeywordReranker(), fuse=True)
     first_rank = {h.text: h.rank for h in plain}
     expected = {h.text: 1 / (60 + h.rank) + 1 / (60 + first_rank[h.text]) for h in keyword}
     assert [h.text for h in fused] == sorted(expected, key=lambda t: -expected[t])
@@ -130,7 +131,7 @@ def test_passage_splitting() -> None:
         "Four five six. Seven eight nine ten.",
         "Eleven twelve.",
     ]  # a 4-word sentence is over the 3-word overlap
-    assert [c.position for c in chunks] == [0, 1, 2]
+    assert [c.passage_number for c in chunks] == [0, 1, 2]
     assert html_text("<p>a</p><style>x{}</style><p>b</p>") == "a\n\nb"
 
 
@@ -172,7 +173,7 @@ def test_cli_index_and_search(
                 "-m",
                 str(tiny_bert),
                 "--json",
-                "--top",
+                "--top-k",
                 "2",
             ]
         )
@@ -185,7 +186,7 @@ def test_cli_index_and_search(
     )
     assert "needs a reranker" in capsys.readouterr().err
     args = ["search", str(tmp_path / "idx"), "glacier caves", "--first-stage", "bm25", "-m", str(tiny_bert)]
-    assert main([*args, "--fuse", "--top", "1"]) == 0
+    assert main([*args, "--fuse", "--top-k", "1"]) == 0
     assert re.match(r"#1  0\.0\d{3} fused, reranker 0\.\d{4}  ", capsys.readouterr().out)
     assert main(["search", str(tmp_path / "idx"), "rain", "--first-stage", "dense", "--no-rerank"]) == 2
     assert "built with --no-dense; use --first-stage bm25" in capsys.readouterr().err

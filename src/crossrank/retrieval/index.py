@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crossrank.corpora import read_collection
-from crossrank.errors import InputError
+from crossrank.errors import IndexUnusable, InputError
 from crossrank.fusion import fuse_with_first_stage
 from crossrank.outputs import INDEX, check_output, mark_output, new_folder_beside, replace_folder
 from crossrank.retrieval.bm25 import BM25Retriever
@@ -29,10 +29,6 @@ from crossrank.types import Hits
 
 FORMAT_VERSION = 1
 FirstStage = Literal["bm25", "dense", "hybrid"]
-
-
-class IndexUnusable(InputError):
-    """An index that cannot be used as it is (missing, corrupt, or built with other settings)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +55,7 @@ class SearchHit:
     first_stage_score: float
     doc_id: str
     source: str
-    position: int
+    passage_number: int
     title: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -189,12 +185,12 @@ class Index:
         query: str,
         *,
         k: int = 100,
-        top: int = 5,
+        top_k: int = 5,
         first_stage: FirstStage = "hybrid",
         reranker: Any = None,
         fuse: bool = False,
     ) -> list[SearchHit]:
-        """Retrieve `k` passages, rerank them (unless `reranker` is None) and return the best `top`.
+        """Retrieve `k` passages, rerank them (unless `reranker` is None) and return the best `top_k`.
 
         With `fuse`, the final order is the reranker's fused with the first stage's by reciprocal rank: a hedge
         for a reranker that is weak on this collection (see the README's evaluation tables).
@@ -216,7 +212,7 @@ class Index:
             if fuse:
                 order = fuse_with_first_stage([i for i, _ in order], list(range(len(candidates))))
         out = []
-        for rank, (i, score) in enumerate(order[:top], start=1):
+        for rank, (i, score) in enumerate(order[:top_k], start=1):
             chunk = self.chunks[candidates[i]]
             out.append(
                 SearchHit(
@@ -226,7 +222,7 @@ class Index:
                     float(first_scores[i]),
                     chunk.doc_id,
                     chunk.source,
-                    chunk.position,
+                    chunk.passage_number,
                     chunk.title,
                     chunk.text,
                     chunk.metadata,
@@ -246,10 +242,10 @@ def _vectors(
         if manifest.get("embedder") == embedder.name and manifest.get("settings") == settings:
             matrix = np.load(out / "vectors.npy", mmap_mode="r")
             for row, chunk in enumerate(read_passages(out / "passages.sqlite")):
-                old[(chunk.doc_id, chunk.fingerprint, chunk.position)] = matrix[row]
+                old[(chunk.doc_id, chunk.fingerprint, chunk.passage_number)] = matrix[row]
     except (OSError, ValueError, KeyError, sqlite3.Error):
         old = {}  # no usable previous index: embed everything
-    keys = [(c.doc_id, c.fingerprint, c.position) for c in chunks]
+    keys = [(c.doc_id, c.fingerprint, c.passage_number) for c in chunks]
     missing = [i for i, key in enumerate(keys) if key not in old]
     fresh = embedder.embed([chunks[i].full_text for i in missing], show_progress=show_progress)
     vectors = np.zeros(
@@ -272,7 +268,7 @@ def write_passages(path: Path, chunks: list[Chunk]) -> None:
         db.executemany(
             "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (i, c.doc_id, c.source, c.position, c.title, c.text, c.fingerprint, json.dumps(c.metadata))
+                (i, c.doc_id, c.source, c.passage_number, c.title, c.text, c.fingerprint, json.dumps(c.metadata))
                 for i, c in enumerate(chunks)
             ],
         )

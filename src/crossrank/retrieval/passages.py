@@ -13,11 +13,11 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """One passage of a document: `position` counts passages within the document from 0."""
+    """One passage of a document: `passage_number` counts passages within the document from 0."""
 
     doc_id: str
     source: str
-    position: int
+    passage_number: int
     title: str
     text: str
     fingerprint: str

@@ -38,7 +38,7 @@ class CohereRerankRequest(BaseModel):
     model: str | None = None
     query: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
     documents: list[str | TextDocument] = Field(min_length=1)
-    top_n: int | None = Field(default=None, ge=1)
+    top_n: int | None = Field(default=None, ge=1)  # the Cohere / Jina wire name of what the library calls top_k
     return_documents: bool = False
     max_tokens_per_doc: int | None = Field(default=None, ge=1)
     priority: int | None = None  # accepted for client compatibility; requests are served in arrival order
