@@ -379,13 +379,12 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    import time
 
     from rich.console import Console
 
     from crossrank.corpora import load_dataset
     from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
-    from crossrank.evaluation.report import comparison_table, table, write_outputs
+    from crossrank.evaluation.report import comparison_table, default_folder, table, write_outputs
     from crossrank.outputs import EVAL, check_output
     from crossrank.reranker import reranker_settings
 
@@ -393,7 +392,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.out:  # refused now, not after an hour of scoring
         check_output(Path(args.out), EVAL, inputs=[Path(args.dataset)])
     dataset = load_dataset(args.dataset, split=args.split)
-    out = Path(args.out or f"runs/{dataset.name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.out) if args.out else default_folder(dataset.name)
     reranker = None if args.no_rerank else _load_reranker(args)
     from crossrank.scorers import load_baseline
 
@@ -573,9 +572,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     query = _argument_text(args.query, "the query")
     index = Index.open(args.index)
-    first_stage: FirstStage = args.first_stage or ("hybrid" if index.dense is not None else "bm25")
-    if first_stage != "bm25" and index.dense is None:
-        raise InputError(f"{args.index} was built with --no-dense; use --first-stage bm25")
+    first_stage: FirstStage = args.first_stage or index.default_first_stage
     reranker = None if args.no_rerank else _load_reranker(args)
     hits = index.search(query, k=args.k, top_k=args.top_k, first_stage=first_stage, reranker=reranker, fuse=args.fuse)
     if args.json:

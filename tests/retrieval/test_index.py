@@ -189,7 +189,9 @@ def test_cli_index_and_search(
     assert main([*args, "--fuse", "--top-k", "1"]) == 0
     assert re.match(r"#1  0\.0\d{3} fused, reranker 0\.\d{4}  ", capsys.readouterr().out)
     assert main(["search", str(tmp_path / "idx"), "rain", "--first-stage", "dense", "--no-rerank"]) == 2
-    assert "built with --no-dense; use --first-stage bm25" in capsys.readouterr().err
+    assert "built without embeddings (--no-dense); search it with first stage bm25 (--first-stage bm25)" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.skipif(not CRANFIELD.is_dir(), reason="../shared/datasets/cranfield is not beside the project")

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import tempfile
+import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -106,6 +107,11 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+def default_folder(dataset: str) -> Path:
+    """Where an evaluation writes when no folder is named: a new `runs/DATASET-TIME` below the working directory."""
+    return Path("runs") / f"{dataset.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def write_outputs(

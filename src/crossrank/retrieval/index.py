@@ -168,12 +168,21 @@ class Index:
             dense = DenseRetriever(matrix, embedder=embedder)
         return cls(path, manifest, chunks, bm25, dense)
 
-    def retrieve(self, queries: Sequence[str], *, k: int, first_stage: FirstStage = "hybrid") -> list[Hits]:
-        """First-stage candidates (passage positions) for each query."""
+    @property
+    def default_first_stage(self) -> FirstStage:
+        """hybrid (BM25 and dense fused) where the index holds embeddings, else bm25."""
+        return "bm25" if self.dense is None else "hybrid"
+
+    def retrieve(self, queries: Sequence[str], *, k: int, first_stage: FirstStage | None = None) -> list[Hits]:
+        """First-stage candidates (passage positions) for each query; `first_stage` None: `default_first_stage`."""
+        first_stage = first_stage or self.default_first_stage
         if first_stage == "bm25":
             return self.bm25.retrieve(queries, k=k)
         if self.dense is None:
-            raise InputError(f"this index was built without embeddings; use first_stage='bm25', not {first_stage!r}")
+            raise InputError(
+                f"{self.path} was built without embeddings (--no-dense); search it with first stage bm25 "
+                f"(--first-stage bm25), not {first_stage!r}"
+            )
         if first_stage == "dense":
             return self.dense.retrieve(queries, k=k)
         if first_stage == "hybrid":
@@ -186,11 +195,12 @@ class Index:
         *,
         k: int = 100,
         top_k: int = 5,
-        first_stage: FirstStage = "hybrid",
+        first_stage: FirstStage | None = None,
         reranker: Any = None,
         fuse: bool = False,
     ) -> list[SearchHit]:
-        """Retrieve `k` passages, rerank them (unless `reranker` is None) and return the best `top_k`.
+        """Retrieve `k` passages (`first_stage` None: `default_first_stage`), rerank them (unless `reranker` is
+        None) and return the best `top_k`.
 
         With `fuse`, the final order is the reranker's fused with the first stage's by reciprocal rank: a hedge
         for a reranker that is weak on this collection (see the README's evaluation tables).
