@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,51 @@ CROSS_CPU_BOUND = 2e-4
 """How far float32 arithmetic may move a score between CPU kinds (benchmarks/cross_cpu.py measured 1.4e-5)."""
 CROSS_CPU_BOUND_INT8 = 0.03
 """The same for dynamic int8, where fp32 noise flips 8-bit roundings (measured up to 0.024)."""
+CRANFIELD = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cranfield"
+"""The Cranfield collection beside the project (tests that need it skip without it)."""
+
+
+# The built-in model's pinned scores: the README's example passages for one query, and one pair each way.
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "passages.txt"
+LIFT = "how do wings produce lift"
+FRANCE = "what is the capital of france"
+PARIS = "Paris has been the capital of France since the tenth century."
+RECIPE = "The recipe calls for two cups of flour, a pinch of salt and three eggs."
+# A pair's score depends on the pair alone (one pair per run), so these hold in any company and thread count.
+# Between CPU kinds (AVX2, AVX-512 VNNI, AMX) float32 kernels sum in other orders; `benchmarks/cross_cpu.py`
+# emulates that with relative noise on every matrix product: 1e-5 (above the typical sqrt(K) * 2**-24) moved
+# a score by 1.4e-5 with float32 arithmetic, and by 0.024 with dynamic int8, where the noise flips 8-bit
+# roundings (even 1e-7 moved int8 scores by 0.007). The bounds above are those, with a margin.
+PINNED = [0.90073, 0.02932, 0.70374, 0.10807, 0.01337, 0.38797, 0.11044, 0.96276, 0.032]
+PINNED_INT8 = [0.8923, 0.0316, 0.7159, 0.1021, 0.0138, 0.4044, 0.1116, 0.9608, 0.0314]
+
+
+def pinned_pairs() -> list[tuple[str, str]]:
+    """The pairs PINNED and PINNED_INT8 score."""
+    passages = [line.strip() for line in EXAMPLES.read_text().splitlines() if line.strip()]
+    return [(LIFT, p) for p in passages] + [(FRANCE, PARIS), (FRANCE, RECIPE)]
+
+
+def write_beir(folder: Path, qrels: str | None = None) -> Path:
+    """A four-document BEIR folder with three queries (one unjudged); `qrels` replaces the test judgements."""
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = [
+        {"_id": "d1", "title": "Cats", "text": "the cat sat on the mat"},
+        {"_id": "d2", "title": "", "text": "dogs chase cats in the garden"},
+        {"_id": "d3", "title": "Weather", "text": "rain falls on the city at night"},
+        {"_id": "d4", "title": "Wings", "text": "wind tunnel tests of supersonic flow over a wing"},
+    ]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in corpus) + "\n")
+    queries = [
+        {"_id": "q1", "text": "where did the cat sit"},
+        {"_id": "q2", "text": "supersonic wing"},
+        {"_id": "q3", "text": "unjudged query"},
+    ]
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
+    (folder / "qrels").mkdir(exist_ok=True)
+    default = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td4\t2\nq2\td3\t0\n"
+    (folder / "qrels" / "test.tsv").write_text(default if qrels is None else qrels)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from crossrank import Reranker
 from crossrank.basemodels import default_as_base, dequantized_weights
 from crossrank.cli import main
-from tests.test_default_model import PINNED, _pairs
+from tests.conftest import PINNED, pinned_pairs
 
 
 def test_int8_weights_read_back_within_one_quantisation_step(tiny_bert: Path, tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_int8_weights_read_back_within_one_quantisation_step(tiny_bert: Path, tm
 def test_default_as_base_scores_like_the_shipped_model(tmp_path: Path) -> None:
     folder = default_as_base(cache_dir=tmp_path)
     assert default_as_base(cache_dir=tmp_path) == folder  # built once, then read from the cache
-    scores = Reranker(folder, backend="torch").score(_pairs())
+    scores = Reranker(folder, backend="torch").score(pinned_pairs())
     # the gap is int8 activation rounding in the shipped file, as between any fp32 model and its int8 export
     assert scores == pytest.approx(PINNED, abs=0.05)
     assert np.corrcoef(scores, PINNED)[0, 1] > 0.99

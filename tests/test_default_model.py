@@ -12,25 +12,15 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.models import default_model_dir
-from tests.conftest import CROSS_CPU_BOUND, CROSS_CPU_BOUND_INT8
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "passages.txt"
-LIFT = "how do wings produce lift"
-FRANCE = "what is the capital of france"
-PARIS = "Paris has been the capital of France since the tenth century."
-RECIPE = "The recipe calls for two cups of flour, a pinch of salt and three eggs."
-# A pair's score depends on the pair alone (one pair per run), so these hold in any company and thread count.
-# Between CPU kinds (AVX2, AVX-512 VNNI, AMX) float32 kernels sum in other orders; `benchmarks/cross_cpu.py`
-# emulates that with relative noise on every matrix product: 1e-5 (above the typical sqrt(K) * 2**-24) moved
-# a score by 1.4e-5 with float32 arithmetic, and by 0.024 with dynamic int8, where the noise flips 8-bit
-# roundings (even 1e-7 moved int8 scores by 0.007). The bounds (in conftest.py) are those, with a margin.
-PINNED = [0.90073, 0.02932, 0.70374, 0.10807, 0.01337, 0.38797, 0.11044, 0.96276, 0.032]
-PINNED_INT8 = [0.8923, 0.0316, 0.7159, 0.1021, 0.0138, 0.4044, 0.1116, 0.9608, 0.0314]
-
-
-def _pairs() -> list[tuple[str, str]]:
-    passages = [line.strip() for line in EXAMPLES.read_text().splitlines() if line.strip()]
-    return [(LIFT, p) for p in passages] + [(FRANCE, PARIS), (FRANCE, RECIPE)]
+from tests.conftest import (
+    CROSS_CPU_BOUND,
+    CROSS_CPU_BOUND_INT8,
+    EXAMPLES,
+    LIFT,
+    PINNED,
+    PINNED_INT8,
+    pinned_pairs,
+)
 
 
 def test_default_model_is_small_int8_and_loads_with_no_name() -> None:
@@ -44,12 +34,12 @@ def test_default_model_is_small_int8_and_loads_with_no_name() -> None:
 
 
 def test_pinned_scores() -> None:
-    scores = Reranker().score(_pairs())
+    scores = Reranker().score(pinned_pairs())
     assert scores == pytest.approx(PINNED, abs=CROSS_CPU_BOUND)
 
 
 def test_pinned_int8_scores() -> None:
-    scores = Reranker(backend="onnx-int8").score(_pairs())
+    scores = Reranker(backend="onnx-int8").score(pinned_pairs())
     assert scores == pytest.approx(PINNED_INT8, abs=CROSS_CPU_BOUND_INT8)
 
 

@@ -17,7 +17,7 @@ from crossrank.errors import InputError
 from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
 from crossrank.fusion import fuse_runs
 from crossrank.types import Hits, RankedResult
-from tests.evaluation.test_loaders import CRANFIELD, write_beir
+from tests.conftest import CRANFIELD, write_beir
 
 
 class FixedRetriever:

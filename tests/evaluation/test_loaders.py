@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from crossrank import InputError
 from crossrank.corpora import load_cranfield, load_dataset
-
-CRANFIELD = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cranfield"
-
-
-def write_beir(folder: Path, qrels: str | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    corpus = [
-        {"_id": "d1", "title": "Cats", "text": "the cat sat on the mat"},
-        {"_id": "d2", "title": "", "text": "dogs chase cats in the garden"},
-        {"_id": "d3", "title": "Weather", "text": "rain falls on the city at night"},
-        {"_id": "d4", "title": "Wings", "text": "wind tunnel tests of supersonic flow over a wing"},
-    ]
-    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in corpus) + "\n")
-    queries = [
-        {"_id": "q1", "text": "where did the cat sit"},
-        {"_id": "q2", "text": "supersonic wing"},
-        {"_id": "q3", "text": "unjudged query"},
-    ]
-    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
-    (folder / "qrels").mkdir(exist_ok=True)
-    default = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td4\t2\nq2\td3\t0\n"
-    (folder / "qrels" / "test.tsv").write_text(default if qrels is None else qrels)
-    return folder
+from tests.conftest import CRANFIELD, write_beir
 
 
 def test_beir_folder(tmp_path: Path) -> None:

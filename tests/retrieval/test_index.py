@@ -17,7 +17,7 @@ from crossrank.errors import IndexUnusable
 from crossrank.retrieval import index as index_module
 from crossrank.retrieval.index import Index
 from crossrank.retrieval.passages import split_passages
-from tests.evaluation.test_loaders import CRANFIELD
+from tests.conftest import CRANFIELD
 
 
 class KeywordReranker:
