@@ -82,6 +82,22 @@ def test_cascade_flags_return_the_cascade_ranking(
     assert code == 2 and "cascade_length must be at least 8 and below the 128-token window" in err
 
 
+def test_cascade_model_flag(
+    tiny_bert: Path, tiny_electra: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(CORPUS) + "\n")
+    args = ["rerank", "-m", str(tiny_bert), "-q", "wing flow", "-d", str(docs), "--json", "--cascade-keep", "3"]
+    code, out, err = _run([*args, "--cascade-model", str(tiny_electra)], capsys)
+    assert code == 0, err
+    assert f"cascade kept the best 3 of {len(CORPUS)} documents on a first pass of {tiny_electra.name}" in err
+    expected = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=3, cascade_model=tiny_electra)
+    assert json.loads(out)["model"] == expected.name
+    assert [r["index"] for r in json.loads(out)["results"]] == [r.index for r in expected.rerank("wing flow", CORPUS)]
+    code, _, err = _run(["rerank", "-q", "x", "-d", str(docs), "--cascade-model", str(tiny_electra)], capsys)
+    assert code == 2 and "cascade_model and cascade_length need cascade_keep" in err
+
+
 def test_jsonl_from_stdin_with_top_k_and_a_table(
     tiny_bert: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from crossrank import InputError, QueryTruncatedWarning, RankedResult, Reranker
+from crossrank.errors import ModelError
 from tests.tiny_models import CORPUS
 
 
@@ -158,8 +159,33 @@ def test_cascade_keeps_the_first_pass_best_and_scores_them_in_full(tiny_bert: Pa
     assert cascade.score(pairs) == pytest.approx(full.score(pairs), abs=1e-6)
 
 
-def test_bad_cascade_arguments(tiny_bert: Path, cache_dir: Path) -> None:
+def test_cascade_with_another_model_keeps_its_best_for_the_full_model(
+    tiny_bert: Path, tiny_electra: Path, cache_dir: Path
+) -> None:
+    full = Reranker(tiny_bert, cache_dir=cache_dir)
+    first_pass = Reranker(tiny_electra, cache_dir=cache_dir)
+    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra)
+    query = "wing flow at supersonic speed"
+    first_scores = np.array(first_pass.score([(query, d) for d in CORPUS]))
+    kept = sorted(np.lexsort((np.arange(len(CORPUS)), -first_scores))[:4].tolist())
+    full_scores = full.score([(query, d) for d in CORPUS])
+    results = cascade.rerank(query, CORPUS)
+    assert sorted(r.index for r in results) == kept
+    assert [r.index for r in results] == sorted(kept, key=lambda i: (-full_scores[i], i))
+    assert [r.score for r in results] == [full_scores[r.index] for r in results]  # bitwise: one pair per pass
+    assert cascade.name == f"{first_pass.spec.name} top-4 > {full.spec.name}"
+    assert cascade.cascade is not None and cascade.cascade.encoder.max_length == first_pass.spec.max_length
+    # rerank_batch cascades every query on its own
+    batch = cascade.rerank_batch([query, "cat"], [CORPUS, CORPUS])
+    assert [r.index for r in batch[0]] == [r.index for r in results] and len(batch[1]) == 4
+
+
+def test_bad_cascade_arguments(tiny_bert: Path, tiny_electra: Path, cache_dir: Path) -> None:
     with pytest.raises(InputError, match="cascade_keep must be a positive integer"):
         Reranker(tiny_bert, cascade_keep=0, cache_dir=cache_dir)
     with pytest.raises(InputError, match="cascade_length must be at least 8 and below the 128-token window"):
         Reranker(tiny_bert, cascade_keep=5, cascade_length=128, cache_dir=cache_dir)
+    with pytest.raises(InputError, match="cascade_model and cascade_length need cascade_keep"):
+        Reranker(tiny_bert, cascade_model=tiny_electra, cache_dir=cache_dir)
+    with pytest.raises(ModelError, match="does not exist"):
+        Reranker(tiny_bert, cascade_keep=5, cascade_model="./no-such-model", cache_dir=cache_dir)
