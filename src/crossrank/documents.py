@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +69,32 @@ def read_jsonl_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 raise InputError(f"{path}:{number}: expected a JSON object")
             rows.append((number, item))
     return rows
+
+
+def stream_jsonl_objects(
+    path: Path, *, start: int = 0, first_line: int = 1
+) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(line number, byte offset, object) for each non-blank line from byte `start` on, one line in memory at a
+    time; the same rules as `read_jsonl_objects` (UTF-8, BOM, `\n` / `\r\n` lines, objects only)."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        offset, number = start, first_line
+        for raw in handle:
+            try:
+                line = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path}:{number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {offset + exc.start})"
+                ) from None
+            if offset == 0:
+                line = line.removeprefix("\ufeff")
+            if line.strip():
+                item = _parse_json(line, str(path), number)
+                if not isinstance(item, dict):
+                    raise InputError(f"{path}:{number}: expected a JSON object")
+                yield number, offset, item
+            offset += len(raw)
+            number += 1
 
 
 def decode_text(data: bytes, name: str) -> str:

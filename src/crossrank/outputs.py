@@ -57,6 +57,9 @@ DEMO = OutputKind(
 )
 
 
+BATCH = OutputKind("batch", "job.json", frozenset({"job.json", "parts", "rows.jsonl", "results.jsonl", "results.run"}))
+
+
 def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) -> Path:
     """Return `out` if `kind`'s command may write there; raise `OutputRefused` naming the path otherwise."""
     if out.is_symlink():
@@ -107,6 +110,21 @@ def write_atomic(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_lines_atomic(path: Path, lines: Iterable[str]) -> Path:
+    """`write_atomic` for text produced line by line (each line without its newline): memory holds one line."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(line + "\n")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -363,6 +363,35 @@ def _cascade(
     return Cascade(encoder=PairEncoder(main.tokenizer, max_length=length), keep=keep, scorer=None)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """A `Reranker`'s settings as plain data: what a worker process, a Ray actor or a server replica builds its own
+    reranker from (a loaded model cannot travel between processes; these can)."""
+
+    model: str | None = None
+    backend: str | None = None
+    max_length: int | None = None
+    batch_size: int = 32
+    threads: int | None = None
+    long_documents: LongDocuments = "truncate"
+    cascade_keep: int | None = None
+    cascade_model: str | None = None
+    cascade_length: int | None = None
+
+    def load(self) -> Reranker:
+        return Reranker(
+            self.model,
+            backend=self.backend,
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+            threads=self.threads,
+            long_documents=self.long_documents,
+            cascade_keep=self.cascade_keep,
+            cascade_model=self.cascade_model,
+            cascade_length=self.cascade_length,
+        )
+
+
 def reranker_settings(reranker: Reranker | None) -> dict[str, object]:
     """What shapes a reranker's scores, for reports: model, folder, backend, window, long documents, cascade."""
     if reranker is None:
