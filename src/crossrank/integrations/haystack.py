@@ -1,0 +1,40 @@
+"""Haystack: `CrossrankRanker`, a ranker `@component` (documents in, the best `top_k` out).
+
+Scores land in `Document.score`; content, id and `meta` are kept. Needs `pip install 'crossrank[haystack]'`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from crossrank.errors import BackendUnavailable
+from crossrank.reranker import Reranker
+
+try:
+    from haystack import Document, component
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise BackendUnavailable("haystack", "haystack", exc.name or "haystack-ai") from exc
+
+
+@component
+class CrossrankRanker:
+    """Reorders documents by a crossrank cross-encoder (`reranker`, default the built-in model)."""
+
+    def __init__(self, reranker: Reranker | None = None, top_k: int | None = 10) -> None:
+        self.reranker = reranker
+        self.top_k = top_k
+
+    def warm_up(self) -> None:
+        """Load the model (Haystack calls this before the first run)."""
+        if self.reranker is None:
+            self.reranker = Reranker()
+
+    @component.output_types(documents=list[Document])
+    def run(self, query: str, documents: list[Document], top_k: int | None = None) -> dict[str, Any]:
+        self.warm_up()
+        assert self.reranker is not None
+        if not documents:
+            return {"documents": []}
+        ranked = self.reranker.rerank(query, [d.content or "" for d in documents], top_k=top_k or self.top_k)
+        return {"documents": [replace(documents[r.index], score=r.score) for r in ranked]}

@@ -1,0 +1,48 @@
+"""LangChain: `CrossrankCompressor`, a `BaseDocumentCompressor` for `ContextualCompressionRetriever`.
+
+Scores land in `metadata["relevance_score"]` (as LangChain's own rerankers put them); the rest of each document's
+metadata is kept. Needs `pip install 'crossrank[langchain]'`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from crossrank.errors import BackendUnavailable
+from crossrank.reranker import Reranker
+
+try:
+    from langchain_core.callbacks import Callbacks
+    from langchain_core.documents import BaseDocumentCompressor, Document
+    from pydantic import ConfigDict, Field
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise BackendUnavailable("langchain", "langchain", exc.name or "langchain-core") from exc
+
+
+class CrossrankCompressor(BaseDocumentCompressor):
+    """Reorders retrieved documents by a crossrank cross-encoder and keeps the best `top_n`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    reranker: Any = Field(default=None, description="a crossrank Reranker (default: the built-in model)")
+    top_n: int | None = Field(default=3, ge=1, description="documents to keep (None: all)")
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.reranker is None:
+            self.reranker = Reranker()
+
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        if not documents:
+            return []
+        ranked = self.reranker.rerank(query, [d.page_content for d in documents], top_k=self.top_n)
+        return [
+            Document(
+                page_content=documents[r.index].page_content,
+                metadata={**documents[r.index].metadata, "relevance_score": r.score},
+                id=documents[r.index].id,
+            )
+            for r in ranked
+        ]

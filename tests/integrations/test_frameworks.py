@@ -1,0 +1,75 @@
+"""Each framework's own retriever feeds the crossrank component: the documents come out in `Reranker.rerank`'s
+order with its scores in the framework's usual place, `top_n` / `top_k` honoured, metadata kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crossrank import Reranker
+from tests.tiny_models import CORPUS
+
+QUERY = "supersonic flow over a wing"
+
+
+def expected(reranker: Reranker, texts: list[str], top: int) -> list[tuple[str, float]]:
+    return [(texts[r.index], r.score) for r in reranker.rerank(QUERY, texts, top_k=top)]
+
+
+def test_langchain_compressor_after_a_vector_store_retriever(tiny_bert: Path, cache_dir: Path) -> None:
+    pytest.importorskip("langchain_core")
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    from crossrank.integrations.langchain import CrossrankCompressor
+
+    store = InMemoryVectorStore(DeterministicFakeEmbedding(size=16))
+    store.add_documents([Document(page_content=t, metadata={"n": i}) for i, t in enumerate(CORPUS)])
+    retrieved = store.as_retriever(search_kwargs={"k": len(CORPUS)}).invoke(QUERY)
+    reranker = Reranker(tiny_bert, cache_dir=cache_dir)
+    out = CrossrankCompressor(reranker=reranker, top_n=4).compress_documents(retrieved, QUERY)
+    texts = [d.page_content for d in retrieved]
+    assert [(d.page_content, d.metadata["relevance_score"]) for d in out] == expected(reranker, texts, 4)
+    assert all(d.metadata["n"] == CORPUS.index(d.page_content) for d in out)
+
+
+def test_llamaindex_postprocessor_after_a_vector_index_retriever(tiny_bert: Path, cache_dir: Path) -> None:
+    pytest.importorskip("llama_index.core")
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.schema import TextNode
+
+    from crossrank.integrations.llamaindex import CrossrankPostprocessor
+
+    nodes = [TextNode(text=t, metadata={"n": i}, excluded_embed_metadata_keys=["n"]) for i, t in enumerate(CORPUS)]
+    index = VectorStoreIndex(nodes, embed_model=MockEmbedding(embed_dim=8))
+    retrieved = index.as_retriever(similarity_top_k=len(CORPUS)).retrieve(QUERY)
+    reranker = Reranker(tiny_bert, cache_dir=cache_dir)
+    out = CrossrankPostprocessor(reranker=reranker, top_n=4).postprocess_nodes(retrieved, query_str=QUERY)
+    texts = [n.node.get_content() for n in retrieved]
+    assert [(n.node.get_content(), n.score) for n in out] == expected(reranker, texts, 4)
+    assert all(n.node.metadata["n"] == CORPUS.index(n.node.get_content()) for n in out)
+
+
+def test_haystack_ranker_in_a_pipeline_after_bm25(tiny_bert: Path, cache_dir: Path) -> None:
+    pytest.importorskip("haystack")
+    from haystack import Document, Pipeline
+    from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    from crossrank.integrations.haystack import CrossrankRanker
+
+    store = InMemoryDocumentStore()
+    store.write_documents([Document(content=t, meta={"n": i}) for i, t in enumerate(CORPUS)])
+    reranker = Reranker(tiny_bert, cache_dir=cache_dir)
+    pipeline = Pipeline()
+    pipeline.add_component("bm25", InMemoryBM25Retriever(store, top_k=len(CORPUS)))
+    pipeline.add_component("rerank", CrossrankRanker(reranker, top_k=4))
+    pipeline.connect("bm25.documents", "rerank.documents")
+    result = pipeline.run({"bm25": {"query": QUERY}, "rerank": {"query": QUERY}}, include_outputs_from={"bm25"})
+    texts = [d.content for d in result["bm25"]["documents"]]
+    out = result["rerank"]["documents"]
+    assert [(d.content, d.score) for d in out] == expected(reranker, texts, 4)
+    assert all(d.meta["n"] == CORPUS.index(d.content) for d in out)
