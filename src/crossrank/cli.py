@@ -148,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key", default=None, help="require 'Authorization: Bearer KEY' (default: $CROSSRANK_API_KEY, or no key)"
     )
     serve.add_argument("--cors-origin", action="append", default=[], help="allow this browser origin (repeatable)")
+    serve.add_argument(
+        "--ray-replicas",
+        type=_positive_int,
+        default=None,
+        help="serve from N Ray Serve replicas (each its own model) instead of this process",
+    )
+    serve.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start one here)")
+    serve.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs (and threads) per Ray replica")
     _add_model_arguments(serve)
     serve.set_defaults(handler=_cmd_serve)
 
@@ -561,6 +569,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from crossrank.models import display_name
 
     name = display_name(args.model)
+    if args.ray_replicas is not None:
+        from dataclasses import replace
+
+        from crossrank.server.ray_serve import run
+
+        threads = args.threads or max(1, int(args.cpus_per_replica))
+        print(
+            f"crossrank: serving {name} from {args.ray_replicas} Ray Serve replicas on port {args.port}",
+            file=sys.stderr,
+        )
+        run(
+            replace(_model_settings(args), threads=threads),
+            config,
+            replicas=args.ray_replicas,
+            cpus_per_replica=args.cpus_per_replica,
+            host=args.host,
+            port=args.port,
+            address=args.ray_address,
+        )
+        return 0
     app = create_app(lambda: _load_reranker(args), config=config, model_name=name)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"crossrank: serving {name} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
