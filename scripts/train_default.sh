@@ -46,7 +46,7 @@ done
   --data "$RUNS/debian-all.jsonl" --skip-malformed --limit 1000 --out "$RUNS/default" --epochs 1 --negatives 5 \
   --loss listwise --teacher biencoder,splade-tiny --distill 0.8 --max-length 256 --lr 2e-5 --groups-per-step 8 --seed 2 \
   --threads 2 $(resume "$RUNS/default")
-.venv/bin/python scripts/package_default.py "$RUNS/default"
+.venv/bin/python scripts/package_model.py "$RUNS/default" --as crossrank-default
 for dataset in cranfield scifact; do
   .venv/bin/crossrank eval --dataset "$DATA/$dataset" --first-stage bm25 --baselines biencoder,splade-tiny \
     --threads 2 --out "$RUNS/eval-$dataset"

@@ -22,3 +22,4 @@ mkdir -p "$RUNS"
   --data "$RUNS/scifact-titles.jsonl" --data "$RUNS/selqa.jsonl" --skip-malformed --limit 2000 \
   --out "$RUNS/tiny" --epochs 3 --negatives 7 --loss listwise --teacher default,bm25 --distill 0.8 \
   --max-length 256 --lr 1e-4 --groups-per-step 8 --seed 0 --threads 2 $(resume "$RUNS/tiny")
+.venv/bin/python scripts/package_model.py "$RUNS/tiny" --as crossrank-tiny

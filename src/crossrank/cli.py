@@ -241,7 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--no-rerank", action="store_true", help="show the first stage's order")
     search.add_argument(
-        "--fuse", action="store_true", help="fuse the reranked order with the first stage's (reciprocal rank)"
+        "--fuse",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fuse the reranked order with the first stage's by reciprocal rank (default: on for crossrank's "
+        "built-in models, which can lose to the first stage out of their domain; off for any other model)",
     )
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
     search.add_argument("--explain", action="store_true", help="show each passage's first-stage rank")
@@ -677,19 +681,20 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from crossrank.retrieval.index import FirstStage, Index
+    from crossrank.retrieval.index import FirstStage, Index, fuses
 
     query = _argument_text(args.query, "the query")
     index = Index.open(args.index)
     first_stage: FirstStage = args.first_stage or index.default_first_stage
     reranker = None if args.no_rerank else _load_reranker(args)
-    hits = index.search(query, k=args.k, top_k=args.top_k, first_stage=first_stage, reranker=reranker, fuse=args.fuse)
+    fuse = fuses(reranker, args.fuse)
+    hits = index.search(query, k=args.k, top_k=args.top_k, first_stage=first_stage, reranker=reranker, fuse=fuse)
     if args.json:
         payload = {
             "query": args.query,
             "first_stage": first_stage,
             "reranker": None if reranker is None else reranker.name,
-            "fuse": args.fuse,
+            "fuse": fuse,
             "results": [
                 {
                     "rank": h.rank,
@@ -710,7 +715,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         return 0
     for h in hits:
         moved = f"  (first stage #{h.first_stage_rank})" if args.explain else ""
-        fused = f" fused, reranker {h.rerank_score:.4f}" if args.fuse and h.rerank_score is not None else ""
+        fused = f" fused, reranker {h.rerank_score:.4f}" if fuse and h.rerank_score is not None else ""
         print(f"#{h.rank}  {h.score:.4f}{fused}  {h.source} passage {h.passage_number}{moved}")
         print(f"    {h.text[:300]}{'…' if len(h.text) > 300 else ''}")
     return 0

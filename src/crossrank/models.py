@@ -28,6 +28,11 @@ def built_in_dir(name: str = "crossrank-default") -> Path:
     return Path(str(resources.files("crossrank") / BUILT_IN[name]))
 
 
+def is_built_in(folder: Path) -> bool:
+    """Whether `folder` is one of the built-in models shipped inside the package."""
+    return any(folder.resolve() == built_in_dir(name).resolve() for name in BUILT_IN)
+
+
 def default_model_dir() -> Path:
     """The built-in cross-encoder used when no model is named."""
     return built_in_dir("crossrank-default")

@@ -15,7 +15,7 @@ import numpy as np
 
 from crossrank.backends import Backend, load_backend
 from crossrank.errors import InputError
-from crossrank.models import display_name, read_spec, resolve_model
+from crossrank.models import display_name, is_built_in, read_spec, resolve_model
 from crossrank.progress import progress_bar
 from crossrank.ranking import best_first
 from crossrank.tokenize import EncodedPairs, PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
@@ -138,6 +138,11 @@ class Reranker:
         self.token_budget = token_budget
         self.window_overlap = window_overlap if long_documents == "window" else None
         self.aggregate: Aggregate = aggregate
+
+    @property
+    def built_in(self) -> bool:
+        """Whether the model is one of crossrank's own (`crossrank.models.BUILT_IN`)."""
+        return is_built_in(Path(self.spec.path))
 
     @property
     def name(self) -> str:

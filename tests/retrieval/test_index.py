@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crossrank import InputError
+from crossrank import InputError, Reranker
 from crossrank.cli import main
 from crossrank.corpora import SourceDocument, html_text
 from crossrank.errors import IndexUnusable
 from crossrank.retrieval import index as index_module
-from crossrank.retrieval.index import Index
+from crossrank.retrieval.index import Index, fuses
 from crossrank.retrieval.passages import split_passages
 from tests.conftest import CRANFIELD
 
@@ -69,6 +69,21 @@ def test_search_reranks_and_reports_unreadable_files(tmp_path: Path, cache_dir: 
     assert {h.text: h.rerank_score for h in fused} == {h.text: h.rerank_score for h in keyword}
     with pytest.raises(InputError, match="fuse .* needs a reranker"):
         index.search("glacier caves", first_stage="bm25", fuse=True)
+
+
+def test_search_fuses_by_default_for_the_built_in_model_only(tmp_path: Path, cache_dir: Path, tiny_bert: Path) -> None:
+    docs = make_corpus(tmp_path / "docs")
+    Index.build(docs, tmp_path / "idx", passage_words=12, overlap_words=0, dense=False, cache_dir=cache_dir)
+    index = Index.open(tmp_path / "idx", cache_dir=cache_dir)
+    built_in, other = Reranker(), Reranker(tiny_bert, cache_dir=cache_dir)
+    assert built_in.built_in and not other.built_in
+    assert fuses(built_in, None) and not fuses(other, None) and not fuses(built_in, False) and fuses(other, True)
+
+    def order(reranker: Reranker, fuse: bool | None) -> list[tuple[str, float]]:
+        return [(h.text, h.score) for h in index.search("glacier caves", top_k=100, reranker=reranker, fuse=fuse)]
+
+    assert order(built_in, None) == order(built_in, True) != order(built_in, False)
+    assert order(other, None) == order(other, False)
 
 
 def test_interrupted_build_keeps_the_old_index(

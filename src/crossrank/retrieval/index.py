@@ -62,6 +62,13 @@ class SearchHit:
     rerank_score: float | None = None
 
 
+def fuses(reranker: Any, fuse: bool | None) -> bool:
+    """Whether `Index.search` fuses: as asked, or (`fuse` None) when `reranker` is a built-in crossrank model."""
+    if fuse is not None:
+        return fuse
+    return reranker is not None and bool(getattr(reranker, "built_in", False))
+
+
 class Index:
     """Open with `Index.open(path)`, build with `Index.build(docs, out)`."""
 
@@ -197,16 +204,19 @@ class Index:
         top_k: int = 5,
         first_stage: FirstStage | None = None,
         reranker: Any = None,
-        fuse: bool = False,
+        fuse: bool | None = None,
     ) -> list[SearchHit]:
         """Retrieve `k` passages (`first_stage` None: `default_first_stage`), rerank them (unless `reranker` is
         None) and return the best `top_k`.
 
         With `fuse`, the final order is the reranker's fused with the first stage's by reciprocal rank: a hedge
-        for a reranker that is weak on this collection (see the README's evaluation tables).
+        for a reranker that is weak on this collection (see the README's evaluation tables). `fuse` None fuses
+        exactly when the reranker is one of crossrank's built-in models: they were trained on little data and can
+        rank below the first stage out of their domain, and fused they were never significantly below it.
         """
         if not query.strip():
             raise InputError("query is empty")
+        fuse = fuses(reranker, fuse)
         if fuse and reranker is None:
             raise InputError("fuse combines the reranker's order with the first stage's: it needs a reranker")
         (hits,) = self.retrieve([query], k=k, first_stage=first_stage)
