@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from crossrank import Reranker
-from crossrank.backends import onnx as onnx_backend
+from crossrank.build import onnx as onnx_build
 from crossrank.cache import build_once, cache_root, content_key
 
 
@@ -55,7 +55,7 @@ def test_export_is_cached_and_safe_to_delete(tiny_bert: Path, tmp_path: Path, mo
     def no_export(folder: Path, out: Path, *, task: str = "classify") -> None:
         raise AssertionError("exported again although the cache holds the model")
 
-    monkeypatch.setattr(onnx_backend, "export", no_export)
+    monkeypatch.setattr(onnx_build, "export", no_export)
     assert (
         Reranker(tiny_bert, backend="onnx-int8", cache_dir=cache).score([("cat", "the cat sat on the mat")]) == scores
     )

@@ -9,9 +9,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from crossrank.backends.calibration import calibration_feeds
-from crossrank.backends.onnx import onnx_file
-from crossrank.backends.smoothing import activation_ranges, matmul_inputs, smooth
+from crossrank.build.calibration import calibration_feeds
+from crossrank.build.onnx import onnx_file
+from crossrank.build.smoothing import activation_ranges, matmul_inputs, smooth
 
 
 def _outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:

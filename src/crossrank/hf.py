@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import BackendUnavailable, ModelError
 
 
 def require_torch(feature: str) -> None:
@@ -35,3 +37,27 @@ def hf_quiet() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+
+
+def load_torch_model(folder: Path, *, task: str = "classify", attention: str | None = None) -> Any:
+    """Load a sequence classifier (or, for `task="embed"`, the bare encoder) in eval mode.
+
+    `attention` picks a `transformers` attention implementation ("eager" for ONNX export).
+    Raises `BackendUnavailable` without torch.
+    """
+    require_torch("torch")
+    import torch  # noqa: F401
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    if not any((folder / f).exists() for f in ("model.safetensors", "pytorch_model.bin")) and not any(
+        folder.glob("model*.safetensors")
+    ):
+        raise ModelError(f"{folder} has no PyTorch weights (only ONNX?); use backend 'onnx' or 'onnx-int8'")
+    try:
+        with hf_quiet():
+            auto = AutoModelForSequenceClassification if task == "classify" else AutoModel
+            options = {} if attention is None else {"attn_implementation": attention}
+            model = auto.from_pretrained(str(folder), **options)
+    except Exception as exc:  # noqa: BLE001 - surface as one model error
+        raise ModelError(f"transformers cannot load {folder}: {exc}") from exc
+    return model.eval()

@@ -166,3 +166,13 @@ def _declared_max_length(folder: Path) -> int | None:
     if isinstance(st_max, int) and st_max > 0:
         found.append(st_max)
     return min(found) if found else None
+
+
+def ships_int8_only(folder: Path) -> bool:
+    """True for a folder whose only weights are an int8 ONNX file (like the built-in model)."""
+    has_weights = any((folder / f).is_file() for f in ("model.safetensors", "pytorch_model.bin"))
+    return (
+        (folder / "onnx" / "model_int8.onnx").is_file()
+        and not (folder / "onnx" / "model.onnx").is_file()
+        and not has_weights
+    )

@@ -330,8 +330,8 @@ def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history:
 
 def export_onnx(out: Path) -> list[Path]:
     """Write onnx/model.onnx and onnx/model_int8.onnx (embeddings in int8 too, smoothed) beside the weights."""
-    from crossrank.backends.calibration import calibration_feeds
-    from crossrank.backends.onnx import export, quantize
+    from crossrank.build.calibration import calibration_feeds
+    from crossrank.build.onnx import export, quantize
 
     target = out / "onnx"
     target.mkdir(exist_ok=True)

@@ -106,7 +106,8 @@ def demo_config(name: str, max_length: int, model_bytes: int) -> dict[str, objec
 def browser_model(folder: Path, name: str, *, cache_dir: Path | None) -> bytes:
     """The ONNX file the browser runs: int8-only models keep 8-bit weights behind `DequantizeLinear` (float32
     arithmetic, as the Python `onnx` backend), any other model its float32 ONNX file (exported if needed)."""
-    from crossrank.backends.onnx import onnx_file, ships_int8_only
+    from crossrank.build.onnx import onnx_file
+    from crossrank.models import ships_int8_only
 
     if ships_int8_only(folder):
         from crossrank.backends.dequantize import float_graph
