@@ -1,0 +1,68 @@
+"""crossrank-tiny: shipped inside the package (int8, < 8 MB), loadable by name offline, pinned scores, and the
+first pass of a cascade into the built-in model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crossrank import Reranker
+from crossrank.models import built_in_dir, resolve_model
+from tests.conftest import CROSS_CPU_BOUND, CROSS_CPU_BOUND_INT8, EXAMPLES, LIFT, pinned_pairs
+
+PINNED_TINY = [0.93253, 0.03196, 0.88258, 0.07458, 0.02754, 0.62066, 0.0568, 0.91049, 0.02975]
+PINNED_TINY_INT8 = [0.9338, 0.032, 0.888, 0.0739, 0.0276, 0.5987, 0.0603, 0.9138, 0.0299]
+
+
+def test_tiny_model_ships_small_int8_and_loads_by_name() -> None:
+    folder = built_in_dir("crossrank-tiny")
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 8_000_000
+    assert not (folder / "model.safetensors").exists() and (folder / "onnx" / "model_int8.onnx").is_file()
+    assert resolve_model("crossrank-tiny") == folder
+    reranker = Reranker("crossrank-tiny")
+    assert reranker.spec.name == "crossrank-tiny" and reranker.built_in and reranker.backend.name == "onnx"
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["num_hidden_layers"], config["hidden_size"]) == (2, 128)
+
+
+def test_pinned_tiny_scores() -> None:
+    assert Reranker("crossrank-tiny").score(pinned_pairs()) == pytest.approx(PINNED_TINY, abs=CROSS_CPU_BOUND)
+    int8 = Reranker("crossrank-tiny", backend="onnx-int8").score(pinned_pairs())
+    assert int8 == pytest.approx(PINNED_TINY_INT8, abs=CROSS_CPU_BOUND_INT8)
+
+
+def test_the_default_answers_to_its_name_too() -> None:
+    pairs = pinned_pairs()
+    assert Reranker("crossrank-default").score(pairs) == Reranker().score(pairs)
+    assert Reranker("crossrank-default").spec.name == "crossrank-default"
+
+
+def test_cascade_from_tiny_into_the_default() -> None:
+    passages = [line.strip() for line in EXAMPLES.read_text().splitlines() if line.strip()]
+    cascade = Reranker(cascade_keep=3, cascade_model="crossrank-tiny")
+    assert cascade.name == "crossrank-tiny top-3 > crossrank-default"
+    tiny_scores = Reranker("crossrank-tiny").score([(LIFT, p) for p in passages])
+    kept = sorted(range(len(passages)), key=lambda i: (-tiny_scores[i], i))[:3]
+    full = Reranker().score([(LIFT, passages[i]) for i in kept])
+    results = cascade.rerank(LIFT, passages)
+    assert [r.index for r in results] == [kept[j] for j in sorted(range(3), key=lambda j: (-full[j], j))]
+    assert [r.score for r in results] == sorted(full, reverse=True)
+
+
+def test_cli_takes_the_tiny_model_by_name(tmp_path: Path) -> None:
+    env = {"HF_HUB_OFFLINE": "1", "CROSSRANK_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "crossrank.cli", "rerank", "-m", "crossrank-tiny", "-q", LIFT, "-d", str(EXAMPLES)]
+        + ["--json", "--top-k", "2", "--cascade-keep", "2", "--cascade-model", "crossrank-tiny"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["model"] == "crossrank-tiny top-2 > crossrank-tiny"
