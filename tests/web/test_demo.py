@@ -35,11 +35,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The built-in model's demo, written by the CLI and served by Python's plain static file server."""
+def _serve(tmp_path_factory: pytest.TempPathFactory, *model: str) -> Iterator[str]:
+    """A demo written by the CLI (`model`: extra arguments) and served by Python's plain static file server."""
     out = tmp_path_factory.mktemp("demo") / "site"
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--out", str(out), *model]) == 0
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
     handler.log_message = lambda *args: None  # type: ignore[assignment,method-assign]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -47,6 +46,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The built-in model's demo."""
+    yield from _serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """crossrank-tiny's demo: a 5 MB download, re-scoring as you type."""
+    yield from _serve(tmp_path_factory, "--model", "crossrank-tiny")
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +114,31 @@ def test_the_page_ranks_as_python_does_and_stays_on_its_origin(site: str, browse
         f"\nin-browser demo (headless Chromium, 1 thread): first visit to first ranking {first_visit_s:.2f} s, "
         f"model load {load_ms} ms, 10 passages of 40 words in {min(timings):.0f} ms (best of 3)"
     )
+    page.close()
+
+
+def test_the_tiny_model_runs_in_the_page_as_in_python(tiny_site: str, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(tiny_site)
+    page.wait_for_selector("#results li", timeout=120_000)
+    assert page.text_content("#model") == "crossrank-tiny"
+    reranker = Reranker("crossrank-tiny")
+    expected = reranker.rerank(EXAMPLE_QUERY, EXAMPLE_PASSAGES)
+    shown = _shown(page)
+    assert [i for i, _ in shown] == [r.index for r in expected]
+    assert [s for _, s in shown] == pytest.approx([r.score for r in expected], abs=CROSS_CPU_BOUND)
+    words = (" ".join(EXAMPLE_PASSAGES) + " ").split() * 20
+    typed = [" ".join(words[7 * i : 7 * i + 40]) for i in range(10)]
+    timings = [
+        page.evaluate(
+            "async ([q, docs]) => { const t = performance.now(); await crossrankScorer.score(q, docs);"
+            " return performance.now() - t; }",
+            ["what makes a wing stall", typed],
+        )
+        for _ in range(3)
+    ]
+    load_ms = int(page.evaluate("document.body.dataset.loadMs"))
+    print(f"\ncrossrank-tiny in the page: model load {load_ms} ms, 10 passages of 40 words in {min(timings):.0f} ms")
     page.close()
 
 
