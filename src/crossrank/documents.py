@@ -61,22 +61,20 @@ def read_documents(source: str, *, fmt: DocFormat = "auto", text_field: str = "t
 def read_jsonl_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line of a JSONL file (collections, training data), read by
     the same rules as `read_documents`; invalid JSON, a non-object or a lone surrogate names its line."""
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(split_lines(decode_text(_read_file(str(path), "file"), str(path))), start=1):
-        if line.strip():
-            item = _parse_json(line, str(path), number)
-            if not isinstance(item, dict):
-                raise InputError(f"{path}:{number}: expected a JSON object")
-            rows.append((number, item))
-    return rows
+    return [(number, item) for number, _, item in stream_jsonl_objects(path)]
 
 
 def stream_jsonl_objects(
     path: Path, *, start: int = 0, first_line: int = 1
 ) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """(line number, byte offset, object) for each non-blank line from byte `start` on, one line in memory at a
-    time; the same rules as `read_jsonl_objects` (UTF-8, BOM, `\n` / `\r\n` lines, objects only)."""
-    with path.open("rb") as handle:
+    time: UTF-8 (a leading BOM dropped), lines ended by `\n` or `\r\n` only, objects only."""
+    _check_file(str(path), "file")
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read file {str(path)!r}: {exc.strerror}") from None
+    with handle:
         handle.seek(start)
         offset, number = start, first_line
         for raw in handle:
@@ -84,7 +82,8 @@ def stream_jsonl_objects(
                 line = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
             except UnicodeDecodeError as exc:
                 raise InputError(
-                    f"{path}:{number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {offset + exc.start})"
+                    f"{path} is not UTF-8 text (line {number}: byte 0x{raw[exc.start]:02x} at offset "
+                    f"{offset + exc.start})"
                 ) from None
             if offset == 0:
                 line = line.removeprefix("\ufeff")
@@ -124,12 +123,17 @@ def _read_stdin() -> bytes:
     return bytes(buffer.read()) if buffer is not None else sys.stdin.read().encode("utf-8", "surrogatepass")
 
 
-def _read_file(source: str, what: str) -> bytes:
+def _check_file(source: str, what: str) -> None:
     path = Path(source)
     if path.is_dir():
         raise InputError(f"{what} {source!r} is a directory; name a .jsonl or text file")
     if not path.exists():
         raise InputError(f"{what} {source!r} does not exist")
+
+
+def _read_file(source: str, what: str) -> bytes:
+    _check_file(source, what)
+    path = Path(source)
     try:
         return path.read_bytes()
     except OSError as exc:
