@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from crossrank.corpora import titled
+from crossrank.corpora import titled, whitespace_rows
 from crossrank.documents import stream_jsonl_objects
 from crossrank.errors import BackendUnavailable, InputError
 from crossrank.outputs import BATCH, check_output, mark_output, write_atomic, write_lines_atomic
@@ -337,25 +337,19 @@ def _run_groups(run: Path) -> Iterator[tuple[str, list[str]]]:
     seen: set[str] = set()
     qid: str | None = None
     scores: dict[str, float] = {}
-    with run.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 6:
-                raise InputError(f"{run}:{number}: expected 'qid Q0 docid rank score tag', got {len(fields)} fields")
-            try:
-                score = float(fields[4])
-            except ValueError:
-                raise InputError(f"{run}:{number}: score {fields[4]!r} is not a number") from None
-            if fields[0] != qid:
-                if qid is not None:
-                    yield qid, keys_best_first(scores)
-                if fields[0] in seen:
-                    raise InputError(f"{run}:{number}: query {fields[0]!r} appears again after other queries")
-                qid, scores = fields[0], {}
-                seen.add(qid)
-            scores[fields[2]] = score
+    for number, fields in whitespace_rows(run, "qid Q0 docid rank score tag"):
+        try:
+            score = float(fields[4])
+        except ValueError:
+            raise InputError(f"{run}:{number}: score {fields[4]!r} is not a number") from None
+        if fields[0] != qid:
+            if qid is not None:
+                yield qid, keys_best_first(scores)
+            if fields[0] in seen:
+                raise InputError(f"{run}:{number}: query {fields[0]!r} appears again after other queries")
+            qid, scores = fields[0], {}
+            seen.add(qid)
+        scores[fields[2]] = score
     if qid is not None:
         yield qid, keys_best_first(scores)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -153,21 +154,28 @@ def load_cranfield(folder: Path) -> Dataset:
     }
     queries = {str(n): fields.get("W", "") for n, fields in enumerate(_smart_records(queries_path).values(), start=1)}
     qrels: dict[str, dict[str, int]] = {}
-    with qrels_path.open(encoding="utf-8") as handle:
+    for number, (qid, doc_id, grade_text) in whitespace_rows(qrels_path, "query doc grade"):
+        grade = _grade(grade_text, qrels_path, number)
+        if grade not in (-1, 1, 2, 3, 4):
+            raise InputError(f"{qrels_path}:{number}: grade {grade} is outside Cranfield's -1, 1..4")
+        qrels.setdefault(qid, {})[doc_id] = max(grade, 0)
+    _check_ids(qrels, queries, corpus, qrels_path)
+    files = [docs_path, queries_path, qrels_path]
+    return Dataset(name="cranfield", corpus=corpus, queries=queries, qrels=qrels, checksum=_checksum(files))
+
+
+def whitespace_rows(path: Path, layout: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank line of a whitespace-separated file (qrels, TREC runs), which must
+    have as many fields as `layout` names ("query doc grade"); anything else names its line."""
+    width = len(layout.split())
+    with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             fields = line.split()
             if not fields:
                 continue
-            if len(fields) != 3:
-                raise InputError(f"{qrels_path}:{number}: expected 'query doc grade', got {len(fields)} fields")
-            qid, doc_id, grade_text = fields
-            grade = _grade(grade_text, qrels_path, number)
-            if grade not in (-1, 1, 2, 3, 4):
-                raise InputError(f"{qrels_path}:{number}: grade {grade} is outside Cranfield's -1, 1..4")
-            qrels.setdefault(qid, {})[doc_id] = max(grade, 0)
-    _check_ids(qrels, queries, corpus, qrels_path)
-    files = [docs_path, queries_path, qrels_path]
-    return Dataset(name="cranfield", corpus=corpus, queries=queries, qrels=qrels, checksum=_checksum(files))
+            if len(fields) != width:
+                raise InputError(f"{path}:{number}: expected '{layout}', got {len(fields)} fields")
+            yield number, fields
 
 
 def _smart_records(path: Path) -> dict[str, dict[str, str]]:
