@@ -13,6 +13,7 @@ CrossEncoder on the built-in model's fp32 weights as the reference. Everything o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -25,6 +26,7 @@ from crossrank import Reranker
 from crossrank.corpora import Dataset, load_dataset
 from crossrank.evaluation.harness import build_retrievers, percentile
 from crossrank.evaluation.metrics import mean, paired_test, per_query
+from crossrank.fusion import fuse_with_first_stage
 from crossrank.machine import describe
 from crossrank.types import Run
 
@@ -41,20 +43,35 @@ def candidates(data: Dataset, k: int) -> tuple[dict[str, str], dict[str, list[st
     return queries, {q: [doc_ids[p] for p in h.positions.tolist()] for q, h in zip(queries, hits, strict=True)}
 
 
-def all_scores(reranker: Reranker, data: Dataset, queries: dict[str, str], shortlist: dict[str, list[str]]) -> Run:
-    """The reranker's score of every candidate of every query."""
+def all_scores(
+    reranker: Reranker, data: Dataset, queries: dict[str, str], shortlist: dict[str, list[str]], cache: Path
+) -> Run:
+    """The reranker's score of every candidate of every query, kept in `cache` (a pair's score never changes:
+    one pair per pass), so a rerun of the benchmark scores nothing twice."""
+    path = (
+        cache
+        / f"{data.name.replace('/', '-')}-{data.checksum}-{reranker.name}-{len(next(iter(shortlist.values())))}.json"
+    )
+    if path.is_file():
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
     run: Run = {}
     for qid, query in queries.items():
         texts = [data.corpus[d].full_text for d in shortlist[qid]]
         run[qid] = dict(zip(shortlist[qid], reranker.score([(query, t) for t in texts]), strict=True))
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(run))
     return run
 
 
-def cascade_run(first: Run, full: Run, shortlist: dict[str, list[str]], keep: int) -> Run:
-    """The cascade's ranking: the best `keep` by `first`, ordered by `full`; the rest after them in BM25 order."""
+def cascade_run(first: Run, full: Run, shortlist: dict[str, list[str]], keep: int, *, fuse: bool = False) -> Run:
+    """The cascade's ranking: the best `keep` by `first` (`fuse`: by `first`'s order fused with BM25's, as
+    `cascade_fuse=True` keeps them), ordered by `full`; the rest after them in BM25 order."""
     run: Run = {}
     for qid, docs in shortlist.items():
-        kept = sorted(docs, key=lambda d: (-first[qid][d], docs.index(d)))[:keep]
+        kept = sorted(docs, key=lambda d: (-first[qid][d], docs.index(d)))
+        if fuse:
+            kept = [d for d, _ in fuse_with_first_stage(kept, docs)]
+        kept = kept[:keep]
         scores = {d: full[qid][d] for d in kept}
         floor = min(scores.values())
         scores.update({d: floor - 1.0 - i for i, d in enumerate(d for d in docs if d not in scores)})
@@ -66,20 +83,35 @@ def bm25_run(shortlist: dict[str, list[str]]) -> Run:
     return {q: {d: -float(i) for i, d in enumerate(docs)} for q, docs in shortlist.items()}
 
 
-def quality(name: str, data: Dataset, tiny: Reranker, full: Reranker, keeps: Sequence[int], k: int) -> None:
+def quality(
+    name: str, data: Dataset, tiny: Reranker, full: Reranker, keeps: Sequence[int], k: int, cache: Path
+) -> None:
     queries, shortlist = candidates(data, k)
     qrels = {q: data.qrels[q] for q in queries}
     start = time.perf_counter()
-    tiny_scores = all_scores(tiny, data, queries, shortlist)
+    tiny_scores = all_scores(tiny, data, queries, shortlist, cache)
     tiny_seconds = time.perf_counter() - start
-    full_scores = all_scores(full, data, queries, shortlist)
+    full_scores = all_scores(full, data, queries, shortlist, cache)
     pairs = sum(len(d) for d in shortlist.values())
     ndcg = {"BM25": per_query(qrels, bm25_run(shortlist), ("nDCG@10",))["nDCG@10"]}
     ndcg["crossrank-tiny"] = per_query(qrels, tiny_scores, ("nDCG@10",))["nDCG@10"]
     ndcg["crossrank-default"] = per_query(qrels, full_scores, ("nDCG@10",))["nDCG@10"]
+    fused_tiny = {
+        q: {
+            d: -float(i)
+            for i, (d, _) in enumerate(
+                fuse_with_first_stage(sorted(docs, key=lambda d: (-tiny_scores[q][d], docs.index(d))), docs)
+            )
+        }
+        for q, docs in shortlist.items()
+    }
+    ndcg["tiny + BM25 (RRF)"] = per_query(qrels, fused_tiny, ("nDCG@10",))["nDCG@10"]
     for keep in keeps:
         run = cascade_run(tiny_scores, full_scores, shortlist, keep)
         ndcg[f"cascade K={keep}"] = per_query(qrels, run, ("nDCG@10",))["nDCG@10"]
+    for keep in keeps:
+        run = cascade_run(tiny_scores, full_scores, shortlist, keep, fuse=True)
+        ndcg[f"cascade K={keep} fused"] = per_query(qrels, run, ("nDCG@10",))["nDCG@10"]
     rate = pairs / tiny_seconds
     print(f"\n{name}: {len(queries)} queries, BM25 top-{k} ({pairs} pairs); crossrank-tiny scored {rate:.0f} pairs/s")
     print(f"  {'system':<22} {'nDCG@10':>8} {'vs BM25':>8} {'p':>7} {'vs default':>10} {'p':>7}")
@@ -110,9 +142,13 @@ def latency(data: Dataset, keeps: Sequence[int], queries: int, threads: int, k: 
         "crossrank-tiny (onnx)": lambda q, docs: tiny.rerank(q, docs),
     }
     int8 = Reranker(backend="onnx-int8", threads=threads)
-    cascades = {keep: Reranker(threads=threads, cascade_keep=keep, cascade_model="crossrank-tiny") for keep in keeps}
-    for keep, reranker in cascades.items():
-        systems[f"cascade tiny -> default, K={keep}"] = reranker.rerank  # type: ignore[assignment]
+    cascades = {
+        (keep, fuse): Reranker(threads=threads, cascade_keep=keep, cascade_model="crossrank-tiny", cascade_fuse=fuse)
+        for keep in keeps
+        for fuse in (False, True)
+    }
+    for (keep, fuse), reranker in cascades.items():
+        systems[f"cascade tiny{' fused' if fuse else ''} -> default, K={keep}"] = reranker.rerank  # type: ignore[assignment]
     times: dict[str, list[float]] = {name: [] for name in systems}
     lengths = []
     for qid in chosen:
@@ -122,7 +158,7 @@ def latency(data: Dataset, keeps: Sequence[int], queries: int, threads: int, k: 
             start = time.perf_counter()
             run(judged[qid], docs)
             times[name].append((time.perf_counter() - start) * 1000)
-        for keep, reranker in cascades.items():  # the assembled ranking equals the real cascade's
+        for (keep, _), reranker in cascades.items():  # each cascade's order is the full model's
             real = [r.index for r in reranker.rerank(judged[qid], docs)]
             scores = np.array(full.score([(judged[qid], docs[i]) for i in real]))
             assert list(np.argsort(-scores, kind="stable")) == list(range(len(real))), f"cascade K={keep} order"
@@ -148,6 +184,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--latency-queries", type=int, default=20)
     parser.add_argument("--skip", choices=["quality", "latency"], action="append", default=[])
+    parser.add_argument("--scores-cache", default=str(ROOT / "runs" / "cascade-scores"), help="scores kept here")
     args = parser.parse_args()
     keeps = [int(k) for k in args.keeps.split(",")]
     print(f"machine: {describe()}, {os.cpu_count()} logical cores; threads={args.threads}")
@@ -156,7 +193,7 @@ def main() -> None:
         tiny = Reranker("crossrank-tiny", threads=args.threads)
         full = Reranker(threads=args.threads)
         for data in datasets:
-            quality(data.name, data, tiny, full, keeps, args.k)
+            quality(data.name, data, tiny, full, keeps, args.k, Path(args.scores_cache))
     if "latency" not in args.skip:
         latency(datasets[0], keeps, args.latency_queries, args.threads, args.k)
 

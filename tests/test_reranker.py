@@ -178,6 +178,13 @@ def test_cascade_with_another_model_keeps_its_best_for_the_full_model(
     # rerank_batch cascades every query on its own
     batch = cascade.rerank_batch([query, "cat"], [CORPUS, CORPUS])
     assert [r.index for r in batch[0]] == [r.index for r in results] and len(batch[1]) == 4
+    # cascade_fuse: the first pass's order fused by reciprocal rank with the order the documents came in
+    fused = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra, cascade_fuse=True)
+    first_rank = {int(d): r for r, d in enumerate(np.lexsort((np.arange(len(CORPUS)), -first_scores)), start=1)}
+    rrf = {d: 1 / (60 + first_rank[d]) + 1 / (61 + d) for d in range(len(CORPUS))}
+    expected_kept = sorted(sorted(rrf, key=lambda d: (-rrf[d], first_rank[d]))[:4])
+    assert sorted(r.index for r in fused.rerank(query, CORPUS)) == expected_kept
+    assert fused.name == f"{first_pass.spec.name} fused with the input order top-4 > {full.spec.name}"
 
 
 def test_bad_cascade_arguments(tiny_bert: Path, tiny_electra: Path, cache_dir: Path) -> None:
@@ -185,7 +192,7 @@ def test_bad_cascade_arguments(tiny_bert: Path, tiny_electra: Path, cache_dir: P
         Reranker(tiny_bert, cascade_keep=0, cache_dir=cache_dir)
     with pytest.raises(InputError, match="cascade_length must be at least 8 and below the 128-token window"):
         Reranker(tiny_bert, cascade_keep=5, cascade_length=128, cache_dir=cache_dir)
-    with pytest.raises(InputError, match="cascade_model and cascade_length need cascade_keep"):
+    with pytest.raises(InputError, match="cascade_model, cascade_length and cascade_fuse need cascade_keep"):
         Reranker(tiny_bert, cascade_model=tiny_electra, cache_dir=cache_dir)
     with pytest.raises(ModelError, match="does not exist"):
         Reranker(tiny_bert, cascade_keep=5, cascade_model="./no-such-model", cache_dir=cache_dir)

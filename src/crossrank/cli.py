@@ -293,6 +293,11 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="first-pass model of the cascade, e.g. crossrank-tiny (default: the model itself on a short window)",
     )
     group.add_argument(
+        "--cascade-fuse",
+        action="store_true",
+        help="the first pass keeps the best of its order fused with the documents' own (first-stage) order",
+    )
+    group.add_argument(
         "--cascade-length",
         type=_positive_int,
         default=None,
@@ -335,6 +340,7 @@ def _model_settings(args: argparse.Namespace) -> ModelSettings:
         cascade_keep=args.cascade_keep,
         cascade_model=args.cascade_model,
         cascade_length=args.cascade_length,
+        cascade_fuse=args.cascade_fuse,
     )
 
 

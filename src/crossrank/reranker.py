@@ -15,6 +15,7 @@ import numpy as np
 
 from crossrank.backends import Backend, load_backend
 from crossrank.errors import InputError
+from crossrank.fusion import fuse_with_first_stage
 from crossrank.models import display_name, is_built_in, read_spec, resolve_model
 from crossrank.progress import progress_bar
 from crossrank.ranking import best_first
@@ -53,6 +54,7 @@ class Cascade:
     encoder: PairEncoder
     keep: int
     scorer: Reranker | None
+    fuse_order: bool = False  # keep the best of the first pass's order fused with the documents' own order
 
 
 class Reranker:
@@ -82,6 +84,9 @@ class Reranker:
         cascade_model: the first pass's model, typically a much smaller one ("crossrank-tiny"); it runs on the
             same backend, threads and cache folder, on its own window unless `cascade_length` is given.
         cascade_length: token window of the first pass (default: 64 for this model, the cascade model's own).
+        cascade_fuse: keep the best `cascade_keep` of the first pass's order fused (reciprocal rank) with the
+            order the documents came in, for documents that arrive in a first stage's order: the first stage's
+            evidence then also decides what reaches the full model.
     """
 
     def __init__(
@@ -100,6 +105,7 @@ class Reranker:
         cascade_keep: int | None = None,
         cascade_model: str | Path | None = None,
         cascade_length: int | None = None,
+        cascade_fuse: bool = False,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
@@ -124,6 +130,7 @@ class Reranker:
             model=cascade_model,
             length=cascade_length,
             main=self.encoder,
+            fuse_order=cascade_fuse,
             backend=backend,
             threads=threads,
             cache_dir=cache_dir,
@@ -150,9 +157,10 @@ class Reranker:
         cascade's settings when it has one."""
         if self.cascade is None:
             return self.spec.name
+        fused = " fused with the input order" if self.cascade.fuse_order else ""
         if self.cascade.scorer is None:
-            return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}"
-        return f"{self.cascade.scorer.spec.name} top-{self.cascade.keep} > {self.spec.name}"
+            return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}{fused}"
+        return f"{self.cascade.scorer.spec.name}{fused} top-{self.cascade.keep} > {self.spec.name}"
 
     def __repr__(self) -> str:
         return f"Reranker(model={self.spec.name!r}, backend={self.backend.name!r}, max_length={self.spec.max_length})"
@@ -298,7 +306,7 @@ class Reranker:
             scorer = self.cascade.scorer or self
             first = scorer._score_inputs([p for _, p in cascading], sizes, raw=True, show_progress=False)
             for (i, _), unique_scores in zip(cascading, first, strict=True):
-                kept[i] = _best(unique_scores[encoded[i].slots], self.cascade.keep)
+                kept[i] = _best(unique_scores[encoded[i].slots], self.cascade.keep, fuse_order=self.cascade.fuse_order)
         needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
         parts = [e.pairs if len(n) == e.unique else e.pairs.select(n) for e, n in zip(encoded, needed, strict=True)]
         scores = self._score_inputs(parts, [len(n) for n in needed], raw=raw, show_progress=show_progress)
@@ -346,26 +354,31 @@ def _cascade(
     model: str | Path | None,
     length: int | None,
     main: PairEncoder,
+    fuse_order: bool,
     backend: str | None,
     threads: int | None,
     cache_dir: str | Path | None,
 ) -> Cascade | None:
     """The cascade's first pass as `Reranker` was asked for it, or None; refuses settings that contradict."""
     if keep is None:
-        if model is not None or length is not None:
-            raise InputError("cascade_model and cascade_length need cascade_keep (how many documents go on)")
+        if model is not None or length is not None or fuse_order:
+            raise InputError(
+                "cascade_model, cascade_length and cascade_fuse need cascade_keep (how many documents go on)"
+            )
         return None
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise InputError(f"cascade_keep must be a positive integer or None, got {keep!r}")
     if model is not None:
         scorer = Reranker(model, max_length=length, backend=backend, threads=threads, cache_dir=cache_dir)
-        return Cascade(encoder=scorer.encoder, keep=keep, scorer=scorer)
+        return Cascade(encoder=scorer.encoder, keep=keep, scorer=scorer, fuse_order=fuse_order)
     length = 64 if length is None else length
     if not 8 <= length < main.max_length:
         raise InputError(
             f"cascade_length must be at least 8 and below the {main.max_length}-token window, got {length}"
         )
-    return Cascade(encoder=PairEncoder(main.tokenizer, max_length=length), keep=keep, scorer=None)
+    return Cascade(
+        encoder=PairEncoder(main.tokenizer, max_length=length), keep=keep, scorer=None, fuse_order=fuse_order
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +395,7 @@ class ModelSettings:
     cascade_keep: int | None = None
     cascade_model: str | None = None
     cascade_length: int | None = None
+    cascade_fuse: bool = False
 
     def load(self) -> Reranker:
         return Reranker(
@@ -394,6 +408,7 @@ class ModelSettings:
             cascade_keep=self.cascade_keep,
             cascade_model=self.cascade_model,
             cascade_length=self.cascade_length,
+            cascade_fuse=self.cascade_fuse,
         )
 
 
@@ -414,6 +429,7 @@ def reranker_settings(reranker: Reranker | None) -> dict[str, object]:
             "keep": cascade.keep,
             "model": reranker.spec.name if cascade.scorer is None else cascade.scorer.spec.name,
             "length": cascade.encoder.max_length,
+            "fuse_order": cascade.fuse_order,
         },
     }
 
@@ -484,8 +500,12 @@ def _texts(documents: object, text_field: str) -> list[str]:
     return texts
 
 
-def _best(scores: np.ndarray, keep: int) -> np.ndarray:
-    """Positions of the `keep` best scores, in the caller's order (ties keep the earlier document)."""
+def _best(scores: np.ndarray, keep: int, *, fuse_order: bool = False) -> np.ndarray:
+    """Positions of the `keep` best scores, in the caller's order (ties keep the earlier document). With
+    `fuse_order`, the best of the scores' order fused by reciprocal rank with the documents' own order."""
+    if fuse_order:
+        fused = fuse_with_first_stage(best_first(scores).tolist(), list(range(len(scores))))
+        return np.sort(np.array([position for position, _ in fused[:keep]], dtype=np.int64))
     return np.sort(best_first(scores)[:keep])
 
 
