@@ -94,6 +94,7 @@ def test_unreachable_hub_names_the_offline_ways(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # ~8 s: a model export or two training runs
 def test_hub_id_resolves_from_the_hub_cache(tiny_bert: Path, tmp_path: Path) -> None:
     """The real hub path: a model already in the Hugging Face cache loads by its id with the hub offline."""
     snapshot = tmp_path / "hf" / "hub" / "models--someorg--tiny-reranker" / "snapshots" / ("a" * 40)

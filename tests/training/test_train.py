@@ -60,6 +60,7 @@ def test_training_learns_the_toy_task(tiny_bert: Path, tmp_path: Path) -> None:
     assert all(0.0 <= s <= 1.0 for s in scores)
 
 
+@pytest.mark.slow  # ~8 s: a model export or two training runs
 def test_resume_continues_from_the_checkpoint(tiny_bert: Path, tmp_path: Path) -> None:
     base = dict(base=str(tiny_bert), out=str(tmp_path / "m"), lr=1e-3, max_length=64, holdout=0.2, patience=5)
     groups = toy_groups(60, seed=2)
@@ -112,6 +113,7 @@ def test_data_sources(tmp_path: Path) -> None:
         load_groups(str(bad_label), negatives=1, seed=0)
 
 
+@pytest.mark.slow  # ~8 s: a model export or two training runs
 def test_distillation_from_a_teacher(tiny_bert: Path, tmp_path: Path) -> None:
     """With only the teacher term (distill=1), a teacher that prefers the positive teaches the task."""
     groups = [
