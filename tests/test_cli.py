@@ -162,7 +162,7 @@ def test_train_rejects_unknown_teachers(teachers: str, tmp_path: Path, capsys: p
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--teacher", teachers])
     assert exit_info.value.code == 2
-    expected = f"teachers are default, biencoder, splade-tiny, bm25 (comma-separated), got {teachers!r}"
+    expected = f"teachers are default, biencoder, e5, mpnet, splade-tiny, bm25 (comma-separated), got {teachers!r}"
     assert expected in capsys.readouterr().err
 
 

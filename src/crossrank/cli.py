@@ -103,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher",
         type=_teacher_list,
         default=None,
-        help="teacher(s) for distillation: default (the built-in model), biencoder, splade-tiny, bm25, or several "
-        "comma-separated (fused)",
+        help="teacher(s) for distillation: default (the built-in model), biencoder, e5, mpnet, splade-tiny, bm25, "
+        "or several comma-separated (fused)",
     )
     train.add_argument("--distill", type=float, default=0.5, help="weight of the teacher term (with --teacher)")
     train.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")

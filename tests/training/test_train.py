@@ -180,5 +180,5 @@ def test_bm25_teacher_uses_the_term_statistics_of_each_source() -> None:
 def test_unknown_teacher_is_refused() -> None:
     from crossrank.training.data import with_teacher_scores
 
-    with pytest.raises(InputError, match="teachers are default, biencoder, splade-tiny, bm25; got tfidf"):
+    with pytest.raises(InputError, match="teachers are default, biencoder, e5, mpnet, splade-tiny, bm25; got tfidf"):
         with_teacher_scores(toy_groups(2, seed=0), ["tfidf"])

@@ -102,7 +102,7 @@ def load_sources(
     return groups, stats
 
 
-TEACHERS = ("default", "biencoder", "splade-tiny", "bm25")
+TEACHERS = ("default", "biencoder", "e5", "mpnet", "splade-tiny", "bm25")
 
 
 def with_teacher_scores(
@@ -110,8 +110,9 @@ def with_teacher_scores(
 ) -> list[Group]:
     """Score every group's passages with one teacher or a fusion of teachers, for distillation.
 
-    Teachers are "default" (the built-in cross-encoder, its raw logits), "biencoder", "splade-tiny" and "bm25" (term
-    statistics from the distinct passages of the group's source). With several, each one's scores are
+    Teachers are "default" (the built-in cross-encoder, its raw logits), the baselines "biencoder", "e5", "mpnet"
+    and "splade-tiny" (`crossrank.scorers`), and "bm25" (term statistics from the distinct passages of the
+    group's source). With several, each one's scores are
     standardised within the group and averaged, so no teacher dominates by its score range.
     """
     from crossrank.scorers import baseline_name
