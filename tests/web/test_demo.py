@@ -77,6 +77,17 @@ def _shown(page: object) -> list[tuple[int, float]]:
     return [(int(i), float(s)) for i, s in rows]
 
 
+def _pass_ms(page: object, query: str, passages: list[str]) -> float:
+    """One scoring pass of the page's scorer, timed inside the page."""
+    return float(
+        page.evaluate(  # type: ignore[attr-defined]
+            "async ([q, docs]) => { const t = performance.now(); await crossrankScorer.score(q, docs);"
+            " return performance.now() - t; }",
+            [query, passages],
+        )
+    )
+
+
 def test_the_page_ranks_as_python_does_and_stays_on_its_origin(site: str, browser: object) -> None:
     page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
     origins: list[str] = []
@@ -102,14 +113,7 @@ def test_the_page_ranks_as_python_does_and_stays_on_its_origin(site: str, browse
     assert [s for _, s in shown] == pytest.approx([r.score for r in expected], abs=CROSS_CPU_BOUND)
     assert set(origins) == {urlsplit(site).netloc}  # nothing leaves for another origin
     load_ms = int(page.evaluate("document.body.dataset.loadMs"))
-    timings = [
-        page.evaluate(
-            "async ([q, docs]) => { const t = performance.now(); await crossrankScorer.score(q, docs);"
-            " return performance.now() - t; }",
-            ["what makes a wing stall", typed],
-        )
-        for _ in range(3)
-    ]
+    timings = [_pass_ms(page, "what makes a wing stall", typed) for _ in range(3)]
     print(
         f"\nin-browser demo (headless Chromium, 1 thread): first visit to first ranking {first_visit_s:.2f} s, "
         f"model load {load_ms} ms, 10 passages of 40 words in {min(timings):.0f} ms (best of 3)"
@@ -129,14 +133,7 @@ def test_the_tiny_model_runs_in_the_page_as_in_python(tiny_site: str, browser: o
     assert [s for _, s in shown] == pytest.approx([r.score for r in expected], abs=CROSS_CPU_BOUND)
     words = (" ".join(EXAMPLE_PASSAGES) + " ").split() * 20
     typed = [" ".join(words[7 * i : 7 * i + 40]) for i in range(10)]
-    timings = [
-        page.evaluate(
-            "async ([q, docs]) => { const t = performance.now(); await crossrankScorer.score(q, docs);"
-            " return performance.now() - t; }",
-            ["what makes a wing stall", typed],
-        )
-        for _ in range(3)
-    ]
+    timings = [_pass_ms(page, "what makes a wing stall", typed) for _ in range(3)]
     load_ms = int(page.evaluate("document.body.dataset.loadMs"))
     print(f"\ncrossrank-tiny in the page: model load {load_ms} ms, 10 passages of 40 words in {min(timings):.0f} ms")
     page.close()
