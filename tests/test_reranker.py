@@ -10,6 +10,7 @@ import pytest
 
 from crossrank import InputError, QueryTruncatedWarning, RankedResult, Reranker
 from crossrank.errors import ModelError
+from crossrank.reranker import MODEL_CASCADE_KEEP
 from tests.tiny_models import CORPUS
 
 
@@ -164,7 +165,7 @@ def test_cascade_with_another_model_keeps_its_best_for_the_full_model(
 ) -> None:
     full = Reranker(tiny_bert, cache_dir=cache_dir)
     first_pass = Reranker(tiny_electra, cache_dir=cache_dir)
-    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra)
+    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra, cascade_fuse=False)
     query = "wing flow at supersonic speed"
     first_scores = np.array(first_pass.score([(query, d) for d in CORPUS]))
     kept = sorted(np.lexsort((np.arange(len(CORPUS)), -first_scores))[:4].tolist())
@@ -179,7 +180,7 @@ def test_cascade_with_another_model_keeps_its_best_for_the_full_model(
     batch = cascade.rerank_batch([query, "cat"], [CORPUS, CORPUS])
     assert [r.index for r in batch[0]] == [r.index for r in results] and len(batch[1]) == 4
     # cascade_fuse: the first pass's order fused by reciprocal rank with the order the documents came in
-    fused = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra, cascade_fuse=True)
+    fused = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra)  # fused by default
     first_rank = {int(d): r for r, d in enumerate(np.lexsort((np.arange(len(CORPUS)), -first_scores)), start=1)}
     rrf = {d: 1 / (60 + first_rank[d]) + 1 / (61 + d) for d in range(len(CORPUS))}
     expected_kept = sorted(sorted(rrf, key=lambda d: (-rrf[d], first_rank[d]))[:4])
@@ -192,7 +193,9 @@ def test_bad_cascade_arguments(tiny_bert: Path, tiny_electra: Path, cache_dir: P
         Reranker(tiny_bert, cascade_keep=0, cache_dir=cache_dir)
     with pytest.raises(InputError, match="cascade_length must be at least 8 and below the 128-token window"):
         Reranker(tiny_bert, cascade_keep=5, cascade_length=128, cache_dir=cache_dir)
-    with pytest.raises(InputError, match="cascade_model, cascade_length and cascade_fuse need cascade_keep"):
-        Reranker(tiny_bert, cascade_model=tiny_electra, cache_dir=cache_dir)
+    with pytest.raises(InputError, match="cascade_length and cascade_fuse need cascade_keep"):
+        Reranker(tiny_bert, cascade_length=32, cache_dir=cache_dir)
+    measured = Reranker(tiny_bert, cascade_model=tiny_electra, cache_dir=cache_dir).cascade  # the measured defaults
+    assert measured is not None and (measured.keep, measured.fuse_order) == (MODEL_CASCADE_KEEP, True)
     with pytest.raises(ModelError, match="does not exist"):
         Reranker(tiny_bert, cascade_keep=5, cascade_model="./no-such-model", cache_dir=cache_dir)

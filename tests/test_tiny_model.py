@@ -44,7 +44,7 @@ def test_the_default_answers_to_its_name_too() -> None:
 
 def test_cascade_from_tiny_into_the_default() -> None:
     passages = [line.strip() for line in EXAMPLES.read_text().splitlines() if line.strip()]
-    cascade = Reranker(cascade_keep=3, cascade_model="crossrank-tiny")
+    cascade = Reranker(cascade_keep=3, cascade_model="crossrank-tiny", cascade_fuse=False)
     assert cascade.name == "crossrank-tiny top-3 > crossrank-default"
     tiny_scores = Reranker("crossrank-tiny").score([(LIFT, p) for p in passages])
     kept = sorted(range(len(passages)), key=lambda i: (-tiny_scores[i], i))[:3]
@@ -65,4 +65,4 @@ def test_cli_takes_the_tiny_model_by_name(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["model"] == "crossrank-tiny top-2 > crossrank-tiny"
+    assert json.loads(proc.stdout)["model"] == "crossrank-tiny fused with the input order top-2 > crossrank-tiny"

@@ -287,7 +287,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=None,
         help="score every document with a first pass (--cascade-model, else this model on a short window) and "
-        "only the best N with the model (returns N)",
+        "only the best N with the model (returns N; default 15 with --cascade-model)",
     )
     group.add_argument(
         "--cascade-model",
@@ -296,8 +296,10 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--cascade-fuse",
-        action="store_true",
-        help="the first pass keeps the best of its order fused with the documents' own (first-stage) order",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the first pass keeps the best of its order fused with the documents' own (first-stage) order "
+        "(default: on with --cascade-model, off without)",
     )
     group.add_argument(
         "--cascade-length",

@@ -46,6 +46,12 @@ class EncodedQuery:
         return len(self.slots)
 
 
+MODEL_CASCADE_KEEP = 15
+"""Documents a model cascade (crossrank-tiny first) passes on by default. Measured with `benchmarks/cascade.py`
+(BM25 top-100, first pass fused with BM25's order): nDCG@10 above the built-in model alone on Cranfield
+(+0.010) and SciFact (+0.012, p 0.02), at about a fifth of its latency."""
+
+
 @dataclass(frozen=True, slots=True)
 class Cascade:
     """The cascade's first pass: `scorer` (a smaller model; None: this one on a shorter window) scores every
@@ -80,13 +86,14 @@ class Reranker:
         cascade_keep: turn on a two-pass cascade in `rerank`/`rerank_batch`: every document is first scored by
             `cascade_model` (or, without one, by this model on a `cascade_length`-token window), and only the best
             `cascade_keep` of each query are scored by this model and returned; the rest are dropped. `score`
-            never cascades.
+            never cascades. Default with a `cascade_model`: `MODEL_CASCADE_KEEP` (15).
         cascade_model: the first pass's model, typically a much smaller one ("crossrank-tiny"); it runs on the
             same backend, threads and cache folder, on its own window unless `cascade_length` is given.
         cascade_length: token window of the first pass (default: 64 for this model, the cascade model's own).
         cascade_fuse: keep the best `cascade_keep` of the first pass's order fused (reciprocal rank) with the
             order the documents came in, for documents that arrive in a first stage's order: the first stage's
-            evidence then also decides what reaches the full model.
+            evidence then also decides what reaches the full model. Default: on with a `cascade_model` (measured:
+            crossrank-tiny fused keeps better candidates than alone, see the README), off without one.
     """
 
     def __init__(
@@ -105,7 +112,7 @@ class Reranker:
         cascade_keep: int | None = None,
         cascade_model: str | Path | None = None,
         cascade_length: int | None = None,
-        cascade_fuse: bool = False,
+        cascade_fuse: bool | None = None,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
@@ -354,30 +361,30 @@ def _cascade(
     model: str | Path | None,
     length: int | None,
     main: PairEncoder,
-    fuse_order: bool,
+    fuse_order: bool | None,
     backend: str | None,
     threads: int | None,
     cache_dir: str | Path | None,
 ) -> Cascade | None:
     """The cascade's first pass as `Reranker` was asked for it, or None; refuses settings that contradict."""
+    if keep is None and model is not None:
+        keep = MODEL_CASCADE_KEEP
     if keep is None:
-        if model is not None or length is not None or fuse_order:
-            raise InputError(
-                "cascade_model, cascade_length and cascade_fuse need cascade_keep (how many documents go on)"
-            )
+        if length is not None or fuse_order:
+            raise InputError("cascade_length and cascade_fuse need cascade_keep (how many documents go on)")
         return None
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise InputError(f"cascade_keep must be a positive integer or None, got {keep!r}")
     if model is not None:
         scorer = Reranker(model, max_length=length, backend=backend, threads=threads, cache_dir=cache_dir)
-        return Cascade(encoder=scorer.encoder, keep=keep, scorer=scorer, fuse_order=fuse_order)
+        return Cascade(encoder=scorer.encoder, keep=keep, scorer=scorer, fuse_order=fuse_order is not False)
     length = 64 if length is None else length
     if not 8 <= length < main.max_length:
         raise InputError(
             f"cascade_length must be at least 8 and below the {main.max_length}-token window, got {length}"
         )
     return Cascade(
-        encoder=PairEncoder(main.tokenizer, max_length=length), keep=keep, scorer=None, fuse_order=fuse_order
+        encoder=PairEncoder(main.tokenizer, max_length=length), keep=keep, scorer=None, fuse_order=bool(fuse_order)
     )
 
 
@@ -395,7 +402,7 @@ class ModelSettings:
     cascade_keep: int | None = None
     cascade_model: str | None = None
     cascade_length: int | None = None
-    cascade_fuse: bool = False
+    cascade_fuse: bool | None = None
 
     def load(self) -> Reranker:
         return Reranker(
