@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def test_train_continues_from_the_built_in_model(
     tuned = Reranker(out, backend="torch").score([("how do wings lift", PASSAGES[0])])
     assert 0.0 < tuned[0] < 1.0
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
+    recorded = json.loads((out / "training.json").read_text())["config"]  # the folder says how it was made
+    assert recorded["base_name"] == "default" and recorded["sources"] == [str(data)]
+    assert recorded["negatives"] == 2 and recorded["teachers"] == [] and recorded["split"] == "train"
 
 
 PASSAGES = [

@@ -538,6 +538,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         holdout=args.holdout,
         patience=args.patience,
         threads=args.threads,
+        base_name=args.base,
+        sources=tuple(args.data),
+        split=args.split,
+        negatives=args.negatives,
+        limit=args.limit,
+        teachers=tuple(args.teacher or ()),
     )
     history = train(
         groups,

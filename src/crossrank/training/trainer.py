@@ -52,6 +52,13 @@ class TrainConfig:
     distill: float = 0.0  # weight of the KL term towards the teacher's distribution (0: labels only)
     checkpoint_every: int = 50
     threads: int | None = None
+    # how the groups were made (`train` takes them ready; kept so a model folder says what it learned from)
+    base_name: str | None = None  # the --base as given ("splade-tiny", "default", a hub id, a folder)
+    sources: tuple[str, ...] = ()
+    split: str | None = None
+    negatives: int | None = None
+    limit: int | None = None
+    teachers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
