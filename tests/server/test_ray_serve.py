@@ -32,11 +32,15 @@ def _rerank(url: str, query: str) -> list[tuple[int, float]]:
 
 
 @pytest.mark.slow
-def test_two_replicas_answer_the_cohere_sdk_like_crossrank_serve(tiny_bert: Path, cache_dir: Path) -> None:
+def test_two_replicas_answer_the_cohere_sdk_like_crossrank_serve(
+    tiny_bert: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ray = pytest.importorskip("ray")
     from ray import serve
 
-    from crossrank.server.ray_serve import run
+    from crossrank.server.ray_serve import PROXY_READY_ENV, PROXY_READY_SECONDS, run
+
+    monkeypatch.setenv(PROXY_READY_ENV, PROXY_READY_SECONDS)  # as run() does when it starts Ray itself
 
     config = ServerConfig()
     queries = ["supersonic wing", "cat on the mat", "night rain", "garden dogs"]

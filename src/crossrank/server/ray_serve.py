@@ -6,12 +6,18 @@ as many nodes as the cluster has; same endpoints, same answers (a pair's score d
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from crossrank.errors import BackendUnavailable
 from crossrank.models import display_name
 from crossrank.reranker import ModelSettings
 from crossrank.server.state import ServerConfig
+
+# Ray Serve kills an HTTP proxy that is not ready within 5 s and serve.start then fails; on a busy 2-core machine
+# a proxy takes longer than that to start. A local cluster started here inherits this process's environment.
+PROXY_READY_ENV = "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"
+PROXY_READY_SECONDS = "60"
 
 
 def application(settings: ModelSettings, config: ServerConfig, *, replicas: int, cpus: float) -> Any:
@@ -52,6 +58,8 @@ def run(
     except ImportError as exc:
         raise BackendUnavailable("serve --ray-replicas", "ray", exc.name or "ray") from exc
     if not ray.is_initialized():
+        if address is None:  # a local cluster: give its HTTP proxy time to start (unless the user set it)
+            os.environ.setdefault(PROXY_READY_ENV, PROXY_READY_SECONDS)
         ray.init(address=address, log_to_driver=False)
     serve.start(http_options={"host": host, "port": port})
     app = application(settings, config, replicas=replicas, cpus=cpus_per_replica)
