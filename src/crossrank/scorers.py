@@ -57,10 +57,15 @@ class BiEncoderScorer:
         self.embedder = Embedder(model, cache_dir=cache_dir)
         self._vectors: dict[str, np.ndarray] = {}
 
-    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
+    def cache_documents(self, documents: Sequence[str], *, show_progress: bool = False) -> None:
+        """Embed the documents not seen yet in one pass, batched by length: much less padding than a query's
+        candidates at a time, which is what makes a large teacher affordable over a whole training set."""
         missing = [d for d in dict.fromkeys(documents) if d not in self._vectors]
         if missing:
-            self._vectors.update(zip(missing, self.embedder.embed(missing), strict=True))
+            self._vectors.update(zip(missing, self.embedder.embed(missing, show_progress=show_progress), strict=True))
+
+    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
+        self.cache_documents(documents)
         q = self.embedder.embed([query])[0]
         return _ranked(np.array([float(self._vectors[d] @ q) for d in documents]))
 

@@ -155,6 +155,26 @@ def test_fused_teacher_is_the_mean_of_standardised_teacher_scores() -> None:
         assert len(set(np.round(parts[0], 6))) > 1  # the teachers do discriminate: the check is not vacuous
 
 
+@pytest.mark.slow
+def test_embedding_teacher_scores_equal_scoring_each_group_on_its_own() -> None:
+    """A bi-encoder teacher embeds every passage of the set in one length-sorted pass (cheap); the scores must be
+    those of reranking each group's passages by themselves."""
+    from crossrank.scorers import load_baseline
+    from crossrank.training.data import with_teacher_scores
+
+    groups = [
+        Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:4]), "toy"),
+        Group("what is the capital of france", CORPUS[1], (CORPUS[0], CORPUS[2], CORPUS[4]), "toy"),
+    ]
+    for group in with_teacher_scores(groups, ["biencoder"]):
+        expected = np.zeros(1 + len(group.negatives))
+        for result in load_baseline("biencoder").rerank(group.query, [group.positive, *group.negatives]):
+            expected[result.index] = result.score
+        assert group.teacher is not None
+        np.testing.assert_allclose(group.teacher, expected, atol=1e-5)
+        assert len(set(np.round(expected, 4))) == len(expected)
+
+
 def test_bm25_teacher_uses_the_term_statistics_of_each_source() -> None:
     from crossrank.retrieval.bm25 import BM25Retriever
     from crossrank.training.data import with_teacher_scores
