@@ -15,7 +15,7 @@ from typing import Any
 from crossrank.errors import BackendUnavailable
 from crossrank.evaluation.harness import Comparison, StageResult, percentile
 from crossrank.evaluation.metrics import MEASURES, Significance
-from crossrank.machine import cpu_features, cpu_name
+from crossrank.machine import cpu_family, cpu_features, cpu_name
 from crossrank.outputs import EVAL, check_output, mark_output, write_atomic
 from crossrank.ranking import keys_best_first
 
@@ -72,7 +72,7 @@ def report(
     return {
         "settings": settings,
         "versions": {"python": platform.python_version(), **_versions()},
-        "machine": {"cpu": cpu_name(), "features": cpu_features(), "cores": os.cpu_count()},
+        "machine": {"cpu": cpu_name(), "family": cpu_family(), "features": cpu_features(), "cores": os.cpu_count()},
         "stages": [
             {
                 "name": s.name,
