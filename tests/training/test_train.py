@@ -138,15 +138,15 @@ def test_distillation_from_a_teacher(tiny_bert: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_fused_teacher_is_the_mean_of_standardised_teacher_scores() -> None:
+def test_fused_teacher_is_the_mean_of_standardised_teacher_scores(tmp_path: Path) -> None:
     from crossrank.training.data import with_teacher_scores
 
     groups = [
         Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:4]), "toy"),
         Group("what is the capital of france", CORPUS[1], (CORPUS[0], CORPUS[2], CORPUS[4]), "toy"),
     ]
-    singles = [with_teacher_scores(groups, [name]) for name in ("biencoder", "splade")]
-    fused = with_teacher_scores(groups, ["biencoder", "splade"])
+    singles = [with_teacher_scores(groups, [name], cache_dir=tmp_path) for name in ("biencoder", "splade")]
+    fused = with_teacher_scores(groups, ["biencoder", "splade"], cache_dir=tmp_path)
     for row, group in enumerate(fused):
         parts = [np.array(single[row].teacher) for single in singles]
         expected = np.mean([(p - p.mean()) / (p.std() + 1e-6) for p in parts], axis=0)
@@ -156,7 +156,7 @@ def test_fused_teacher_is_the_mean_of_standardised_teacher_scores() -> None:
 
 
 @pytest.mark.slow
-def test_embedding_teacher_scores_equal_scoring_each_group_on_its_own() -> None:
+def test_embedding_teacher_scores_equal_scoring_each_group_on_its_own(tmp_path: Path) -> None:
     """A bi-encoder teacher embeds every passage of the set in one length-sorted pass (cheap); the scores must be
     those of reranking each group's passages by themselves."""
     from crossrank.scorers import load_baseline
@@ -166,7 +166,7 @@ def test_embedding_teacher_scores_equal_scoring_each_group_on_its_own() -> None:
         Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:4]), "toy"),
         Group("what is the capital of france", CORPUS[1], (CORPUS[0], CORPUS[2], CORPUS[4]), "toy"),
     ]
-    for group in with_teacher_scores(groups, ["biencoder"]):
+    for group in with_teacher_scores(groups, ["biencoder"], cache_dir=tmp_path):
         expected = np.zeros(1 + len(group.negatives))
         for result in load_baseline("biencoder").rerank(group.query, [group.positive, *group.negatives]):
             expected[result.index] = result.score
@@ -175,7 +175,7 @@ def test_embedding_teacher_scores_equal_scoring_each_group_on_its_own() -> None:
         assert len(set(np.round(expected, 4))) == len(expected)
 
 
-def test_bm25_teacher_uses_the_term_statistics_of_each_source() -> None:
+def test_bm25_teacher_uses_the_term_statistics_of_each_source(tmp_path: Path) -> None:
     from crossrank.retrieval.bm25 import BM25Retriever
     from crossrank.training.data import with_teacher_scores
 
@@ -184,7 +184,7 @@ def test_bm25_teacher_uses_the_term_statistics_of_each_source() -> None:
         Group("heat transfer", CORPUS[5], (CORPUS[4], CORPUS[2], CORPUS[0]), "a"),
     ]
     other = [Group("capital of france", CORPUS[8], (CORPUS[1], CORPUS[6], CORPUS[7]), "b")]
-    scored = with_teacher_scores([*first, *other], ["bm25"])
+    scored = with_teacher_scores([*first, *other], ["bm25"], cache_dir=tmp_path)
     for groups, rows in ((first, scored[:2]), (other, scored[2:])):
         passages = list(dict.fromkeys(p for g in groups for p in (g.positive, *g.negatives)))
         bm25 = BM25Retriever.build(passages)
@@ -195,6 +195,34 @@ def test_bm25_teacher_uses_the_term_statistics_of_each_source() -> None:
             np.testing.assert_allclose(row.teacher, expected, rtol=1e-6)
             assert row.teacher[0] > max(row.teacher[1:])  # the positive holds the query terms
     assert scored[0].teacher is not None and scored[0].teacher[2] == 0.0  # "boundary layer ..." shares no term
+
+
+def test_teacher_scores_are_kept_in_the_cache_folder_and_read_back_for_the_same_groups_only(tmp_path: Path) -> None:
+    from crossrank.training.data import with_teacher_scores
+
+    groups = [
+        Group("supersonic wing", CORPUS[4], (CORPUS[0], CORPUS[5], CORPUS[3]), "a"),
+        Group("heat transfer", CORPUS[5], (CORPUS[4], CORPUS[2], CORPUS[0]), "a"),
+    ]
+    fresh = [g.teacher for g in with_teacher_scores(groups, ["bm25"], cache_dir=tmp_path)]
+    [kept] = (tmp_path / "teachers").glob("bm25-*.npy")
+    np.testing.assert_array_equal(np.load(kept), np.concatenate(fresh))
+    np.save(kept, np.arange(8.0))  # a second run reads the file, not the teacher
+    assert [g.teacher for g in with_teacher_scores(groups, ["bm25"], cache_dir=tmp_path)] == [
+        (0.0, 1.0, 2.0, 3.0),
+        (4.0, 5.0, 6.0, 7.0),
+    ]
+    changed = [groups[0], Group("heat transfer", CORPUS[5], (CORPUS[4], CORPUS[2], CORPUS[1]), "a")]
+    rescored = with_teacher_scores(changed, ["bm25"], cache_dir=tmp_path)
+    assert len(list((tmp_path / "teachers").glob("bm25-*.npy"))) == 2  # other texts, another entry
+    assert [g.teacher for g in rescored] == [
+        g.teacher for g in with_teacher_scores(changed, ["bm25"], cache_dir=tmp_path / "empty")
+    ]
+    for damage in (lambda: np.save(kept, np.arange(3.0)), lambda: kept.write_bytes(b"not numpy")):
+        damage()  # a file of the wrong size, or no array at all, is not trusted: scored again and replaced
+        assert [g.teacher for g in with_teacher_scores(groups, ["bm25"], cache_dir=tmp_path)] == fresh
+        assert np.load(kept).shape == (8,)
+    assert not list((tmp_path / "teachers").glob(".*"))  # no temporary file left behind
 
 
 def test_unknown_teacher_is_refused() -> None:

