@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from crossrank import Reranker
+from crossrank.cache import content_key
 from crossrank.corpora import Dataset, load_dataset
 from crossrank.evaluation.harness import build_retrievers, percentile
 from crossrank.evaluation.metrics import mean, paired_test, per_query
@@ -47,11 +48,11 @@ def all_scores(
     reranker: Reranker, data: Dataset, queries: dict[str, str], shortlist: dict[str, list[str]], cache: Path
 ) -> Run:
     """The reranker's score of every candidate of every query, kept in `cache` (a pair's score never changes:
-    one pair per pass), so a rerun of the benchmark scores nothing twice."""
-    path = (
-        cache
-        / f"{data.name.replace('/', '-')}-{data.checksum}-{reranker.name}-{len(next(iter(shortlist.values())))}.json"
-    )
+    one pair per pass), so a rerun of the benchmark scores nothing twice; keyed by the model's weights, so a
+    new version of a built-in model is scored afresh."""
+    weights = content_key(Path(reranker.spec.path).rglob("*.onnx"))[:12]
+    depth = len(next(iter(shortlist.values())))
+    path = cache / f"{data.name.replace('/', '-')}-{data.checksum}-{reranker.name}-{weights}-{depth}.json"
     if path.is_file():
         return json.loads(path.read_text())  # type: ignore[no-any-return]
     run: Run = {}
