@@ -48,8 +48,9 @@ class EncodedQuery:
 
 MODEL_CASCADE_KEEP = 15
 """Documents a model cascade (crossrank-tiny first) passes on by default. Measured with `benchmarks/cascade.py`
-(BM25 top-100, first pass fused with BM25's order, crossrank-tiny v2): nDCG@10 above the built-in model alone on
-Cranfield (+0.014, p 0.02) and SciFact (+0.014, p 0.003), at 0.23-0.24 of its latency."""
+(BM25 top-100, first pass fused with BM25's order, crossrank-tiny v2, built-in v6, an AVX2-only AMD Zen 3):
+nDCG@10 above the built-in model alone on Cranfield (+0.012, p 0.04) and SciFact (+0.014, p 0.002), at 0.23 of
+its latency (0.22-0.24 on the three CPU kinds measured)."""
 
 
 @dataclass(frozen=True, slots=True)
