@@ -5,9 +5,10 @@ by copied words. Negatives are then mined with BM25 from the other paragraphs by
 Paragraphs come from a BEIR corpus (`corpus.jsonl`: each document's title and text; only the corpus is read,
 never queries or judgements) or from answer-sentence-selection files whose candidates are the sentences of one
 Wikipedia section per question (SelQA: question, sentence, label, no header; WikiQA: a header, the sentence in
-column 4): the sentences of a question, in file order, make the paragraph.
+column 4): the sentences of a question, in file order, make the paragraph; a row with another number of columns
+is skipped and named.
 
-    python scripts/ict_pairs.py OUT.jsonl SOURCE [SOURCE ...] [--per-paragraph 1] [--seed 0]
+    .venv/bin/python scripts/ict_pairs.py OUT.jsonl SOURCE [SOURCE ...] [--per-paragraph 1] [--seed 0]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 import sys
 from pathlib import Path
 
+from crossrank.outputs import write_lines_atomic
 from selqa_pairs import detokenise  # this folder's script: SelQA's spacing undone one way everywhere
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
@@ -40,13 +42,16 @@ def section_paragraphs(path: Path) -> list[list[str]]:
     """Answer-selection TSV: the candidate sentences of each question, in order, as one paragraph."""
     by_question: dict[str, list[str]] = {}
     with path.open(encoding="utf-8") as source:
-        for number, line in enumerate(source):
+        for number, line in enumerate(source, start=1):
             fields = line.rstrip("\n").split("\t")
-            if number == 0 and fields[0] == "QuestionID":  # WikiQA's header
+            if number == 1 and fields[0] == "QuestionID":  # WikiQA's header
+                continue
+            if len(fields) not in (3, 5):  # WikiQA has 13 rows with stray tabs, as `crossrank train --skip-malformed`
+                print(f"{path}:{number}: skipped, not SelQA's 3 or WikiQA's 5 tab-separated columns", file=sys.stderr)
                 continue
             question, sentence = (fields[1], fields[3]) if len(fields) == 5 else (fields[0], fields[1])
             sentences = by_question.setdefault(question, [])
-            sentence = detokenise(sentence.strip())
+            sentence = detokenise(sentence)
             if sentence and sentence not in sentences:
                 sentences.append(sentence)
     unique = {tuple(s): s for s in by_question.values()}  # questions on one section give one paragraph
@@ -82,9 +87,7 @@ def main(out: Path, sources: list[Path], *, per_paragraph: int, seed: int) -> in
         found = ict_rows(paragraphs, per_paragraph=per_paragraph, rng=rng)
         print(f"{source}: {len(paragraphs)} paragraphs, {len(found)} pairs", file=sys.stderr)
         rows += found
-    partial = out.with_name(out.name + ".part")
-    partial.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    partial.replace(out)
+    write_lines_atomic(out, (json.dumps(row) for row in rows))
     print(f"{len(rows)} sentence/paragraph pairs written to {out}", file=sys.stderr)
     return 0
 
