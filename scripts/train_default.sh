@@ -33,7 +33,10 @@ fi
   --data "$DATA/wikiqa/WikiQA-train.tsv" --data "$RUNS/scifact-titles.jsonl" --skip-malformed --limit 1600 \
   --out "$RUNS/default-stage2" --epochs 1 --negatives 5 --loss listwise --teacher biencoder,splade-tiny --distill 0.8 \
   --max-length 256 --lr 3e-5 --groups-per-step 8 --seed 0 --threads 2 $(resume "$RUNS/default-stage2")
-DEBIAN=http://deb.debian.org/debian/dists/bookworm/main
+# The Debian mirror: DEBIAN_MIRROR, else the first one apt is configured with on this machine.
+MIRROR=${DEBIAN_MIRROR:-$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null)}
+[ -n "$MIRROR" ] || { echo "set DEBIAN_MIRROR to a Debian mirror (no apt sources found)" >&2; exit 2; }
+DEBIAN=$MIRROR/dists/bookworm/main
 mkdir -p "$RUNS/debian"
 for file in i18n/Translation-en binary-amd64/Packages; do
   target="$RUNS/debian/$(basename "$file")"
