@@ -133,23 +133,15 @@ class SpladeScorer:
                 out.append(weights.max(dim=1).values.to_sparse())
         return out
 
-    def cache_documents(self, documents: Sequence[str], *, show_progress: bool = False) -> None:
-        """Encode the documents not seen yet, longest first in batches of similar length: every padded token
-        costs a vocabulary-wide row of activations, so this is much cheaper than a query's candidates at a time."""
-        from crossrank.progress import progress_bar
-
-        missing = sorted(dict.fromkeys(d for d in documents if d not in self._vectors), key=len, reverse=True)
-        with progress_bar(len(missing), "splade-tiny documents", enabled=show_progress) as advance:
-            for start in range(0, len(missing), self.batch_size):
-                chunk = missing[start : start + self.batch_size]
-                (sparse,) = self._encode(chunk)
-                for text, row in zip(chunk, sparse.to_dense(), strict=True):
-                    self._vectors[text] = row.to_sparse()
-                advance(len(chunk))
-
     def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
         torch = self._torch
-        self.cache_documents(documents)
+        missing = list(dict.fromkeys(d for d in documents if d not in self._vectors))
+        for chunk_start in range(0, len(missing), self.batch_size):
+            chunk = missing[chunk_start : chunk_start + self.batch_size]
+            (sparse,) = self._encode(chunk)
+            dense = sparse.to_dense()
+            for text, row in zip(chunk, dense, strict=True):
+                self._vectors[text] = row.to_sparse()
         (q_sparse,) = self._encode([query])
         q = q_sparse.to_dense()[0]
         scores = np.array([float(torch.sparse.mm(self._vectors[d].unsqueeze(0), q.unsqueeze(1))) for d in documents])

@@ -117,17 +117,3 @@ def test_baseline_scorers_rank_the_obvious_answer_first(name: str, cache_dir: ob
     assert sorted(r.index for r in ranked) == [0, 1, 2]
     again = scorer.rerank("supersonic flow over a wing in a wind tunnel", docs)  # cached vectors: same scores
     assert [r.score for r in again] == pytest.approx([r.score for r in ranked])
-
-
-@pytest.mark.slow
-def test_splade_documents_cached_in_length_batches_score_as_one_query_at_a_time() -> None:
-    """A teacher encodes all its passages up front, sorted by length into shared padded batches; a document's
-    vector (and so every score) must not depend on which batch or padding it was encoded with."""
-    from crossrank.scorers import SpladeScorer
-
-    query = "supersonic flow over a wing in a wind tunnel"
-    per_query = SpladeScorer(batch_size=2).rerank(query, TEXTS)
-    batched = SpladeScorer(batch_size=2)
-    batched.cache_documents([*reversed(TEXTS), "a much longer passage about " + " ".join(TEXTS)])
-    assert [r.index for r in batched.rerank(query, TEXTS)] == [r.index for r in per_query]
-    assert [r.score for r in batched.rerank(query, TEXTS)] == pytest.approx([r.score for r in per_query], abs=1e-4)

@@ -210,10 +210,10 @@ def _teacher_scores(groups: Sequence[Group], teacher: str, *, show_progress: boo
             return _bm25_scores(groups, advance)
         if teacher == "default":
             return _cross_encoder_scores(groups, advance)
-        from crossrank.scorers import BiEncoderScorer, SpladeScorer, load_baseline
+        from crossrank.scorers import BiEncoderScorer, load_baseline
 
         scorer = load_baseline(teacher)
-        if isinstance(scorer, BiEncoderScorer | SpladeScorer):  # every passage encoded once, batched by length
+        if isinstance(scorer, BiEncoderScorer):
             scorer.cache_documents([p for g in groups for p in (g.positive, *g.negatives)], show_progress=show_progress)
         out = []
         for group in groups:
