@@ -9,8 +9,8 @@
 #     text, never SciFact test queries.
 #   Teacher: the all-MiniLM-L6-v2 bi-encoder, SPLADE-tiny and BM25, each standardised within the group and
 #     averaged; KL weight 0.8 beside the labels' listwise loss. Teachers that generalise beyond the training text
-#     (v2's teacher was the built-in model + bi-encoder + BM25: Cranfield 0.2938 alone). 4 epochs; the best
-#     held-out epoch is kept. 4 epochs of ~9 min on 2 cores (Intel Xeon), after the teachers score ~8,000 groups.
+#     (v2's teacher was the built-in model + bi-encoder + BM25: Cranfield 0.2938 alone). 4 epochs of ~9 min on 2
+#     cores (Intel Xeon), after the teachers score ~8,000 groups; the best held-out epoch is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs}
