@@ -111,8 +111,20 @@ def test_library_names_the_bad_item(reranker: Reranker) -> None:
         reranker.score([("q", "\udc80")])
     with pytest.raises(InputError, match=r"^query holds a lone surrogate"):
         reranker.rerank("q\udce9", ["x"])
-    # control characters are text: the tokenizer's normaliser drops them, as it drops them anywhere
-    assert reranker.score([("q", "a\x00b\x0c\u2028c")]) == reranker.score([("q", "a\x00b\x0c\u2028c")])
+    # NUL is binary data here as in a file; other control characters are text (the normaliser drops them)
+    with pytest.raises(InputError, match=r"documents\[1\] holds a NUL character \(U\+0000\) at character 1"):
+        reranker.rerank("q", ["ok", "a\x00b"])
+    with pytest.raises(InputError, match=r"^query holds a NUL character"):
+        reranker.rerank("q\x00", ["x"])
+    assert reranker.score([("q", "ab\x0c\u2028c")]) == reranker.score([("q", "ab\x0c\u2028c")])
+
+
+def test_nul_in_jsonl_is_refused_as_in_a_text_file(
+    tiny_bert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "nul.jsonl").write_text('"fine"\n"binary\\u0000data"\n')
+    code, _, err = _rerank(tiny_bert, tmp_path / "nul.jsonl", capsys)
+    assert code == 2 and "documents[1] holds a NUL character" in err
 
 
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)  # surrogates and controls included
@@ -166,3 +178,17 @@ def test_cli_end_to_end_exits_0_or_2_without_traceback(
         json.loads(out)
     else:
         assert err.startswith("crossrank: error: ") and "Traceback" not in err
+
+
+def test_a_json_file_is_read_as_one_array(tiny_bert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "d.json").write_text('[\n  "cat on the mat",\n  {"text": "rain at night", "id": 7}\n]\n')
+    loaded = read_documents(str(tmp_path / "d.json"))
+    assert loaded.documents == ["cat on the mat", {"text": "rain at night", "id": 7}] and loaded.lines == [1, 2]
+    code, out, _ = _rerank(tiny_bert, tmp_path / "d.json", capsys)
+    assert code == 0 and sorted(r["index"] for r in json.loads(out)["results"]) == [0, 1]
+    (tmp_path / "o.json").write_text('{"documents": ["a"]}')
+    code, _, err = _rerank(tiny_bert, tmp_path / "o.json", capsys)
+    assert code == 2 and "o.json holds a JSON dict, not an array" in err and ".jsonl file as one document" in err
+    (tmp_path / "bad.json").write_text('["a", 3]')
+    code, _, err = _rerank(tiny_bert, tmp_path / "bad.json", capsys)
+    assert code == 2 and "bad.json item:2: expected a JSON string or object, got int" in err

@@ -128,3 +128,77 @@ def test_written_files_and_folders_get_the_users_usual_mode(world: Path) -> None
     assert stat.S_IMODE(folder.stat().st_mode) == 0o750
     assert stat.S_IMODE(written.stat().st_mode) == 0o640
     assert [p.name for p in folder.iterdir()] == ["f.txt"]  # no temporary file left behind
+
+
+# A user's folders that happen to hold a file named like crossrank's output: none of them is crossrank's.
+USERS_LOOKALIKES = {
+    "site": {"index.html": "<h1>my site</h1>", "style.css": "h1 {}", "demo.json": '{"my": 1}'},
+    "results": {"report.json": '{"my": 1}', "notes.txt": "keep"},
+    "webapp": {"manifest.json": '{"name": "my app"}'},
+    "jobs": {"job.json": '{"mine": true}', "results.jsonl": '{"mine": true}\n'},
+    "checkpoint": {"training.json": "{}", "config.json": '{"mine": true}', "notes.txt": "keep"},
+}
+
+
+@pytest.fixture()
+def lookalikes(world: Path) -> Path:
+    for folder, files in USERS_LOOKALIKES.items():
+        (world / folder).mkdir()
+        for name, text in files.items():
+            (world / folder / name).write_text(text)
+    return world
+
+
+@pytest.mark.parametrize(
+    ("folder", "argv"),
+    [
+        ("site", ["demo", "--out", "{out}"]),
+        ("results", ["eval", "--dataset", "{beir}", "--no-rerank", "--out", "{out}"]),
+        ("webapp", ["index", "{docs}", "--out", "{out}", "--no-dense", "--no-progress"]),
+        ("jobs", ["batch", "{rows}", "--out", "{out}"]),
+        ("checkpoint", ["train", "--data", "{rows}", "--out", "{out}", "--no-export"]),
+    ],
+)
+def test_a_file_named_like_our_output_does_not_make_a_folder_ours(
+    lookalikes: Path, folder: str, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import write_beir
+
+    beir = write_beir(lookalikes.parent / f"{lookalikes.name}-beir")
+    rows = lookalikes.parent / f"{lookalikes.name}-rows.jsonl"
+    rows.write_text('{"query": "q", "documents": ["a", "b"]}\n')
+    filled = [a.format(out=lookalikes / folder, beir=beir, docs=lookalikes / "docs", rows=rows) for a in argv]
+    before = tree_hash(lookalikes)
+    assert main(filled) == 2
+    err = capsys.readouterr().err
+    assert f"crossrank: error: {lookalikes / folder} holds" in err and "crossrank did not write" in err
+    assert tree_hash(lookalikes) == before
+
+
+def test_a_marker_counts_only_when_crossrank_wrote_it_for_that_kind(world: Path) -> None:
+    out = world / "out"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    for text in ('{"kind": "eval"}', "[]", "not json", '{"kind": "index", "written_by": "crossrank"}'):
+        (out / ".crossrank-output.json").write_text(text)
+        with pytest.raises(OutputRefused, match="did not write as an eval"):
+            check_output(out, EVAL)
+    (out / ".crossrank-output.json").write_text('{"kind": "eval", "written_by": "crossrank", "version": "0.0.1"}')
+    assert check_output(out, EVAL) == out
+
+
+def test_an_unmarked_output_of_an_older_version_gets_a_rerun_hint(world: Path) -> None:
+    (world / "old").mkdir()
+    (world / "old" / "report.json").write_text("{}")
+    with pytest.raises(OutputRefused, match="rerun with a new --out"):
+        check_output(world / "old", EVAL)
+
+
+def test_the_marker_names_kind_and_version(world: Path) -> None:
+    import json
+
+    from crossrank import __version__
+
+    assert main(["index", str(world / "docs"), "--out", str(world / "idx"), "--no-dense", "--no-progress"]) == 0
+    marker = json.loads((world / "idx" / ".crossrank-output.json").read_text())
+    assert marker == {"written_by": "crossrank", "kind": "index", "version": __version__}

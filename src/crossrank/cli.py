@@ -43,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     rerank.add_argument(
         "--docs", "-d", required=True, help="JSONL file, text file (one document per line) or - for stdin"
     )
-    rerank.add_argument("--format", choices=["auto", "jsonl", "text"], default="auto", help="how to read --docs")
+    rerank.add_argument(
+        "--format",
+        choices=["auto", "jsonl", "json", "text"],
+        default="auto",
+        help="how to read --docs (auto: .jsonl/.ndjson as JSONL, .json as one JSON array, anything else as text)",
+    )
     rerank.add_argument("--text-field", default="text", help="field holding the text in JSONL objects")
     rerank.add_argument("--top-k", type=_positive_int, default=None, help="show only the best K documents")
     rerank.add_argument("--threshold", type=float, default=None, help="drop documents scoring below this")
@@ -627,14 +632,26 @@ def _cmd_index(args: argparse.Namespace) -> int:
         dense=not args.no_dense,
         show_progress=_progress(args),
     )
+    from crossrank.corpora import EMPTY
+
+    empty = [source for source, reason in report.skipped if reason == EMPTY]
     for source, reason in report.skipped:
-        print(f"crossrank: skipped {source}: {reason}", file=sys.stderr)
+        if reason != EMPTY:
+            print(f"crossrank: skipped {source}: {reason}", file=sys.stderr)
+    if empty:
+        names = ", ".join(empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
+        print(f"crossrank: skipped {_count(len(empty), 'empty file')} ({names})", file=sys.stderr)
     print(
-        f"indexed {report.documents} documents as {report.passages} passages into {args.out} "
+        f"indexed {_count(report.documents, 'document')} as {_count(report.passages, 'passage')} into {args.out} "
         f"({report.embedded} embedded, {report.reused} reused, {len(report.skipped)} skipped) "
         f"in {report.seconds:.1f} s"
     )
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """`1 document`, `2 documents`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -246,10 +246,16 @@ def html_text(html: str) -> str:
     return re.sub(r"\n\s*\n\s*", "\n\n", "".join(parser.parts)).strip()
 
 
+EMPTY = "empty"
+"""The reason given for a skipped document that holds no text (an empty or blank file, a blank JSONL text)."""
+
+
 def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, str]]]:
-    """Documents, and (source, reason) for every file that could not be read."""
+    """Documents, and (source, reason) for every file of a folder that could not be read or holds no text
+    (`EMPTY`: an empty passage would only take a place in rankings). A JSONL file's records are all kept, as
+    the evaluation harness keeps them (their ids may be judged)."""
     if path.is_file() and path.suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(path), []
+        return _read_jsonl(path)
     if not path.is_dir():
         raise InputError(f"{path} is neither a folder of text files nor a .jsonl file")
     documents: list[SourceDocument] = []
@@ -267,13 +273,20 @@ def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, s
             continue
         if file.suffix.lower() in (".html", ".htm"):
             text = html_text(text)
+        if "\x00" in text:
+            skipped.append((relative, "holds a NUL character (binary data, or UTF-16 text)"))
+            continue
+        if not text.strip():
+            skipped.append((relative, EMPTY))
+            continue
         fingerprint = hashlib.sha256(raw).hexdigest()[:16]
         documents.append(SourceDocument(relative, relative, "", text, fingerprint))
     return documents, skipped
 
 
-def _read_jsonl(path: Path) -> list[SourceDocument]:
+def _read_jsonl(path: Path) -> tuple[list[SourceDocument], list[tuple[str, str]]]:
     documents = []
+    skipped: list[tuple[str, str]] = []
     seen: set[str] = set()
     for number, item in read_jsonl_objects(path):
         doc_id, text = item.get("id", item.get("_id")), item.get("text")
@@ -283,8 +296,10 @@ def _read_jsonl(path: Path) -> list[SourceDocument]:
         if doc_id in seen:
             raise InputError(f"{path}:{number}: duplicate id {doc_id!r}")
         seen.add(doc_id)
+        if "\x00" in text:
+            raise InputError(f"{path}:{number}: holds a NUL character; crossrank reads text, not binary data")
         title = item.get("title") or ""
         metadata = {k: v for k, v in item.items() if k not in ("id", "_id", "text", "title")}
         fingerprint = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
         documents.append(SourceDocument(doc_id, f"{path.name}:{number}", str(title), text, fingerprint, metadata))
-    return documents
+    return documents, skipped

@@ -1,4 +1,4 @@
-"""Read candidate documents for the CLI: JSONL, plain text (one per line) or stdin."""
+"""Read candidate documents for the CLI: JSONL, a JSON array, plain text (one per line) or stdin."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from typing import Any, Literal
 from crossrank.errors import InputError
 from crossrank.types import Document
 
-DocFormat = Literal["auto", "jsonl", "text"]
+DocFormat = Literal["auto", "jsonl", "json", "text"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedDocuments:
-    """Documents in file order; `lines[i]` is the 1-based line documents[i] came from."""
+    """Documents in file order; `lines[i]` is the 1-based line documents[i] came from (for a JSON array, its
+    1-based position in the array)."""
 
     documents: list[Document]
     lines: list[int]
@@ -27,20 +28,24 @@ class LoadedDocuments:
 def read_documents(source: str, *, fmt: DocFormat = "auto", text_field: str = "text") -> LoadedDocuments:
     """Read documents from a file path or `-` (stdin).
 
-    JSONL lines hold a string or an object with its text under `text_field`. In plain text every non-blank
+    JSONL lines hold a string or an object with its text under `text_field`; a `.json` file holds one JSON
+    array of such items (any other JSON is refused, naming the formats read). In plain text every non-blank
     line is a document; blank lines are skipped and counted (`skipped_blank`), never silently. Lines end at
     `\n` or `\r\n` only (a form feed or U+2028 inside a line stays in its document); a leading UTF-8 BOM is
     dropped. Bytes that are not UTF-8, lone surrogates and NUL characters are refused naming the line, and
-    so is an input with no documents. `auto` picks JSONL for `.jsonl`/`.ndjson` files, and for stdin whose
-    first non-blank character is `{` or `"`.
+    so is an input with no documents. `auto` picks JSONL for `.jsonl`/`.ndjson` files and for stdin whose
+    first non-blank character is `{` or `"`; a JSON array for `.json` files and stdin starting with `[`.
     """
     name = "<stdin>" if source == "-" else source
     raw = decode_text(_read_stdin() if source == "-" else _read_file(source, "documents file"), name)
     if fmt == "auto":
         if source == "-":
-            fmt = "jsonl" if raw.lstrip()[:1] in ("{", '"') else "text"
+            first = raw.lstrip()[:1]
+            fmt = "jsonl" if first in ("{", '"') else "json" if first == "[" else "text"
         else:
-            fmt = "jsonl" if source.endswith((".jsonl", ".ndjson")) else "text"
+            fmt = "jsonl" if source.endswith((".jsonl", ".ndjson")) else "json" if source.endswith(".json") else "text"
+    if fmt == "json":
+        return _read_json_array(raw, name, text_field)
     documents: list[Document] = []
     lines: list[int] = []
     skipped = 0
@@ -56,6 +61,28 @@ def read_documents(source: str, *, fmt: DocFormat = "auto", text_field: str = "t
         what = "is empty" if not raw else f"holds no documents, only {skipped} blank line(s)"
         raise InputError(f"{name} {what}; nothing to rerank")
     return LoadedDocuments(documents=documents, lines=lines, skipped_blank=skipped)
+
+
+def _read_json_array(raw: str, name: str, text_field: str) -> LoadedDocuments:
+    """A whole file as one JSON array of strings or objects with `text_field` (what `.json` files hold)."""
+    if "\x00" in raw:
+        raise InputError(f"{name}: holds a NUL character; crossrank reads text, not binary data")
+    try:
+        items = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(items, list):
+        raise InputError(
+            f"{name} holds a JSON {type(items).__name__}, not an array; crossrank reads a .json file as an array "
+            "of strings or objects with text, a .jsonl file as one document per line, anything else as plain text"
+        )
+    documents: list[Document] = []
+    for position, item in enumerate(items, start=1):
+        line = json.dumps(item, ensure_ascii=False)
+        documents.append(parse_jsonl_line(line, f"{name} item", position, text_field))
+    if not documents:
+        raise InputError(f"{name} holds an empty array; nothing to rerank")
+    return LoadedDocuments(documents=documents, lines=list(range(1, len(documents) + 1)), skipped_blank=0)
 
 
 def read_jsonl_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:

@@ -45,3 +45,7 @@ class IndexUnusable(InputError):
 
 class Overloaded(CrossrankError):
     """The server's queue is full; the client should retry later."""
+
+
+class Cancelled(CrossrankError):
+    """Scoring was stopped at a batch boundary because nobody waits for its result any more."""

@@ -1,6 +1,8 @@
 """Where a command may write: a new path, an empty folder, or its own earlier output of the same kind.
 
-Every folder crossrank writes gets a marker file naming its kind. Anything else named as an output (a file,
+Every folder crossrank writes gets a marker file (`.crossrank-output.json`) naming its kind and the crossrank
+version that wrote it; the marker alone makes a folder crossrank's own. Ordinary file names (`report.json`,
+`manifest.json`, ...) prove nothing: a user's folder may hold them. Anything else named as an output (a file,
 a folder with other things in it, a symbolic link, the input itself, a folder inside an input or holding
 one) is refused before anything is touched, with a message naming the path and what would be lost.
 """
@@ -23,11 +25,11 @@ MARKER = ".crossrank-output.json"
 
 @dataclass(frozen=True, slots=True)
 class OutputKind:
-    """What one command writes: its name, the file that marks its output from before markers existed, and
-    (for outputs replaced whole) the only entries such a folder may hold."""
+    """What one command writes: its name, its main file (named in the message for an output written before
+    markers existed), and (for outputs replaced whole) the only entries such a folder may hold."""
 
     name: str
-    legacy_marker: str
+    main_file: str
     entries: frozenset[str] | None = None  # None: the command adds files and removes nothing
 
     @property
@@ -81,9 +83,14 @@ def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) ->
     if not found:
         return out
     if not _owned(out, kind):
+        earlier = (
+            f" (if an older crossrank wrote it, it carries no {MARKER}: rerun with a new --out)"
+            if MARKER not in found and kind.main_file in found
+            else ""
+        )
         raise OutputRefused(
             f"{out} holds {_sample(found)} that crossrank did not write as {kind.article} {kind.name}; "
-            "name a new or empty folder (nothing was touched)"
+            f"name a new or empty folder (nothing was touched){earlier}"
         )
     if kind.entries is not None:
         foreign = [name for name in found if name not in kind.entries and name != MARKER]
@@ -97,7 +104,10 @@ def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) ->
 
 def mark_output(folder: Path, kind: OutputKind) -> None:
     """Write the marker that lets a later run recognise `folder` as its own output."""
-    write_atomic(folder / MARKER, json.dumps({"kind": kind.name, "written_by": "crossrank"}) + "\n")
+    from crossrank import __version__
+
+    marker = {"written_by": "crossrank", "kind": kind.name, "version": __version__}
+    write_atomic(folder / MARKER, json.dumps(marker) + "\n")
 
 
 def write_atomic(path: Path, text: str) -> Path:
@@ -155,13 +165,15 @@ def replace_folder(new: Path, out: Path, kind: OutputKind) -> None:
 
 
 def _owned(folder: Path, kind: OutputKind) -> bool:
+    """True only when `folder` holds crossrank's marker for `kind` (a real file, not a link)."""
     marker = folder / MARKER
-    if marker.is_file():
-        try:
-            return bool(json.loads(marker.read_text(encoding="utf-8")).get("kind") == kind.name)
-        except (OSError, ValueError, AttributeError):
-            return False
-    return (folder / kind.legacy_marker).is_file()
+    if marker.is_symlink() or not marker.is_file():
+        return False
+    try:
+        found = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(found, dict) and found.get("written_by") == "crossrank" and found.get("kind") == kind.name
 
 
 def _sample(names: Sequence[str]) -> str:

@@ -5,7 +5,7 @@ No model code lives here: the backend runs batches, the encoder builds them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from crossrank.backends import Backend, load_backend
-from crossrank.errors import InputError
+from crossrank.errors import Cancelled, InputError
 from crossrank.fusion import fuse_with_first_stage
 from crossrank.models import display_name, is_built_in, read_spec, resolve_model
 from crossrank.progress import progress_bar
@@ -270,13 +270,19 @@ class Reranker:
         )
 
     def rerank_encoded(
-        self, encoded: Sequence[EncodedQuery], *, raw: bool = False, show_progress: bool = False
+        self,
+        encoded: Sequence[EncodedQuery],
+        *,
+        raw: bool = False,
+        show_progress: bool = False,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[list[RankedResult]]:
-        """Rank queries that `encode` prepared, all pairs sharing the workers; results carry no documents."""
-        return [
-            _rank(scores, [], kept, top_k=None, threshold=None, return_documents=False)
-            for scores, kept in self._score_encoded(encoded, raw=raw, show_progress=show_progress)
-        ]
+        """Rank queries that `encode` prepared, all pairs sharing the workers; results carry no documents.
+
+        `should_stop` is asked before every forward pass; once it answers True, scoring raises `Cancelled`
+        (a server stops work whose client has gone within one pass)."""
+        scored = self._score_encoded(encoded, raw=raw, show_progress=show_progress, should_stop=should_stop)
+        return [_rank(scores, [], kept, top_k=None, threshold=None, return_documents=False) for scores, kept in scored]
 
     def score(self, pairs: Sequence[tuple[str, str]], *, raw: bool = False, show_progress: bool = False) -> list[float]:
         """Score raw (query, document) pairs, in the order given."""
@@ -304,7 +310,12 @@ class Reranker:
         return [float(s) for s in out]
 
     def _score_encoded(
-        self, encoded: Sequence[EncodedQuery], *, raw: bool, show_progress: bool
+        self,
+        encoded: Sequence[EncodedQuery],
+        *,
+        raw: bool,
+        show_progress: bool,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """(scores, document positions) per query: every document, or the cascade's best `keep` of them."""
         kept = [np.arange(e.documents) for e in encoded]
@@ -312,29 +323,42 @@ class Reranker:
         if cascading and self.cascade is not None:
             sizes = [encoded[i].unique for i, _ in cascading]
             scorer = self.cascade.scorer or self
-            first = scorer._score_inputs([p for _, p in cascading], sizes, raw=True, show_progress=False)
+            first = scorer._score_inputs(
+                [p for _, p in cascading], sizes, raw=True, show_progress=False, should_stop=should_stop
+            )
             for (i, _), unique_scores in zip(cascading, first, strict=True):
                 kept[i] = _best(unique_scores[encoded[i].slots], self.cascade.keep, fuse_order=self.cascade.fuse_order)
         needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
         parts = [e.pairs if len(n) == e.unique else e.pairs.select(n) for e, n in zip(encoded, needed, strict=True)]
-        scores = self._score_inputs(parts, [len(n) for n in needed], raw=raw, show_progress=show_progress)
+        scores = self._score_inputs(
+            parts, [len(n) for n in needed], raw=raw, show_progress=show_progress, should_stop=should_stop
+        )
         out = []
         for e, k, n, part in zip(encoded, kept, needed, scores, strict=True):
             out.append((part[np.searchsorted(n, e.slots[k])], k))
         return out
 
     def _score_inputs(
-        self, parts: Sequence[EncodedPairs], sizes: Sequence[int], *, raw: bool, show_progress: bool
+        self,
+        parts: Sequence[EncodedPairs],
+        sizes: Sequence[int],
+        *,
+        raw: bool,
+        show_progress: bool,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[np.ndarray]:
         """One score per document of each part (`sizes[k]` documents); all inputs share the workers."""
         pairs = concat(parts, sizes)
-        input_scores = self._run(pairs, raw=raw, show_progress=show_progress)
+        input_scores = self._run(pairs, raw=raw, show_progress=show_progress, should_stop=should_stop)
         doc_scores = _aggregate(input_scores, pairs.owner, int(sum(sizes)), self.aggregate)
         bounds = np.cumsum([0, *sizes])
         return [doc_scores[bounds[k] : bounds[k + 1]] for k in range(len(parts))]
 
-    def _run(self, pairs: EncodedPairs, *, raw: bool, show_progress: bool) -> np.ndarray:
-        """Score every model input: batches by length, backend (`workers` batches at once), activation."""
+    def _run(
+        self, pairs: EncodedPairs, *, raw: bool, show_progress: bool, should_stop: Callable[[], bool] | None = None
+    ) -> np.ndarray:
+        """Score every model input: batches by length, backend (`workers` batches at once), activation.
+        `should_stop` is asked before each batch: True raises `Cancelled` (the batches still queued return at once)."""
         scores = np.empty(len(pairs), dtype=np.float64)
         if not len(pairs):
             return scores
@@ -344,6 +368,8 @@ class Reranker:
         batches = plan_batches(lengths, batch_size=batch_size, token_budget=self.token_budget, min_batches=workers)
 
         def run(positions: np.ndarray) -> np.ndarray:
+            if should_stop is not None and should_stop():
+                raise Cancelled("scoring stopped: nobody waits for the result")
             return self.backend.run(pad_batch(pairs, positions, pad_id=self.encoder.pad_id))
 
         with (
@@ -475,8 +501,14 @@ def _check_query(query: object, where: str) -> str:
 
 
 def check_text(text: str, where: str) -> str:
-    """`text` if it is valid Unicode; lone surrogates (which no tokenizer or UTF-8 output accepts) raise
-    `InputError` naming `where`. Control characters are valid: the tokenizer's normaliser drops them."""
+    """`text` if it is valid Unicode text; lone surrogates (which no tokenizer or UTF-8 output accepts) and NUL
+    (the mark of binary data or UTF-16 read as UTF-8) raise `InputError` naming `where`, the same rule for the
+    library, files and HTTP. Other control characters are text: the tokenizer's normaliser drops them."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise InputError(
+            f"{where} holds a NUL character (U+0000) at character {nul}; crossrank reads text, not binary data"
+        )
     if not text.isascii():
         try:
             text.encode("utf-8")

@@ -228,3 +228,18 @@ def test_cranfield_through_the_index_matches_eval(tmp_path: Path) -> None:
     through_index = mean(per_query(data.qrels, run)["nDCG@10"])
     through_eval = evaluate(data, build_retrievers(data, ["bm25"]), k=100)[0].scores["nDCG@10"]
     assert through_index == pytest.approx(through_eval, abs=1e-9)
+
+
+def test_empty_and_blank_files_are_skipped_and_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "real.txt").write_text("Glaciers carve valleys as they move downhill.\n")
+    (docs / "empty.md").write_text("")
+    (docs / "blank.txt").write_text("\n   \n")
+    assert main(["index", str(docs), "--out", str(tmp_path / "idx"), "--no-dense", "--no-progress"]) == 0
+    out = capsys.readouterr()
+    assert "skipped 2 empty files (blank.txt, empty.md)" in out.err
+    assert "indexed 1 document as 1 passage into" in out.out and "2 skipped" in out.out
+    index = Index.open(tmp_path / "idx")
+    hits = index.search("glaciers", k=10, top_k=10, first_stage="bm25", reranker=None, fuse=False)
+    assert [h.source for h in hits] == ["real.txt"]

@@ -79,8 +79,11 @@ def test_surrogates_are_422_naming_the_item_and_neighbours_succeed(server: LiveS
     assert "lone surrogate" in bad.json()["message"] or "unicode" in bad.json()["message"]
 
 
-def test_nul_and_control_characters_are_text(server: LiveServer, reranker: Reranker) -> None:
-    docs = ["a\x00b", "tab\tand\x0cform feed", "cat on the mat"]
+def test_nul_is_refused_and_control_characters_are_text(server: LiveServer, reranker: Reranker) -> None:
+    refused = httpx.post(f"{server.url}/rerank", json={"query": "cat", "texts": ["ok", "a\x00b"]})
+    assert refused.status_code == 422 and refused.json()["field"] == "texts.1"
+    assert "NUL character" in refused.json()["message"]
+    docs = ["bell\x07", "tab\tand\x0cform feed", "cat on the mat"]
     answer = httpx.post(f"{server.url}/rerank", json={"query": "cat", "texts": docs})
     assert answer.status_code == 200
     expected = reranker.rerank("cat", docs)

@@ -1,4 +1,4 @@
-"""The app: load the model in the background, wire middleware, routes and error handlers, state the limits.
+"""The app: load the model in the background, wire the middleware, routes and error handlers, state the limits.
 
 Endpoints: POST /v2/rerank and /v1/rerank (Cohere v2 / v1 / Jina), POST /rerank (Hugging Face TEI), GET /health,
 GET /metrics (Prometheus), GET /v1/models, and the demo page at /. The request path reads top to bottom in
@@ -22,7 +22,7 @@ from crossrank.reranker import Reranker
 from crossrank.server import errors, routes
 from crossrank.server.batcher import Batcher
 from crossrank.server.metrics import Metrics
-from crossrank.server.middleware import BodyLimit, observe
+from crossrank.server.middleware import Gate
 from crossrank.server.schemas import CohereRerankResponse, ErrorBody, TeiResult
 from crossrank.server.state import ServerConfig, ServerState
 
@@ -55,8 +55,8 @@ def create_app(load: Callable[[], Reranker], *, config: ServerConfig, model_name
     app.add_exception_handler(errors.ApiError, errors.api_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
-    app.middleware("http")(observe)
-    if config.cors_origins:
+    app.add_middleware(Gate, state=state)
+    if config.cors_origins:  # outermost: preflights and the CORS headers of every answer, refusals included
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(
@@ -65,7 +65,6 @@ def create_app(load: Callable[[], Reranker], *, config: ServerConfig, model_name
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(BodyLimit, max_bytes=config.max_request_bytes)
     failures: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorBody, "description": text} for status, text in errors.DECLARED.items()
     }
@@ -109,6 +108,7 @@ async def _load(state: ServerState, load: Callable[[], Reranker]) -> None:
         max_queue=state.config.max_queue,
         max_batch_tokens=state.config.max_batch_tokens,
         on_batch=state.metrics.record_batch,
+        on_dropped=state.metrics.record_dropped,
     )
     batcher.start()
     state.reranker, state.batcher = reranker, batcher

@@ -3,32 +3,37 @@
 Requests arrive already tokenised (`Reranker.encode`, run off the event loop), each queue entry carrying its
 token count. The worker takes waiting requests in arrival order while their tokens fit `max_batch_tokens` and
 scores them in one `rerank_encoded` call (which spreads the pairs over the reranker's threads), one call at a
-time, so concurrent requests share the workers. A request whose client gave up before its turn is skipped. If a
-shared batch fails, its requests are scored again one by one, so only the request that caused the failure
-receives it; nothing waits forever. A full queue raises `Overloaded`.
+time, so concurrent requests share the workers. A request whose client gave up (timed out or disconnected) costs
+nothing more: before its turn it is skipped, and a batch whose every request has gone stops before its next
+forward pass. If a shared batch fails, its requests are scored again one by one, so only the request that caused
+the failure receives it; nothing waits forever. A full queue raises `Overloaded`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from crossrank.errors import Overloaded
+from crossrank.errors import Cancelled, Overloaded
 from crossrank.reranker import EncodedQuery, Reranker
 from crossrank.types import RankedResult
 
 
 @dataclass
 class Job:
-    """One request in the queue: its encoded pairs, how many tokens they hold, and who waits for them."""
+    """One request in the queue: its encoded pairs, how many tokens they hold, and who waits for them.
+    `gone` is set (on the event loop) once the future is done, answered or given up; the inference thread
+    reads it to stop work nobody waits for."""
 
     encoded: EncodedQuery
     raw: bool
     tokens: int
     future: asyncio.Future[list[RankedResult]] = field(repr=False)
+    gone: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +53,13 @@ class Batcher:
         max_queue: int = 64,
         max_batch_tokens: int = 65_536,
         on_batch: Callable[[BatchStats], None] | None = None,
+        on_dropped: Callable[[int], None] | None = None,
     ) -> None:
         self.reranker = reranker
         self.max_batch_tokens = max_batch_tokens
         self.queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=max_queue)
         self.on_batch = on_batch
+        self.on_dropped = on_dropped  # told how many requests' work was dropped because nobody waited
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crossrank-infer")
         self._worker: asyncio.Task[None] | None = None
 
@@ -75,6 +82,7 @@ class Batcher:
         """Queue one encoded request and wait for its ranking (cancel-safe: a gone client's job is skipped)."""
         tokens = encoded.pairs.tokens + (encoded.first_pass.tokens if encoded.first_pass is not None else 0)
         job = Job(encoded, raw, tokens, asyncio.get_running_loop().create_future())
+        job.future.add_done_callback(lambda _: job.gone.set())
         try:
             self.queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -95,6 +103,7 @@ class Batcher:
                 jobs.append(nxt)
                 tokens += nxt.tokens
             live = [j for j in jobs if not j.future.done()]
+            self._dropped(len(jobs) - len(live))
             try:
                 if live:
                     await self._score_isolated(live)
@@ -107,6 +116,9 @@ class Batcher:
         loop = asyncio.get_running_loop()
         try:
             results = await loop.run_in_executor(self._executor, self._score, jobs)
+        except Cancelled:  # every request of the batch has gone
+            self._dropped(len(jobs))
+            return
         except Exception as exc:  # noqa: BLE001 - retried one by one below, or delivered to its request
             if len(jobs) == 1:
                 if not jobs[0].future.done():
@@ -123,5 +135,13 @@ class Batcher:
                 job.future.set_result(ranked)
 
     def _score(self, jobs: list[Job]) -> list[list[RankedResult]]:
-        """Runs on the inference thread: all jobs' pairs share the reranker's workers."""
-        return self.reranker.rerank_encoded([j.encoded for j in jobs], raw=jobs[0].raw)
+        """Runs on the inference thread: all jobs' pairs share the reranker's workers; stops once all have gone."""
+
+        def nobody_waits() -> bool:
+            return all(j.gone.is_set() for j in jobs)
+
+        return self.reranker.rerank_encoded([j.encoded for j in jobs], raw=jobs[0].raw, should_stop=nobody_waits)
+
+    def _dropped(self, count: int) -> None:
+        if count and self.on_dropped is not None:
+            self.on_dropped(count)

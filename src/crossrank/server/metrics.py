@@ -37,7 +37,18 @@ class Metrics:
             buckets=(256, 1024, 4096, 16384, 65536, 262144),
         )
         self.pairs = Counter("crossrank_pairs_scored", "query-document pairs scored", registry=self.registry)
+        self.dropped = Counter(
+            "crossrank_requests_dropped",
+            "requests whose scoring was skipped or stopped because the client timed out or disconnected",
+            registry=self.registry,
+        )
+        self.disconnected = Counter(
+            "crossrank_client_disconnects", "requests whose client closed the connection first", registry=self.registry
+        )
         self.queue_depth = Gauge("crossrank_queue_depth", "requests waiting", registry=self.registry)
+
+    def record_dropped(self, count: int) -> None:
+        self.dropped.inc(count)
 
     def record_batch(self, stats: BatchStats) -> None:
         self.batch_requests.observe(stats.requests)

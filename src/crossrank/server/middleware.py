@@ -1,5 +1,6 @@
-"""What runs around every request: the body limit (before anything parses the body), then authentication,
-the request id, one log line and the metrics."""
+"""What runs around every request, in one ASGI layer and in this order: a request id, the API key (checked before
+a byte of the body is read), the body limit, then the app; whoever answers, the answer carries the request id
+and gets one log line and a metrics count."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ import hmac
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
-from fastapi import Request
-from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crossrank.server.errors import ApiError, error_response
-from crossrank.server.state import ServerState, state_of
+from crossrank.server.state import ServerState
 
 log = logging.getLogger("crossrank.server")
 
@@ -31,21 +29,69 @@ PROTECTED = (
 KNOWN_PATHS = {*PROTECTED, "/health", "/", "/favicon.ico"}
 
 
-class BodyLimit:
-    """Reads the whole body first: over `max_bytes` (declared or streamed, chunked included) is 413, bytes that
-    are not UTF-8 are 422; only a body within the limit reaches the app, replayed as one message."""
+def authorised(header: str, api_key: str) -> bool:
+    """`Authorization: Bearer KEY`, the scheme in any case (RFC 9110), compared in constant time."""
+    scheme, _, token = header.strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), api_key.encode())
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+
+class Gate:
+    """Request id, auth, body limit, one log line and metrics for every HTTP request, errors included.
+
+    A body over `max_bytes` (declared or streamed, chunked included) is 413 and bytes that are not UTF-8 are 422;
+    only a body within the limit reaches the app, replayed as one message."""
+
+    def __init__(self, app: ASGIApp, *, state: ServerState) -> None:
+        self.app, self.state = app, state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_large = ApiError(413, f"request body over {self.max_bytes} bytes", type="too_large")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(too_large)(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = request_id
+        start = time.perf_counter()
+        status = 500
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started, status = True, message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id.encode())]}
+            await send(message)
+
+        try:
+            refusal = self._refusal(scope, headers)
+            if refusal is not None:
+                await refusal(scope, receive, send_with_id)
+            else:
+                await self._with_body(scope, receive, send_with_id)
+        except Exception:  # a bug, never the client's text: logged in full, answered as JSON, counted
+            log.exception("request id=%s failed", request_id)
+            if not started:
+                await error_response(ApiError(500, "internal error; see the server log", type="internal"))(
+                    scope, receive, send_with_id
+                )
+        finally:
+            self._record(scope, request_id, status if started else 499, time.perf_counter() - start)
+
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> ASGIApp | None:
+        """The answer for a request refused before its body is read (wrong key, declared size too large)."""
+        key = self.state.config.api_key
+        guarded = scope["path"] in PROTECTED and scope["method"] != "OPTIONS"
+        if key and guarded and not authorised(headers.get("authorization", ""), key):
+            problem = ApiError(401, "missing or wrong API key", type="unauthorized", field="Authorization")
+            return error_response(problem, headers={"WWW-Authenticate": "Bearer"})
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.state.config.max_request_bytes:
+            return error_response(self._too_large())
+        return None
+
+    async def _with_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -55,8 +101,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await error_response(too_large)(scope, receive, send)
+            if size > self.state.config.max_request_bytes:
+                await error_response(self._too_large())(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -79,43 +125,21 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
+    def _too_large(self) -> ApiError:
+        return ApiError(413, f"request body over {self.state.config.max_request_bytes} bytes", type="too_large")
 
-async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Auth, request id, one structured log line and metrics for every request, errors included."""
-    state = state_of(request)
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-    request.state.request_id = request_id
-    start = time.perf_counter()
-    if state.config.api_key and request.url.path in PROTECTED:
-        given = request.headers.get("authorization", "")
-        expected = f"Bearer {state.config.api_key}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            problem = ApiError(401, "missing or wrong API key", type="unauthorized", field="Authorization")
-            response: Response = error_response(problem, headers={"WWW-Authenticate": "Bearer"})
-            return _finish(state, request, response, start)
-    try:
-        response = await call_next(request)
-    except Exception:  # a bug, never the client's text: logged in full, answered as JSON, counted
-        log.exception("request id=%s failed", request_id)
-        response = error_response(ApiError(500, "internal error; see the server log", type="internal"))
-    return _finish(state, request, response, start)
-
-
-def _finish(state: ServerState, request: Request, response: Response, start: float) -> Response:
-    elapsed = time.perf_counter() - start
-    path = request.url.path if request.url.path in KNOWN_PATHS else "other"
-    state.metrics.requests.labels(path=path, status=str(response.status_code)).inc()
-    state.metrics.latency.labels(path=path).observe(elapsed)
-    response.headers["x-request-id"] = request.state.request_id
-    extra = getattr(request.state, "log", {})
-    log.info(
-        "request id=%s %s %s status=%d documents=%s tokens=%s latency_ms=%.1f",
-        request.state.request_id,
-        request.method,
-        request.url.path,
-        response.status_code,
-        extra.get("documents", "-"),
-        extra.get("tokens", "-"),
-        elapsed * 1000,
-    )
-    return response
+    def _record(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
+        path = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+        self.state.metrics.requests.labels(path=path, status=str(status)).inc()
+        self.state.metrics.latency.labels(path=path).observe(elapsed)
+        extra = scope["state"].get("log", {})
+        log.info(
+            "request id=%s %s %s status=%d documents=%s tokens=%s latency_ms=%.1f",
+            request_id,
+            scope["method"],
+            scope["path"],
+            status,
+            extra.get("documents", "-"),
+            extra.get("tokens", "-"),
+            elapsed * 1000,
+        )

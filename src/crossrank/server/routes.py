@@ -123,14 +123,35 @@ def _check_and_encode(
 
 
 async def _score(state: ServerState, request: Request, encoded: EncodedQuery, *, raw: bool) -> list[RankedResult]:
+    """Queue the request and wait for it, at most the timeout and only while the client is connected; giving up
+    cancels the queue entry, so the batcher skips or stops its work."""
     batcher = _ready(state)
     state.metrics.queue_depth.set(batcher.depth())
+    scoring = asyncio.ensure_future(batcher.submit(encoded, raw=raw))
+    watcher = asyncio.ensure_future(_disconnected(request))
     try:
-        return await asyncio.wait_for(batcher.submit(encoded, raw=raw), state.config.request_timeout_s)
-    except TimeoutError:
-        raise ApiError(504, f"scoring took longer than {state.config.request_timeout_s:g} s", type="timeout") from None
-    except Exception as exc:  # noqa: BLE001 - the table answers what it knows; anything else is a bug (500)
-        raise from_exception(exc) from exc
+        done, _ = await asyncio.wait(
+            {scoring, watcher}, timeout=state.config.request_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        watcher.cancel()
+        if not scoring.done():
+            scoring.cancel()
+    if scoring in done:
+        try:
+            return scoring.result()
+        except Exception as exc:  # noqa: BLE001 - the table answers what it knows; anything else is a bug (500)
+            raise from_exception(exc) from exc
+    if watcher in done:
+        state.metrics.disconnected.inc()
+        raise ApiError(499, "the client closed the connection", type="client_closed")
+    raise ApiError(504, f"scoring took longer than {state.config.request_timeout_s:g} s", type="timeout")
+
+
+async def _disconnected(request: Request, every_s: float = 0.1) -> None:
+    """Returns once the client has closed its connection (polled: Starlette tells only when asked)."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(every_s)
 
 
 def _billed_tokens(state: ServerState, encoded: EncodedQuery) -> int:
