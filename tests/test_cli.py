@@ -176,9 +176,63 @@ def test_version_and_every_default_in_help(capsys: pytest.CaptureFixture[str]) -
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for name, command in commands.items():
         for action in command._actions:
-            if not action.option_strings or action.dest == "help":
+            if not action.option_strings:
+                assert action.help, f"{name}'s argument {action.dest} has no help"
+                continue
+            if action.dest == "help":
                 continue
             assert action.help, f"{name} {action.option_strings[0]} has no help"
             shown = command.formatter_class(prog=name)._get_help_string(action) or ""  # type: ignore[attr-defined]
             if action.default not in (None, False) and not action.required:
                 assert "default" in shown, f"{name} {action.option_strings[0]} hides its default"
+
+
+def test_a_reader_that_goes_away_is_a_quiet_exit(tmp_path: Path, tiny_bert: Path) -> None:
+    import subprocess
+    import sys
+
+    docs = tmp_path / "d.txt"
+    docs.write_text("\n".join(CORPUS * 40) + "\n")
+    command = [sys.executable, "-m", "crossrank.cli", "rerank", "-m", str(tiny_bert), "-q", "rain", "-d", str(docs)]
+    pipeline = subprocess.run(
+        f"{' '.join(map(str, command))} --json | head -2", shell=True, capture_output=True, text=True, timeout=120
+    )
+    assert pipeline.stdout.splitlines()[0] == "{"
+    assert "Traceback" not in pipeline.stderr and "BrokenPipe" not in pipeline.stderr, pipeline.stderr
+
+
+def test_serve_refuses_a_bad_port_before_saying_it_serves(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    code, _, err = _run(["serve", "--port", "70000"], capsys)
+    assert code == 2 and "crossrank: error: cannot listen on 127.0.0.1:70000: a TCP port is 1-65535" in err
+    assert "serving" not in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = _run(["serve", "--port", str(port)], capsys)
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}: the port is already in use" in err
+    assert "serving" not in err
+
+
+def test_serve_on_every_interface_without_a_key_warns(tiny_bert: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "crossrank.cli", "serve", "-m", str(tiny_bert), "--host", "0.0.0.0"]
+    server = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        lines = [server.stderr.readline(), server.stderr.readline()]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if server.stderr is not None:
+            server.stderr.close()
+    assert "warning: --host 0.0.0.0 serves every network interface with no --api-key" in lines[0]
+    assert "serving" in lines[1]

@@ -202,3 +202,26 @@ def test_the_marker_names_kind_and_version(world: Path) -> None:
     assert main(["index", str(world / "docs"), "--out", str(world / "idx"), "--no-dense", "--no-progress"]) == 0
     marker = json.loads((world / "idx" / ".crossrank-output.json").read_text())
     assert marker == {"written_by": "crossrank", "kind": "index", "version": __version__}
+
+
+def test_the_plot_and_the_model_weights_follow_the_umask(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import stat
+
+    from crossrank.outputs import follow_umask
+    from tests.conftest import write_beir
+
+    beir = write_beir(world / "beir")
+    weights = world / "model.safetensors"
+    weights.write_bytes(b"weights")
+    os.chmod(weights, 0o600)  # as safetensors leaves it
+    mask = os.umask(0o022)
+    try:
+        assert main(["eval", "--dataset", str(beir), "--no-rerank", "--out", str(world / "report")]) == 0
+        follow_umask([weights])
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((world / "report" / "plot.png").stat().st_mode) == 0o644
+    assert stat.S_IMODE((world / "report" / "report.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE(weights.stat().st_mode) == 0o644
+    assert sorted(p.name for p in world.iterdir() if p.name.startswith(".")) == []  # no probe or temporary left

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -140,8 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve /v2/rerank and /v1/rerank (Cohere, Jina), /rerank (TEI), /health, /metrics, /v1/models "
         "and a demo page at /.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback only)")
-    serve.add_argument("--port", type=_positive_int, default=8080, help="TCP port to listen on")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 (or ::) is every network interface, "
+        "so set --api-key",
+    )
+    serve.add_argument("--port", type=int, default=8080, help="TCP port to listen on (1-65535)")
     serve.add_argument("--max-documents", type=_positive_int, default=1000, help="documents per request")
     serve.add_argument(
         "--max-request-bytes", type=_positive_int, default=4_000_000, help="larger bodies are refused with 413"
@@ -235,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Retrieve top-k passages from an index and rerank them.",
     )
     search.add_argument("index", help="index folder made by crossrank index")
-    search.add_argument("query")
+    search.add_argument("query", help='what to search for, in words (quote it: "how do wings produce lift")')
     search.add_argument("--k", type=_positive_int, default=100, help="first-stage candidates")
     search.add_argument(
         "--top-k", "--top", dest="top_k", type=_positive_int, default=5, help="passages to show (--top is the old name)"
@@ -614,10 +621,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             address=args.ray_address,
         )
         return 0
+    from crossrank.server.listen import listen, open_to_network
+
+    sock = listen(args.host, args.port)  # before any "serving" line: a port in use or a bad host is exit 2
+    if open_to_network(args.host) and config.api_key is None:
+        print(
+            f"crossrank: warning: --host {args.host} serves every network interface with no --api-key: "
+            "anyone who can reach this machine can use the server",
+            file=sys.stderr,
+        )
     app = create_app(lambda: _load_reranker(args), config=config, model_name=name)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"crossrank: serving {name} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30))
+    server.run(sockets=[sock])
     return 0
 
 
@@ -766,6 +783,15 @@ def _show_warning(
     print(f"crossrank: warning: {message}", file=sys.stderr)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit finds no closed pipe (no second error)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # a stdout with no file (captured in tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `crossrank` console script; returns the exit code."""
     parser = build_parser()
@@ -774,6 +800,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():  # restored on return: a library caller's warning settings stay theirs
             warnings.showwarning = _show_warning
             code: int = args.handler(args)
+            sys.stdout.flush()  # a reader that went away (`| head`) shows up here, not at interpreter exit
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141  # what a shell reports for a process ended by SIGPIPE
     except CrossrankError as exc:
         print(f"crossrank: error: {exc}", file=sys.stderr)
         return 2

@@ -142,6 +142,19 @@ def write_lines_atomic(path: Path, lines: Iterable[str]) -> Path:
     return path
 
 
+def follow_umask(paths: Iterable[Path]) -> None:
+    """Give files that another library wrote with a mode of its own (safetensors writes 0600) the mode `open`
+    would have given them under the user's umask. The mode is learnt from a probe file in the same folder, so
+    the process-wide umask is never changed."""
+    for path in paths:
+        probe = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.mode")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        try:
+            os.chmod(path, probe.stat().st_mode & 0o777)
+        finally:
+            probe.unlink()
+
+
 def new_folder_beside(out: Path) -> Path:
     """A new temporary folder next to `out` (same file system, so it can be renamed into place), made as
     `mkdir` makes folders (the user's umask applies)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -106,11 +107,12 @@ def test_concurrent_requests_share_batches(server: LiveServer, reranker: Reranke
         ("/v2/rerank", {"query": "", "documents": ["a"]}, 422, "query"),
         ("/v2/rerank", {"query": "   ", "documents": ["a"]}, 422, "query"),
         ("/v2/rerank", {"query": "q", "documents": "not a list"}, 422, "documents"),
-        ("/v2/rerank", {"query": "q", "documents": [1, 2]}, 422, "documents.0.str"),
+        ("/v2/rerank", {"query": "q", "documents": [1, 2]}, 422, "documents.0"),
+        ("/v2/rerank", {"query": "q", "documents": [{"body": "x"}]}, 422, "documents.0"),
         ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": 0}, 422, "top_n"),
         ("/v2/rerank", {"query": "q", "documents": []}, 422, "documents"),
-        ("/v2/rerank", {"query": "q", "documents": ["a"] * 51}, 413, "documents"),
-        ("/v2/rerank", {"query": "q" * 501, "documents": ["a"]}, 413, "query"),
+        ("/v2/rerank", {"query": "q", "documents": ["a"] * 51}, 422, "documents"),
+        ("/v2/rerank", {"query": "q" * 501, "documents": ["a"]}, 422, "query"),
         ("/v2/rerank", {"documents": ["a"]}, 422, "query"),
         ("/rerank", {"query": "q", "texts": [" ".join(CORPUS * 3)]}, 413, "texts.0"),
     ],
@@ -164,3 +166,65 @@ def test_api_key_and_overload(reranker: Reranker) -> None:
         assert 200 in statuses and 503 in statuses
         busy = next(r for r in asyncio.run(flood()) if r.status_code == 503)
         assert busy.headers["Retry-After"] == "1" and busy.json()["type"] == "overloaded"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "message"),
+    [
+        (b"", "application/json", "request body is empty; send a JSON object"),
+        (b"hello", "text/plain", "request body is not valid JSON"),
+        (b"hello", "application/json", "request body is not valid JSON"),
+        (b"[1, 2]", "application/json", "request body must be a JSON object"),
+    ],
+)
+def test_a_body_that_is_no_json_object_says_so(
+    server: LiveServer, content: bytes, content_type: str, message: str
+) -> None:
+    answer = httpx.post(f"{server.url}/v2/rerank", content=content, headers={"content-type": content_type})
+    assert answer.status_code == 422 and answer.json()["message"].startswith(message), answer.text
+    assert answer.json()["field"] is None
+
+
+def test_the_union_error_names_the_choices(server: LiveServer) -> None:
+    answer = httpx.post(f"{server.url}/v1/rerank", json={"query": "q", "documents": ["ok", 5]})
+    assert answer.json()["message"] == "documents.1: must be a string or an object with a string 'text'"
+    answer = httpx.post(f"{server.url}/v1/rerank", json={"query": "q", "documents": [{"body": "x"}]})
+    assert answer.json()["message"] == "documents.0: must be a string or an object with a string 'text'"
+
+
+def test_cohere_v1_rank_fields_get_a_clear_refusal(server: LiveServer) -> None:
+    documents = [{"title": "Cats", "body": "the cat sat on the mat"}]
+    answer = httpx.post(
+        f"{server.url}/v1/rerank", json={"query": "cat", "documents": documents, "rank_fields": ["title", "body"]}
+    )
+    assert answer.status_code == 422 and answer.json()["field"] == "documents.0"
+    assert answer.json()["message"] == (
+        "documents.0: must be a string or an object with a string 'text' "
+        "(rank_fields is not supported: send the text to score under 'text')"
+    )
+
+
+def test_the_key_is_checked_before_the_body_is_read_and_every_refusal_is_counted(
+    reranker: Reranker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="crossrank.server")
+    with LiveServer(reranker, ServerConfig(api_key="s3cret", max_request_bytes=1_000_000)) as live:
+        big = b'{"query": "q", "documents": ["' + b"x" * 5_000_000 + b'"]}'
+        denied = httpx.post(f"{live.url}/v2/rerank", content=big, headers={"content-type": "application/json"})
+        assert denied.status_code == 401 and denied.headers["x-request-id"]
+        unauthenticated_large = httpx.post(
+            f"{live.url}/v2/rerank", content=big, headers={"content-type": "application/json", "x-request-id": "r1"}
+        )
+        assert unauthenticated_large.status_code == 401 and unauthenticated_large.headers["x-request-id"] == "r1"
+        key = {"Authorization": "bearer s3cret"}  # the scheme is case-insensitive (RFC 9110)
+        too_large = httpx.post(f"{live.url}/v2/rerank", content=big, headers={**key, "x-request-id": "r2"})
+        assert too_large.status_code == 413 and too_large.headers["x-request-id"] == "r2"
+        ok = httpx.post(f"{live.url}/v2/rerank", json={"query": "cat", "documents": CORPUS}, headers=key)
+        assert ok.status_code == 200
+        metrics = httpx.get(f"{live.url}/metrics", headers={"Authorization": "BEARER s3cret"}).text
+    assert 'crossrank_requests_total{path="/v2/rerank",status="401"} 2.0' in metrics
+    assert 'crossrank_requests_total{path="/v2/rerank",status="413"} 1.0' in metrics
+    lines = [r.getMessage() for r in caplog.records if r.name == "crossrank.server"]
+    assert [line for line in lines if "id=r1 " in line] == [next(x for x in lines if "id=r1 " in x)]
+    assert any("id=r1 POST /v2/rerank status=401" in line for line in lines)
+    assert any("id=r2 POST /v2/rerank status=413" in line for line in lines)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -173,9 +173,12 @@ def plot(results: Sequence[StageResult], path: Path, *, title: str) -> Path:
         axes[0][1].set_xlabel("rerank latency per query (ms)")
         axes[0][1].set_title("latency")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:  # created as `open` creates files (the user's umask applies), then renamed into place
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as handle:
+            fig.savefig(handle, dpi=110, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return path

@@ -34,8 +34,9 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
 
 DECLARED = {
     401: "missing or wrong API key (only with --api-key)",
-    413: "body, document count or query length over the server's limits",
-    422: "malformed JSON, a wrong type, an empty query or text that is not valid Unicode",
+    413: "a body over the server's byte limit, or (TEI, truncate=false) a pair over the model's window",
+    422: "malformed JSON, a wrong type, an empty query, text that is not valid Unicode, or more documents or a "
+    "longer query than the server's limits",
     503: "the model is loading, the server is shutting down, or the queue is full (Retry-After)",
     504: "scoring took longer than the server's timeout",
 }
@@ -63,18 +64,39 @@ async def api_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+UNION_MEMBERS = {"str": "a string", "TextDocument": "an object with a string 'text'"}
+"""Names pydantic puts into an error's location for each member of a union (`documents.0.str`): not fields
+the client wrote, so they are cut off and the message names the choices instead."""
+
+
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """Pydantic's findings as one 422 naming the first bad field (`documents.3`)."""
+    """Pydantic's findings as one 422 naming the first bad field as the client wrote it (`documents.3`)."""
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
-    location = [str(p) for p in first.get("loc", ()) if p != "body"]
-    field_name = ".".join(location) or None
+    location = [str(p) for p in first.get("loc", ())]
     message = str(first.get("msg", "invalid request"))
-    if first.get("type") == "json_invalid":
-        message, field_name = "request body is not valid JSON", None
+    if location == ["body"] or first.get("type") == "json_invalid":
+        return error_response(ApiError(422, _body_problem(first), type="invalid_request"))
+    location = location[1:] if location[:1] == ["body"] else location
+    union = next((i for i, part in enumerate(location) if part in UNION_MEMBERS), None)
+    if union is not None:
+        location = location[:union]
+        message = "must be " + " or ".join(UNION_MEMBERS.values())
+        if isinstance(exc.body, dict) and "rank_fields" in exc.body:
+            message += " (rank_fields is not supported: send the text to score under 'text')"
+    field_name = ".".join(location) or None
     return error_response(
         ApiError(422, f"{field_name}: {message}" if field_name else message, type="invalid_request", field=field_name)
     )
+
+
+def _body_problem(error: Mapping[str, object]) -> str:
+    """What is wrong with the body as a whole: empty, not JSON at all, or JSON that is not an object."""
+    if error.get("type") == "missing":
+        return "request body is empty; send a JSON object"
+    if error.get("type") == "json_invalid" or isinstance(error.get("input"), bytes | str):
+        return "request body is not valid JSON; send a JSON object with Content-Type: application/json"
+    return "request body must be a JSON object"
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:

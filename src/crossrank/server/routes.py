@@ -86,21 +86,22 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
 async def _encode(
     state: ServerState, query: str, texts: list[str], field_name: str, *, max_document_tokens: int | None = None
 ) -> EncodedQuery:
-    """Check the request against the limits; check its text and tokenise it once, in a worker thread (never on
+    """Check the request against the limits (the OpenAPI document states them as maxItems and maxLength, so
+    going over is a schema violation: 422); check its text and tokenise it once, in a worker thread (never on
     the event loop)."""
     reranker = _reranker(state)
     if len(texts) > state.config.max_documents:
         raise ApiError(
-            413,
+            422,
             f"{field_name}: {len(texts)} documents, at most {state.config.max_documents} per request",
-            type="too_large",
+            type="invalid_request",
             field=field_name,
         )
     if len(query) > state.config.max_query_chars:
         raise ApiError(
-            413,
+            422,
             f"query: {len(query)} characters, at most {state.config.max_query_chars}",
-            type="too_large",
+            type="invalid_request",
             field="query",
         )
     return await run_in_threadpool(_check_and_encode, reranker, query, texts, field_name, max_document_tokens)

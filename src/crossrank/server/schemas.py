@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+NO_NUL = "^[^\\u0000]*$"
+"""JSON Schema pattern of every text: no NUL character (refused as binary data, by the server as everywhere)."""
 NOT_BLANK = (
-    "[^\\t\\n\\u000b\\u000c\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    "^[^\\u0000]*"
+    "[^\\u0000\\t\\n\\u000b\\u000c\\r\\u001c-\\u001f \\u0085\\u00a0"
+    "\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    "[^\\u0000]*$"
 )
-"""JSON Schema pattern of a query: one character that Python's `str.isspace` does not call whitespace (the
-server's and the library's test; the pattern spells it out because ECMA's `\\S` differs)."""
+"""JSON Schema pattern of a query: no NUL, and one character that Python's `str.isspace` does not call
+whitespace (the server's and the library's test; the pattern spells it out because ECMA's `\\S` differs)."""
+Text = Annotated[str, WithJsonSchema({"type": "string", "pattern": NO_NUL})]
+"""A document's text: any string in Python (the route refuses NUL with a message naming the item), and a
+string without NUL in the OpenAPI document."""
 
 
 def _whole(value: object) -> object:
@@ -28,7 +36,7 @@ class TextDocument(BaseModel):
     """A document given as an object (Cohere v1, Jina); other fields are kept out of scoring."""
 
     model_config = ConfigDict(extra="allow")
-    text: str
+    text: Text
 
 
 class CohereRerankRequest(BaseModel):
@@ -37,7 +45,7 @@ class CohereRerankRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
     model: str | None = None
     query: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
-    documents: list[str | TextDocument] = Field(min_length=1)
+    documents: list[Text | TextDocument] = Field(min_length=1)
     top_n: int | None = Field(default=None, ge=1)  # the Cohere / Jina wire name of what the library calls top_k
     return_documents: bool = False
     max_tokens_per_doc: int | None = Field(default=None, ge=1)
@@ -69,7 +77,7 @@ class TeiRerankRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
     query: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
-    texts: list[str] = Field(min_length=1)
+    texts: list[Text] = Field(min_length=1)
     raw_scores: bool = False
     return_text: bool = False
     truncate: bool = False

@@ -22,7 +22,7 @@ import numpy as np
 
 from crossrank.errors import InputError
 from crossrank.hf import hf_quiet, require_torch
-from crossrank.outputs import MODEL, check_output, mark_output
+from crossrank.outputs import MODEL, check_output, follow_umask, mark_output
 from crossrank.progress import progress_bar
 from crossrank.tokenize import PairEncoder, concat, load_tokenizer, pad_batch
 from crossrank.training.data import Group
@@ -324,6 +324,7 @@ def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history:
     model.config.sentence_transformers = {"activation_fn": "torch.nn.modules.activation.Sigmoid"}
     with hf_quiet():
         model.save_pretrained(str(out))
+    follow_umask(f for f in out.iterdir() if f.is_file() and f.suffix in (".safetensors", ".bin"))
     copy_tokenizer_files(base, out)
     tokenizer_config = out / "tokenizer_config.json"
     if tokenizer_config.is_file():
