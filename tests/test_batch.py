@@ -170,3 +170,55 @@ def _kill_one_actor_when_a_part_appears(parts: Path) -> _Kill:
 
     threading.Thread(target=watch, daemon=True).start()
     return done
+
+
+def _ray_processes() -> list[str]:
+    import psutil
+
+    names = ("raylet", "gcs_server", "ray::")
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if any(name in line for name in names):
+            found.append(line[:80])
+    return found
+
+
+@pytest.mark.slow  # ~40 s: Ray starts twice
+def test_ray_keeps_its_noise_to_itself_and_ctrl_c_leaves_nothing_running(tiny_bert: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray")
+    assert not _ray_processes(), "another Ray is running; this test needs the machine to itself"
+    rows = write_rows(tmp_path / "rows.jsonl")
+    command = [sys.executable, "-m", "crossrank.cli", "batch", str(rows), "-m", str(tiny_bert), "--ray", "local"]
+    done = subprocess.run([*command, "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # one line: "reranked ..."
+    assert "reranked 6 rows" in done.stderr and (tmp_path / "out" / "ray.log").is_file()
+    assert len(read_results(tmp_path / "out" / "results.jsonl")) == 6
+    assert main(["batch", str(rows), "--out", str(tmp_path / "out"), "-m", str(tiny_bert)]) == 0  # its own output
+    deadline = time.monotonic() + 30
+    while _ray_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _ray_processes()
+
+    interrupted = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "stopped")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: Ctrl-C reaches the whole group, as from a terminal
+    )
+    deadline = time.monotonic() + 60
+    while not _ray_processes() and time.monotonic() < deadline:  # Ray is starting
+        time.sleep(0.1)
+    os.killpg(interrupted.pid, signal.SIGINT)
+    _, err = interrupted.communicate(timeout=120)
+    assert interrupted.returncode == 130, err
+    assert "crossrank: interrupted" in err and "Traceback" not in err and "core_worker" not in err
+    deadline = time.monotonic() + 30
+    while _ray_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _ray_processes(), "Ray processes outlived the interrupted command"

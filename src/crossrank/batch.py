@@ -16,8 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import signal
+import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -201,8 +205,71 @@ def _run_ray(rows: Path, parts: Path, todo: Sequence[tuple[int, int, int]], job:
         raise BackendUnavailable("ray", "ray", "ray") from exc
     if not todo:
         return
-    if not ray.is_initialized():
-        ray.init(address=None if workers.ray_address == "local" else workers.ray_address, log_to_driver=False)
+    with _ray_session(ray, workers.ray_address, log=parts.parent / RAY_LOG):
+        _map_chunks(ray, rows, parts, todo, job, workers)
+
+
+RAY_LOG = "ray.log"
+"""Where Ray's own messages go (in the output folder): its C++ core writes to the process's stderr directly."""
+
+
+@contextmanager
+def _ray_session(ray: Any, address: str | None, *, log: Path) -> Iterator[None]:
+    """Ray for the length of one job: started (or joined) here and shut down on every way out, Ctrl-C included,
+    so no Ray process outlives the command; Ray's log lines go to `log`, not to the user's terminal. Ctrl-C
+    during start-up is held until `ray.init` returns (interrupting it crashed the process) and then raised as
+    `KeyboardInterrupt`."""
+    started = not ray.is_initialized()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "ab") as sink:
+        os.dup2(sink.fileno(), 2)
+    try:
+        if started:
+            with _ctrl_c_held():
+                ray.init(
+                    address=None if address == "local" else address,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                    include_dashboard=False,
+                )
+        yield
+    finally:
+        try:
+            if started:
+                ray.shutdown()
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Ctrl-C inside the block is remembered, not raised, and raised as `KeyboardInterrupt` when the block ends
+    (however it ends). Only in the main thread, where Python handles signals; elsewhere a plain block."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    except Exception:
+        if not pressed:
+            raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+def _map_chunks(
+    ray: Any, rows: Path, parts: Path, todo: Sequence[tuple[int, int, int]], job: BatchJob, workers: Workers
+) -> None:
+    """Score the pending chunks on Ray Data, one chunk a row, mapped by a pool of `_ChunkActor`s."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # one line per chunk on stderr otherwise
     logging.getLogger("ray.data").setLevel(logging.WARNING)

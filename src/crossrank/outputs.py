@@ -59,7 +59,9 @@ DEMO = OutputKind(
 )
 
 
-BATCH = OutputKind("batch", "job.json", frozenset({"job.json", "parts", "rows.jsonl", "results.jsonl", "results.run"}))
+BATCH = OutputKind(
+    "batch", "job.json", frozenset({"job.json", "parts", "rows.jsonl", "results.jsonl", "results.run", "ray.log"})
+)
 
 
 def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) -> Path:
