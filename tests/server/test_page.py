@@ -144,9 +144,16 @@ def test_page_works_with_an_api_key(tiny_bert: Path, cache_dir: Path, browser: o
         assert page.locator("#keybox").get_attribute("open") is not None
         page.fill("#key", "wrong")
         page.wait_for_function("document.getElementById('error').textContent.includes('refused this API key')")
+        assert page.is_checked("#where-browser")  # a missing key is no reason to leave the browser
+        assert "cannot" not in page.inner_text("#where-note")
         page.fill("#key", "s3cret")
         page.wait_for_selector("#results li")
         assert page.inner_text("#error") == ""
+        assert page.evaluate("document.body.dataset.scoredIn") == "browser"
+        assert page.inner_text("#where-note").startswith("model loaded in")
+        page.check("#where-server")
+        page.wait_for_function("document.body.dataset.scoredIn === 'server'")
+        assert page.inner_text("#where-note") == ""  # the browser's model and threads are not the server's
         assert page.locator("#model").inner_text().startswith("tiny")
         assert page.evaluate("sessionStorage.getItem('crossrank-key')") == "s3cret"
         assert page.evaluate("localStorage.length") == 0

@@ -112,6 +112,10 @@ def test_the_page_ranks_as_python_does_and_stays_on_its_origin(site: str, browse
     assert [i for i, _ in shown] == [r.index for r in expected]
     assert [s for _, s in shown] == pytest.approx([r.score for r in expected], abs=CROSS_CPU_BOUND)
     assert set(origins) == {urlsplit(site).netloc}  # nothing leaves for another origin
+    assert page.locator("#progress").is_hidden() and "Downloading" not in page.inner_text("#status")
+    assert "(s)" not in page.inner_text("#engine") and "1 thread" in page.inner_text("#engine")
+    bars = page.eval_on_selector_all("#results .bar", "els => els.map(e => e.getBoundingClientRect().left)")
+    assert len(bars) == 10 and len(set(bars)) == 1, bars  # #10's bar lines up with #1-#9's
     load_ms = int(page.evaluate("document.body.dataset.loadMs"))
     timings = [_pass_ms(page, "what makes a wing stall", typed) for _ in range(3)]
     print(

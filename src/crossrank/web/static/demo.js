@@ -60,14 +60,19 @@ async function main() {
   $("passages").value = config.example.passages.join("\n");
   $("status").textContent = `Downloading the model (${(config.model_bytes / 1e6).toFixed(1)} MB)…`;
   try {
-    scorer = await Scorer.load(base, (f) => { $("progress").value = f; }, {}, config);
+    scorer = await Scorer.load(base, (f) => {
+      $("progress").value = f;
+      if (f >= 1) $("status").textContent = "Preparing the model…";
+    }, {}, config);
   } catch (e) {
     $("status").textContent = "";
     $("error").textContent = `The model could not be loaded: ${e.message || e}`;
     return;
   }
-  $("progress").value = 1;
-  $("engine").textContent = `ONNX Runtime Web, WebAssembly, ${scorer.threads} thread(s)`;
+  $("progress").hidden = true;
+  const threads = scorer.threads === 1 ? "1 thread" : `${scorer.threads} threads`;
+  const isolated = self.crossOriginIsolated ? "" : "; the host sends no cross-origin isolation headers";
+  $("engine").textContent = `ONNX Runtime Web, WebAssembly, ${threads}${isolated}`;
   document.body.dataset.loadMs = Math.round(scorer.loadMs);
   $("rerank").disabled = false;
   $("form").addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(pending); rerank(); });

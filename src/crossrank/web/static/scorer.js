@@ -4,9 +4,16 @@
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { WordPieceTokenizer } from "./tokenizer.js";
 
+/** An error for an answer that is not 2xx, carrying its status (the page asks for a key on 401). */
+function refused(url, response) {
+  const error = new Error(`${url.pathname || url}: the server answered ${response.status}`);
+  error.status = response.status;
+  return error;
+}
+
 async function download(url, onProgress, headers) {
   const response = await fetch(url, { headers });
-  if (!response.ok) throw new Error(`${url.pathname || url}: the server answered ${response.status}`);
+  if (!response.ok) throw refused(url, response);
   const total = Number(response.headers.get("content-length")) || 0;
   if (!response.body || !total) return new Uint8Array(await response.arrayBuffer());
   const reader = response.body.getReader();
@@ -24,7 +31,7 @@ async function download(url, onProgress, headers) {
 
 async function json(url, headers) {
   const response = await fetch(url, { headers });
-  if (!response.ok) throw new Error(`${url.pathname || url}: the server answered ${response.status}`);
+  if (!response.ok) throw refused(url, response);
   return response.json();
 }
 
