@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.tiny_models import build_bert_family, build_xlmr
@@ -28,6 +29,21 @@ RECIPE = "The recipe calls for two cups of flour, a pinch of salt and three eggs
 # roundings (even 1e-7 moved int8 scores by 0.007). The bounds above are those, with a margin.
 PINNED = [0.92078, 0.03199, 0.76706, 0.11976, 0.01411, 0.4348, 0.12873, 0.97221, 0.0382]
 PINNED_INT8 = [0.9127, 0.0323, 0.7728, 0.1092, 0.0137, 0.4661, 0.1242, 0.9708, 0.0401]
+
+
+def uncalibrated(scores: list[float]) -> list[float]:
+    """Raw logits as the sigmoid scores the pins were taken as (before the built-in models shipped calibrations)."""
+    return [float(1.0 / (1.0 + np.exp(-s))) for s in scores]
+
+
+def calibrated(pins: list[float], folder: Path) -> list[float]:
+    """What a model folder's calibration makes of pinned sigmoid scores: sigmoid(scale * logit + bias)."""
+    from crossrank.calibration import load_calibration
+
+    calibration = load_calibration(folder)
+    assert calibration is not None
+    logits = np.log(np.asarray(pins) / (1.0 - np.asarray(pins)))
+    return [float(p) for p in calibration.apply(logits)]
 
 
 def pinned_pairs() -> list[tuple[str, str]]:

@@ -19,7 +19,9 @@ from tests.conftest import (
     LIFT,
     PINNED,
     PINNED_INT8,
+    calibrated,
     pinned_pairs,
+    uncalibrated,
 )
 
 
@@ -34,13 +36,18 @@ def test_default_model_is_small_int8_and_loads_with_no_name() -> None:
 
 
 def test_pinned_scores() -> None:
-    scores = Reranker().score(pinned_pairs())
-    assert scores == pytest.approx(PINNED, abs=CROSS_CPU_BOUND)
+    reranker = Reranker()
+    assert uncalibrated(reranker.score(pinned_pairs(), raw=True)) == pytest.approx(PINNED, abs=CROSS_CPU_BOUND)
+    expected = calibrated(PINNED, default_model_dir())  # the shipped calibration, applied to the same logits
+    assert reranker.score(pinned_pairs()) == pytest.approx(expected, abs=CROSS_CPU_BOUND)
 
 
 def test_pinned_int8_scores() -> None:
-    scores = Reranker(backend="onnx-int8").score(pinned_pairs())
+    reranker = Reranker(backend="onnx-int8")
+    scores = uncalibrated(reranker.score(pinned_pairs(), raw=True))
     assert scores == pytest.approx(PINNED_INT8, abs=CROSS_CPU_BOUND_INT8)
+    expected = calibrated(PINNED_INT8, default_model_dir())
+    assert reranker.score(pinned_pairs()) == pytest.approx(expected, abs=CROSS_CPU_BOUND_INT8)
 
 
 def test_cli_runs_on_the_default_offline(tmp_path: Path) -> None:

@@ -42,7 +42,12 @@ def test_top_k_threshold_and_return_documents(reranker: Reranker) -> None:
     assert reranker.rerank("rain", CORPUS, top_k=3) == full[:3]
     assert len(reranker.rerank("rain", CORPUS, top_k=100)) == len(CORPUS)
     cut = full[4].score
-    assert reranker.rerank("rain", CORPUS, threshold=cut) == [r for r in full if r.score >= cut]
+    assert reranker.rerank("rain", CORPUS, min_score=cut) == [r for r in full if r.score >= cut]
+    tokens = reranker.count_tokens([r.document for r in full])  # type: ignore[misc]
+    budget = tokens[0] + tokens[1]
+    assert reranker.rerank("rain", CORPUS, max_tokens=budget) == full[:2]
+    assert reranker.rerank("rain", CORPUS, max_tokens=budget - 1) == full[:1]
+    assert reranker.rerank("rain", CORPUS, max_tokens=tokens[0] - 1) == []
     bare = reranker.rerank("rain", CORPUS, return_documents=False)
     assert [(r.index, r.score) for r in bare] == [(r.index, r.score) for r in full]
     assert all(r.document is None for r in bare)
@@ -145,13 +150,15 @@ def test_cascade_keeps_the_first_pass_best_and_scores_them_in_full(tiny_bert: Pa
     query = "wing flow at supersonic speed"
     first = short.rerank(query, CORPUS)
     kept = sorted(r.index for r in first[:3])
-    results = cascade.rerank(query, CORPUS)
+    everything = cascade.rerank(query, CORPUS)
+    results = everything[:3]  # the kept ones come first, then the rest in the first pass's order
     assert cascade.name.endswith(" cascade 3@16") and full.name == full.spec.name
-    assert sorted(r.index for r in results) == kept
+    assert sorted(r.index for r in results) == kept and len(everything) == len(CORPUS)
     by_index = {r.index: r.score for r in full.rerank(query, CORPUS)}
     assert [r.score for r in results] == pytest.approx([by_index[r.index] for r in results], abs=1e-6)
     assert [r.index for r in results] == sorted(kept, key=lambda i: -by_index[i])
-    assert all(r.document == CORPUS[r.index] for r in results)
+    assert [r.index for r in everything[3:]] == [r.index for r in first[3:]]
+    assert all(r.document == CORPUS[r.index] for r in everything)
     assert [r.index for r in cascade.rerank(query, CORPUS, top_k=2)] == [r.index for r in results[:2]]
     # Three or fewer documents: nothing to prune, the full model ranks them all.
     assert [r.index for r in cascade.rerank(query, CORPUS[:3])] == [r.index for r in full.rerank(query, CORPUS[:3])]
@@ -170,7 +177,7 @@ def test_cascade_with_another_model_keeps_its_best_for_the_full_model(
     first_scores = np.array(first_pass.score([(query, d) for d in CORPUS]))
     kept = sorted(np.lexsort((np.arange(len(CORPUS)), -first_scores))[:4].tolist())
     full_scores = full.score([(query, d) for d in CORPUS])
-    results = cascade.rerank(query, CORPUS)
+    results = cascade.rerank(query, CORPUS)[:4]
     assert sorted(r.index for r in results) == kept
     assert [r.index for r in results] == sorted(kept, key=lambda i: (-full_scores[i], i))
     assert [r.score for r in results] == [full_scores[r.index] for r in results]  # bitwise: one pair per pass
@@ -178,13 +185,13 @@ def test_cascade_with_another_model_keeps_its_best_for_the_full_model(
     assert cascade.cascade is not None and cascade.cascade.encoder.max_length == first_pass.spec.max_length
     # rerank_batch cascades every query on its own
     batch = cascade.rerank_batch([query, "cat"], [CORPUS, CORPUS])
-    assert [r.index for r in batch[0]] == [r.index for r in results] and len(batch[1]) == 4
+    assert [r.index for r in batch[0][:4]] == [r.index for r in results] and len(batch[1]) == len(CORPUS)
     # cascade_fuse: the first pass's order fused by reciprocal rank with the order the documents came in
     fused = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra)  # fused by default
     first_rank = {int(d): r for r, d in enumerate(np.lexsort((np.arange(len(CORPUS)), -first_scores)), start=1)}
     rrf = {d: 1 / (60 + first_rank[d]) + 1 / (61 + d) for d in range(len(CORPUS))}
     expected_kept = sorted(sorted(rrf, key=lambda d: (-rrf[d], first_rank[d]))[:4])
-    assert sorted(r.index for r in fused.rerank(query, CORPUS)) == expected_kept
+    assert sorted(r.index for r in fused.rerank(query, CORPUS)[:4]) == expected_kept
     assert fused.name == f"{first_pass.spec.name} fused with the input order top-4 > {full.spec.name}"
 
 
@@ -199,3 +206,27 @@ def test_bad_cascade_arguments(tiny_bert: Path, tiny_electra: Path, cache_dir: P
     assert measured is not None and (measured.keep, measured.fuse_order) == (MODEL_CASCADE_KEEP, True)
     with pytest.raises(ModelError, match="does not exist"):
         Reranker(tiny_bert, cascade_keep=5, cascade_model="./no-such-model", cache_dir=cache_dir)
+
+
+def test_a_cascade_returns_every_document_kept_first_then_the_rest_in_first_pass_order(
+    tiny_bert: Path, cache_dir: Path
+) -> None:
+    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=3, cascade_length=32)
+    first_pass = Reranker(tiny_bert, cache_dir=cache_dir, max_length=32)
+    full = Reranker(tiny_bert, cache_dir=cache_dir)
+    documents = [*CORPUS, CORPUS[0]]  # a duplicate of a kept text is scored as its twin
+    results = cascade.rerank("supersonic wing", documents)
+    assert sorted(r.index for r in results) == list(range(len(documents)))  # every document, once
+    scores = [r.score for r in results]
+    assert scores == sorted(scores, reverse=True)  # never increasing down the list
+    by_first = first_pass.rerank("supersonic wing", documents)
+    kept_texts = {documents[r.index] for r in by_first[:3]}
+    kept = {i for i, text in enumerate(documents) if text in kept_texts}
+    head = [r for r in results if r.scored_by == full.spec.name]
+    tail = [r for r in results if r.scored_by != full.spec.name]
+    assert {r.index for r in head} == kept and results[: len(head)] == head
+    expected_head = full.rerank("supersonic wing", [documents[i] for i in sorted(kept)])
+    assert [r.score for r in head] == pytest.approx([r.score for r in expected_head], abs=1e-6)
+    assert [r.index for r in tail] == [r.index for r in by_first if r.index not in kept]
+    assert all(r.scored_by == f"{full.spec.name}@32" for r in tail)
+    assert cascade.rerank("supersonic wing", documents, top_k=2) == results[:2]

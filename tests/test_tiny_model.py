@@ -12,7 +12,15 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.models import built_in_dir, resolve_model
-from tests.conftest import CROSS_CPU_BOUND, CROSS_CPU_BOUND_INT8, EXAMPLES, LIFT, pinned_pairs
+from tests.conftest import (
+    CROSS_CPU_BOUND,
+    CROSS_CPU_BOUND_INT8,
+    EXAMPLES,
+    LIFT,
+    calibrated,
+    pinned_pairs,
+    uncalibrated,
+)
 
 PINNED_TINY = [0.96302, 0.01886, 0.91848, 0.16399, 0.01369, 0.48359, 0.05169, 0.96746, 0.01623]
 PINNED_TINY_INT8 = [0.9598, 0.0185, 0.9174, 0.1555, 0.0138, 0.4778, 0.0517, 0.9674, 0.0162]
@@ -31,8 +39,11 @@ def test_tiny_model_ships_small_int8_and_loads_by_name() -> None:
 
 
 def test_pinned_tiny_scores() -> None:
-    assert Reranker("crossrank-tiny").score(pinned_pairs()) == pytest.approx(PINNED_TINY, abs=CROSS_CPU_BOUND)
-    int8 = Reranker("crossrank-tiny", backend="onnx-int8").score(pinned_pairs())
+    tiny = Reranker("crossrank-tiny")
+    assert uncalibrated(tiny.score(pinned_pairs(), raw=True)) == pytest.approx(PINNED_TINY, abs=CROSS_CPU_BOUND)
+    expected = calibrated(PINNED_TINY, built_in_dir("crossrank-tiny"))
+    assert tiny.score(pinned_pairs()) == pytest.approx(expected, abs=CROSS_CPU_BOUND)
+    int8 = uncalibrated(Reranker("crossrank-tiny", backend="onnx-int8").score(pinned_pairs(), raw=True))
     assert int8 == pytest.approx(PINNED_TINY_INT8, abs=CROSS_CPU_BOUND_INT8)
 
 
@@ -50,8 +61,25 @@ def test_cascade_from_tiny_into_the_default() -> None:
     kept = sorted(range(len(passages)), key=lambda i: (-tiny_scores[i], i))[:3]
     full = Reranker().score([(LIFT, passages[i]) for i in kept])
     results = cascade.rerank(LIFT, passages)
-    assert [r.index for r in results] == [kept[j] for j in sorted(range(3), key=lambda j: (-full[j], j))]
-    assert [r.score for r in results] == sorted(full, reverse=True)
+    assert [r.index for r in results[:3]] == [kept[j] for j in sorted(range(3), key=lambda j: (-full[j], j))]
+    assert [r.score for r in results[:3]] == sorted(full, reverse=True)
+    assert [r.scored_by for r in results] == ["crossrank-default"] * 3 + ["crossrank-tiny"] * (len(passages) - 3)
+    rest = sorted(set(range(len(passages))) - set(kept), key=lambda i: (-tiny_scores[i], i))
+    assert [r.index for r in results[3:]] == rest
+    assert [r.score for r in results[3:]] == [min(tiny_scores[i], results[2].score) for i in rest]
+
+
+def test_the_default_path_is_the_cascade_and_scores_are_probabilities() -> None:
+    passages = [line.strip() for line in EXAMPLES.read_text().splitlines() if line.strip()] * 3  # 21 > 15
+    passages = [f"{p} ({i})" for i, p in enumerate(passages)]
+    default = Reranker()
+    assert default.name == "crossrank-tiny fused with the input order top-15 > crossrank-default"
+    assert Reranker(cascade_model=None).cascade is None and Reranker("crossrank-tiny").cascade is None
+    results = default.rerank(LIFT, passages)
+    assert sorted(r.index for r in results) == list(range(len(passages)))
+    assert [r.scored_by for r in results].count("crossrank-default") == 15
+    scores = [r.score for r in results]
+    assert scores == sorted(scores, reverse=True) and all(0 < s < 1 for s in scores)
 
 
 def test_cli_takes_the_tiny_model_by_name(tmp_path: Path) -> None:

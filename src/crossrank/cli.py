@@ -53,7 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rerank.add_argument("--text-field", default="text", help="field holding the text in JSONL objects")
     rerank.add_argument("--top-k", type=_positive_int, default=None, help="show only the best K documents")
-    rerank.add_argument("--threshold", type=float, default=None, help="drop documents scoring below this")
+    rerank.add_argument(
+        "--min-score",
+        "--threshold",
+        type=float,
+        default=None,
+        help="drop documents scoring below this (with the built-in models a probability of relevance)",
+    )
+    rerank.add_argument(
+        "--budget-tokens",
+        type=_positive_int,
+        default=None,
+        help="keep documents best first while their tokens (the model's tokenizer) fit in this budget",
+    )
     rerank.add_argument("--raw", action="store_true", help="print raw logits instead of 0..1 scores")
     rerank.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_model_arguments(rerank)
@@ -86,6 +98,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_arguments(evaluate)
     evaluate.set_defaults(handler=_cmd_eval)
+
+    calibrate = sub.add_parser(
+        "calibrate",
+        formatter_class=_HelpWithDefaults,
+        help="fit a model's calibration, so its scores are probabilities of relevance",
+        description="Score judged pairs with a model and fit p = sigmoid(scale * logit + bias) to their labels "
+        "(Platt scaling); `--calibration FILE` (or the file in a model folder, calibration.json) then applies it.",
+    )
+    calibrate.add_argument("model", help="model folder, hub id or built-in name whose logits to calibrate")
+    calibrate.add_argument(
+        "--data",
+        required=True,
+        help='JSONL of judged pairs: {"query", "text", "label"} (label above 0: relevant), none of them trained on',
+    )
+    calibrate.add_argument("--out", required=True, help="the calibration file to write (a new path)")
+    calibrate.add_argument("--threads", type=_positive_int, default=None, help="inference threads (default: all)")
+    calibrate.add_argument("--backend", "-b", choices=BACKENDS, default=None, help="inference backend")
+    calibrate.set_defaults(handler=_cmd_calibrate)
 
     train = sub.add_parser(
         "train",
@@ -299,12 +329,25 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=None,
         help="score every document with a first pass (--cascade-model, else this model on a short window) and "
-        "only the best N with the model (returns N; default 15 with --cascade-model)",
+        "the best N with the model, which orders them above the rest (default 15 with a cascade model)",
     )
     group.add_argument(
         "--cascade-model",
+        default="auto",
+        help="first-pass model of the cascade, e.g. crossrank-tiny; auto: crossrank-tiny for the built-in model "
+        "(the default path), none for a model named with --model",
+    )
+    group.add_argument(
+        "--no-cascade",
+        dest="cascade_model",
+        action="store_const",
+        const=None,
+        help="run the model alone on every document (the built-in model's default path is the cascade)",
+    )
+    group.add_argument(
+        "--calibration",
         default=None,
-        help="first-pass model of the cascade, e.g. crossrank-tiny (default: the model itself on a short window)",
+        help="calibration file from `crossrank calibrate` (default: the one the model folder ships, if any)",
     )
     group.add_argument(
         "--cascade-fuse",
@@ -357,6 +400,7 @@ def _model_settings(args: argparse.Namespace) -> ModelSettings:
         cascade_model=args.cascade_model,
         cascade_length=args.cascade_length,
         cascade_fuse=args.cascade_fuse,
+        calibration=args.calibration,
     )
 
 
@@ -396,23 +440,12 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
         query,
         loaded.documents,
         top_k=args.top_k,
-        threshold=args.threshold,
+        min_score=args.min_score,
+        max_tokens=args.budget_tokens,
         text_field=args.text_field,
         raw=args.raw,
         show_progress=_progress(args),
     )
-    cascade = reranker.cascade
-    if cascade is not None and len(loaded.documents) > cascade.keep:
-        first_pass = (
-            f"a {cascade.encoder.max_length}-token first pass"
-            if cascade.scorer is None
-            else f"a first pass of {cascade.scorer.spec.name}"
-        )
-        print(
-            f"crossrank: cascade kept the best {cascade.keep} of {len(loaded.documents)} documents on {first_pass}; "
-            f"{len(loaded.documents) - cascade.keep} not returned",
-            file=sys.stderr,
-        )
     if args.json:
         payload = {
             "query": args.query,
@@ -424,6 +457,7 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
                     "index": r.index,
                     "line": loaded.lines[r.index],
                     "score": r.score,
+                    "scored_by": r.scored_by,
                     "document": r.document,
                 }
                 for rank, r in enumerate(results, start=1)
@@ -448,12 +482,13 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from dataclasses import replace
 
     from rich.console import Console
 
     from crossrank.corpora import load_dataset
     from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
-    from crossrank.evaluation.report import comparison_table, default_folder, table, write_outputs
+    from crossrank.evaluation.report import comparison_table, cut_grid, default_folder, table, write_outputs
     from crossrank.outputs import EVAL, check_output
     from crossrank.reranker import reranker_settings
 
@@ -463,6 +498,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, split=args.split)
     out = Path(args.out) if args.out else default_folder(dataset.name)
     reranker = None if args.no_rerank else _load_reranker(args)
+    alone = None  # the built-in model alone, reported beside its default path (the cascade) so the choice shows
+    if reranker is not None and reranker.built_in and reranker.cascade is not None and args.cascade_model == "auto":
+        alone = replace(_model_settings(args), cascade_model=None, cascade_keep=None).load()
     from crossrank.scorers import load_baseline
 
     baselines = [load_baseline(b.strip()) for b in args.baselines.split(",") if b.strip()]
@@ -473,7 +511,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     results = evaluate(
         dataset,
         retrievers,
-        rerankers=[*([reranker] if reranker else []), *baselines],
+        rerankers=[*([reranker] if reranker else []), *([alone] if alone else []), *baselines],
         k=args.k,
         max_queries=args.max_queries,
         fuse=args.fuse,
@@ -501,8 +539,42 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     console.print(table(results, title=title))
     if comparisons:
         console.print(comparison_table(comparisons))
+    cut = next((stage for stage in results if stage.cuts), None)
+    if cut is not None:
+        console.print(cut_grid(cut))
     print(f"report, run files and plot written to {out}/", file=sys.stderr)
     return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from crossrank.calibration import calibrate, read_judged_pairs
+    from crossrank.outputs import write_atomic
+    from crossrank.reranker import Reranker
+
+    out = Path(args.out)
+    _check_calibration_output(out)
+    pairs = read_judged_pairs(Path(args.data))
+    reranker = Reranker(args.model, backend=args.backend, threads=args.threads, cascade_model=None)
+    fitted = calibrate(reranker, pairs, fitted_on=f"{Path(args.data).name} ({len(pairs)} pairs)")
+    write_atomic(out, fitted.to_json())
+    print(
+        f"calibrated {reranker.spec.name} on {fitted.pairs} pairs: scale {fitted.scale:.4f}, bias {fitted.bias:.4f}; "
+        f"expected calibration error {fitted.ece_before:.3f} -> {fitted.ece_after:.3f}; wrote {out}"
+    )
+    return 0
+
+
+def _check_calibration_output(out: Path) -> None:
+    """`--out` may be a new path or a calibration crossrank wrote; anything else is refused naming it."""
+    from crossrank.calibration import Calibration
+
+    if out.is_symlink() or out.is_dir():
+        raise InputError(f"{out} is a folder or a link; name a new file for the calibration")
+    if out.exists():
+        try:
+            Calibration.read(out)
+        except CrossrankError:
+            raise InputError(f"{out} is a file crossrank did not write; name a new file for the calibration") from None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

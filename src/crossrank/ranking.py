@@ -1,11 +1,17 @@
-"""The one ordering rule: best score first, equal scores in a fixed, stated order (never the sort's whim)."""
+"""The one ordering rule (best score first, equal scores in a fixed, stated order, never the sort's whim), and
+a ranking with the cuts a caller may ask for (`min_score`, `top_k`, a token budget)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
+
+from crossrank.errors import InputError
+from crossrank.types import Document, RankedResult
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -18,3 +24,60 @@ def best_first(scores: np.ndarray, ties: np.ndarray | None = None) -> np.ndarray
 def keys_best_first(scores: Mapping[Key, float]) -> list[Key]:
     """The keys of `scores` from best to worst; equal scores in ascending key order (runs, reports, fusion)."""
     return sorted(scores, key=lambda key: (-scores[key], key))
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Which results of a ranking to return, applied down the list in this order: drop those scoring below
+    `min_score`, keep the best `top_k`, then keep results while their documents' tokens fit in `max_tokens`
+    (stopping at the first that does not: a context budget is filled best first)."""
+
+    top_k: int | None = None
+    min_score: float | None = None
+    max_tokens: int | None = None
+
+    @classmethod
+    def checked(cls, *, top_k: object, min_score: object, max_tokens: object) -> Cut:
+        """A cut from caller values, or `InputError` naming the bad one."""
+        for name, value in (("top_k", top_k), ("max_tokens", max_tokens)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InputError(f"{name} must be a positive integer or None, got {value!r}")
+        if min_score is not None and (
+            isinstance(min_score, bool) or not isinstance(min_score, int | float) or not math.isfinite(min_score)
+        ):
+            raise InputError(f"min_score must be a number or None, got {min_score!r}")
+        return cls(top_k=top_k, min_score=min_score, max_tokens=max_tokens)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """One query's documents, best first: `positions` (indices into the caller's list) with their `scores`;
+    `from_first_pass[i]` marks a document a cascade's first pass scored (`first_pass_model`) and the full
+    model (`model`) did not. `document_tokens[d]` counts document d's tokens, for a token budget."""
+
+    positions: np.ndarray
+    scores: np.ndarray
+    from_first_pass: np.ndarray
+    model: str
+    first_pass_model: str | None
+    document_tokens: np.ndarray
+
+    def results(self, cut: Cut = Cut(), *, documents: Sequence[Document] | None = None) -> list[RankedResult]:
+        """The ranking as results after `cut`; with `documents`, each result carries its document."""
+        rows = range(len(self.positions))
+        if cut.min_score is not None:
+            rows = range(int(np.sum(self.scores >= cut.min_score)))  # scores never increase down the list
+        if cut.top_k is not None:
+            rows = rows[: cut.top_k]
+        if cut.max_tokens is not None:
+            spent = np.cumsum(self.document_tokens[self.positions[rows.start : rows.stop]])
+            rows = rows[: int(np.searchsorted(spent, cut.max_tokens, side="right"))]
+        return [
+            RankedResult(
+                index=int(self.positions[i]),
+                score=float(self.scores[i]),
+                document=documents[int(self.positions[i])] if documents is not None else None,
+                scored_by=self.first_pass_model if self.from_first_pass[i] else self.model,
+            )
+            for i in rows
+        ]

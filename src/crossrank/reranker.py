@@ -14,11 +14,12 @@ from typing import Literal
 import numpy as np
 
 from crossrank.backends import Backend, load_backend
+from crossrank.calibration import Calibration, load_calibration
 from crossrank.errors import Cancelled, InputError
 from crossrank.fusion import fuse_with_first_stage
-from crossrank.models import display_name, is_built_in, read_spec, resolve_model
+from crossrank.models import default_model_dir, display_name, is_built_in, read_spec, resolve_model
 from crossrank.progress import progress_bar
-from crossrank.ranking import best_first
+from crossrank.ranking import Cut, Ranking, best_first
 from crossrank.tokenize import EncodedPairs, PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
 from crossrank.types import Document, ModelSpec, RankedResult
 
@@ -32,7 +33,8 @@ class EncodedQuery:
 
     `slots[d]` is document d's distinct text; `pairs` are the model inputs of the distinct texts (owner =
     distinct text); `first_pass` the cascade's short-window inputs, when it will run; `pair_tokens[d]` the
-    tokens document d makes with the query before any cut.
+    tokens document d makes with the query before any cut; `document_tokens[d]` its own tokens (what a token
+    budget counts).
     """
 
     slots: np.ndarray
@@ -40,11 +42,17 @@ class EncodedQuery:
     pairs: EncodedPairs
     first_pass: EncodedPairs | None
     pair_tokens: np.ndarray
+    document_tokens: np.ndarray
 
     @property
     def documents(self) -> int:
         return len(self.slots)
 
+
+AUTO = "auto"
+"""`cascade_model`'s default: crossrank-tiny first when the model is the built-in crossrank-default (the default
+path, measured better and faster than the built-in model alone), no cascade for any other model."""
+DEFAULT_CASCADE_MODEL = "crossrank-tiny"
 
 MODEL_CASCADE_KEEP = 15
 """Documents a model cascade (crossrank-tiny first) passes on by default. Measured with `benchmarks/cascade.py`
@@ -85,11 +93,18 @@ class Reranker:
         window_overlap: tokens shared by consecutive windows.
         aggregate: how window scores become one score: "max" (default), "first" or "mean".
         cascade_keep: turn on a two-pass cascade in `rerank`/`rerank_batch`: every document is first scored by
-            `cascade_model` (or, without one, by this model on a `cascade_length`-token window), and only the best
-            `cascade_keep` of each query are scored by this model and returned; the rest are dropped. `score`
-            never cascades. Default with a `cascade_model`: `MODEL_CASCADE_KEEP` (15).
+            `cascade_model` (or, without one, by this model on a `cascade_length`-token window), and the best
+            `cascade_keep` of each query are scored by this model. Every document comes back: the kept ones in
+            this model's order, then the rest in the first pass's order, their scores capped so that scores
+            never increase down the list (`RankedResult.scored_by` says which model scored each). `score` never
+            cascades. Default with a `cascade_model`: `MODEL_CASCADE_KEEP` (15).
         cascade_model: the first pass's model, typically a much smaller one ("crossrank-tiny"); it runs on the
             same backend, threads and cache folder, on its own window unless `cascade_length` is given.
+            Default "auto": crossrank-tiny for the built-in model (the default path), none for other models;
+            None turns the cascade off.
+        calibration: maps logits to probabilities of relevance (`crossrank.calibration`): a calibration file,
+            a `Calibration`, or None for the one the model folder ships (`calibration.json`; the built-in
+            models ship theirs). Without any, scores are the sigmoid of the logit.
         cascade_length: token window of the first pass (default: 64 for this model, the cascade model's own).
         cascade_fuse: keep the best `cascade_keep` of the first pass's order fused (reciprocal rank) with the
             order the documents came in, for documents that arrive in a first stage's order: the first stage's
@@ -111,9 +126,10 @@ class Reranker:
         window_overlap: int = 64,
         aggregate: Aggregate = "max",
         cascade_keep: int | None = None,
-        cascade_model: str | Path | None = None,
+        cascade_model: str | Path | None = AUTO,
         cascade_length: int | None = None,
         cascade_fuse: bool | None = None,
+        calibration: str | Path | Calibration | None = None,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
@@ -127,6 +143,15 @@ class Reranker:
             raise InputError(f"threads must be at least 1, got {threads}")
         folder = resolve_model(model)
         self.spec: ModelSpec = read_spec(folder, name=display_name(model), max_length=max_length)
+        if isinstance(cascade_model, str) and cascade_model == AUTO:
+            is_default = folder.resolve() == default_model_dir().resolve()
+            cascade_model = DEFAULT_CASCADE_MODEL if is_default and cascade_length is None else None
+        if calibration is None:
+            self.calibration = load_calibration(folder)
+        else:
+            self.calibration = (
+                calibration if isinstance(calibration, Calibration) else Calibration.read(Path(calibration))
+            )
         if token_budget is None:
             token_budget = max(512, self.spec.max_length)
         if token_budget < self.spec.max_length:
@@ -170,6 +195,15 @@ class Reranker:
             return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}{fused}"
         return f"{self.cascade.scorer.spec.name}{fused} top-{self.cascade.keep} > {self.spec.name}"
 
+    @property
+    def gives_probabilities(self) -> bool:
+        """Whether `rerank` scores are 0..1 (a calibration's probabilities, or a sigmoid), not raw margins."""
+        return self.calibration is not None or self.spec.activation != "identity"
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Each text's tokens as this model's tokenizer counts them (no special tokens): what `max_tokens` spends."""
+        return [len(e.ids) for e in self.encoder.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
     def __repr__(self) -> str:
         return f"Reranker(model={self.spec.name!r}, backend={self.backend.name!r}, max_length={self.spec.max_length})"
 
@@ -179,26 +213,30 @@ class Reranker:
         documents: Sequence[Document],
         *,
         top_k: int | None = None,
-        threshold: float | None = None,
+        min_score: float | None = None,
+        max_tokens: int | None = None,
         return_documents: bool = True,
         text_field: str = "text",
         raw: bool = False,
         show_progress: bool = False,
     ) -> list[RankedResult]:
-        """Sort `documents` by relevance to `query`, best first.
+        """Sort `documents` by relevance to `query`, best first: every document, unless a cut below says otherwise.
 
         Documents are strings or mappings with their text under `text_field`. Every result keeps the
         document's `index` in the caller's list. Duplicates are scored once and each returned with its own
-        index; ties keep the caller's order. An empty string is scored as an empty passage. `top_k` keeps
-        the best k, `threshold` drops results scoring below it. `raw=True` returns logits (for two-logit
-        models, the positive minus the negative logit) instead of 0..1 scores. With a cascade (`cascade_keep`)
-        at most `cascade_keep` results come back per query.
+        index; ties keep the caller's order. An empty string is scored as an empty passage. Scores are
+        probabilities of relevance when the model has a calibration (the built-in models do), else the sigmoid
+        of the logit; `raw=True` returns logits (for two-logit models, the positive minus the negative logit).
+        The cuts, applied in this order down the ranking: `min_score` drops results scoring below it; `top_k`
+        keeps the best k; `max_tokens` keeps results best first while their documents' tokens (as this model's
+        tokenizer counts them, without the query) fit in that budget, and stops at the first that does not.
         """
         return self.rerank_batch(
             [query],
             [documents],
             top_k=top_k,
-            threshold=threshold,
+            min_score=min_score,
+            max_tokens=max_tokens,
             return_documents=return_documents,
             text_field=text_field,
             raw=raw,
@@ -211,7 +249,8 @@ class Reranker:
         documents: Sequence[Sequence[Document]],
         *,
         top_k: int | None = None,
-        threshold: float | None = None,
+        min_score: float | None = None,
+        max_tokens: int | None = None,
         return_documents: bool = True,
         text_field: str = "text",
         raw: bool = False,
@@ -222,16 +261,15 @@ class Reranker:
             raise InputError("queries must be a list of strings")
         if isinstance(documents, str) or not isinstance(documents, Sequence) or len(documents) != len(queries):
             raise InputError("documents must be a list holding one list of documents per query")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-            raise InputError(f"top_k must be a positive integer or None, got {top_k!r}")
+        cut = Cut.checked(top_k=top_k, min_score=min_score, max_tokens=max_tokens)
         encoded = [
             self.encode(query, docs, text_field=text_field, where=f"queries[{i}]" if len(queries) > 1 else "query")
             for i, (query, docs) in enumerate(zip(queries, documents, strict=True))
         ]
-        scored = self._score_encoded(encoded, raw=raw, show_progress=show_progress)
+        rankings = self._score_encoded(encoded, raw=raw, show_progress=show_progress)
         return [
-            _rank(scores, docs, kept, top_k=top_k, threshold=threshold, return_documents=return_documents)
-            for (scores, kept), docs in zip(scored, documents, strict=True)
+            ranking.results(cut, documents=docs if return_documents else None)
+            for ranking, docs in zip(rankings, documents, strict=True)
         ]
 
     def encode(
@@ -265,8 +303,15 @@ class Reranker:
         if self.cascade is not None and len(texts) > self.cascade.keep:
             first_pass = self.cascade.encoder.encode(query, unique, max_document_tokens=max_document_tokens)
         assert pairs.pair_tokens is not None
+        query_tokens = len(self.encoder.tokenizer.encode(query, add_special_tokens=False).ids)
+        pair_tokens = pairs.pair_tokens[slots]
         return EncodedQuery(
-            slots=slots, unique=len(unique), pairs=pairs, first_pass=first_pass, pair_tokens=pairs.pair_tokens[slots]
+            slots=slots,
+            unique=len(unique),
+            pairs=pairs,
+            first_pass=first_pass,
+            pair_tokens=pair_tokens,
+            document_tokens=pair_tokens - query_tokens - self.encoder.special_tokens,
         )
 
     def rerank_encoded(
@@ -276,13 +321,12 @@ class Reranker:
         raw: bool = False,
         show_progress: bool = False,
         should_stop: Callable[[], bool] | None = None,
-    ) -> list[list[RankedResult]]:
-        """Rank queries that `encode` prepared, all pairs sharing the workers; results carry no documents.
+    ) -> list[Ranking]:
+        """Rank queries that `encode` prepared, all pairs sharing the workers; `Ranking.results` applies a cut.
 
         `should_stop` is asked before every forward pass; once it answers True, scoring raises `Cancelled`
         (a server stops work whose client has gone within one pass)."""
-        scored = self._score_encoded(encoded, raw=raw, show_progress=show_progress, should_stop=should_stop)
-        return [_rank(scores, [], kept, top_k=None, threshold=None, return_documents=False) for scores, kept in scored]
+        return self._score_encoded(encoded, raw=raw, show_progress=show_progress, should_stop=should_stop)
 
     def score(self, pairs: Sequence[tuple[str, str]], *, raw: bool = False, show_progress: bool = False) -> list[float]:
         """Score raw (query, document) pairs, in the order given."""
@@ -316,27 +360,71 @@ class Reranker:
         raw: bool,
         show_progress: bool,
         should_stop: Callable[[], bool] | None = None,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(scores, document positions) per query: every document, or the cascade's best `keep` of them."""
+    ) -> list[Ranking]:
+        """Every query's documents ranked: by this model, or (a cascade) the first pass's best `keep` by this
+        model and the rest after them in the first pass's order."""
         kept = [np.arange(e.documents) for e in encoded]
+        first: dict[int, np.ndarray] = {}  # query -> first-pass score of every document
         cascading = [(i, e.first_pass) for i, e in enumerate(encoded) if e.first_pass is not None]
         if cascading and self.cascade is not None:
             sizes = [encoded[i].unique for i, _ in cascading]
             scorer = self.cascade.scorer or self
-            first = scorer._score_inputs(
+            margins = scorer._score_inputs(
                 [p for _, p in cascading], sizes, raw=True, show_progress=False, should_stop=should_stop
             )
-            for (i, _), unique_scores in zip(cascading, first, strict=True):
-                kept[i] = _best(unique_scores[encoded[i].slots], self.cascade.keep, fuse_order=self.cascade.fuse_order)
+            for (i, _), unique_margins in zip(cascading, margins, strict=True):
+                slots = encoded[i].slots
+                best = _best(unique_margins[slots], self.cascade.keep, fuse_order=self.cascade.fuse_order)
+                kept[i] = np.flatnonzero(np.isin(slots, slots[best]))  # a kept text's duplicates are kept too
+                first[i] = scorer.to_score(unique_margins[slots], raw=raw)
         needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
         parts = [e.pairs if len(n) == e.unique else e.pairs.select(n) for e, n in zip(encoded, needed, strict=True)]
         scores = self._score_inputs(
             parts, [len(n) for n in needed], raw=raw, show_progress=show_progress, should_stop=should_stop
         )
-        out = []
-        for e, k, n, part in zip(encoded, kept, needed, scores, strict=True):
-            out.append((part[np.searchsorted(n, e.slots[k])], k))
-        return out
+        rankings = []
+        for i, (e, k, n, part) in enumerate(zip(encoded, kept, needed, scores, strict=True)):
+            main = part[np.searchsorted(n, e.slots[k])]
+            rankings.append(self._ranking(e, k, main, first.get(i)))
+        return rankings
+
+    def _ranking(self, encoded: EncodedQuery, kept: np.ndarray, main: np.ndarray, first: np.ndarray | None) -> Ranking:
+        """The kept documents by this model's scores (`main`, aligned with `kept`), then the others by their
+        first-pass scores, each capped at the score above it so scores never increase down the list."""
+        order = kept[best_first(main, ties=kept)]
+        ordered = main[best_first(main, ties=kept)]
+        from_first = np.zeros(len(order), dtype=bool)
+        if first is not None and len(kept) < encoded.documents:
+            rest = np.setdiff1d(np.arange(encoded.documents), kept)
+            rest_order = rest[best_first(first[rest], ties=rest)]
+            floor = ordered[-1] if len(ordered) else np.inf
+            capped = np.minimum(first[rest_order], floor)
+            order = np.concatenate([order, rest_order])
+            ordered = np.concatenate([ordered, capped])
+            from_first = np.concatenate([from_first, np.ones(len(rest_order), dtype=bool)])
+        first_name = None
+        if self.cascade is not None:
+            scorer = self.cascade.scorer
+            first_name = f"{self.spec.name}@{self.cascade.encoder.max_length}" if scorer is None else scorer.spec.name
+        return Ranking(
+            positions=order,
+            scores=ordered,
+            from_first_pass=from_first,
+            model=self.spec.name,
+            first_pass_model=first_name,
+            document_tokens=encoded.document_tokens,
+        )
+
+    def to_score(self, margins: np.ndarray, *, raw: bool) -> np.ndarray:
+        """Margins (one logit, or positive minus negative) as this model reports scores: its calibration's
+        probabilities, the sigmoid without one, or the margins themselves with `raw` (or an identity head)."""
+        if raw:
+            return margins
+        if self.calibration is not None:
+            return self.calibration.apply(margins)
+        if self.spec.activation == "identity":
+            return margins
+        return np.asarray(1.0 / (1.0 + np.exp(-margins)), dtype=np.float64)
 
     def _score_inputs(
         self,
@@ -377,7 +465,7 @@ class Reranker:
             ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="crossrank") as pool,
         ):
             for positions, logits in zip(batches, pool.map(run, batches), strict=True):
-                scores[positions] = activate(logits, self.spec.activation, raw=raw)
+                scores[positions] = self.to_score(margins_of(logits), raw=raw)
                 advance(len(positions))
         return scores
 
@@ -426,9 +514,10 @@ class ModelSettings:
     threads: int | None = None
     long_documents: LongDocuments = "truncate"
     cascade_keep: int | None = None
-    cascade_model: str | None = None
+    cascade_model: str | None = AUTO
     cascade_length: int | None = None
     cascade_fuse: bool | None = None
+    calibration: str | None = None
 
     def load(self) -> Reranker:
         return Reranker(
@@ -442,6 +531,7 @@ class ModelSettings:
             cascade_model=self.cascade_model,
             cascade_length=self.cascade_length,
             cascade_fuse=self.cascade_fuse,
+            calibration=self.calibration,
         )
 
 
@@ -467,14 +557,11 @@ def reranker_settings(reranker: Reranker | None) -> dict[str, object]:
     }
 
 
-def activate(logits: np.ndarray, activation: str, *, raw: bool) -> np.ndarray:
-    """Logits (batch, 1 or 2) to one relevance score per row."""
+def margins_of(logits: np.ndarray) -> np.ndarray:
+    """Logits (batch, 1 or 2) to one margin per row: the logit, or positive minus negative (softmax(l)[1] ==
+    sigmoid(l1 - l0), so a two-logit model's probability is the sigmoid of its margin)."""
     logits = logits.astype(np.float64)
-    margin = logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
-    if raw or activation == "identity":
-        return margin
-    # sigmoid(l) for one logit; softmax(l)[1] == sigmoid(l1 - l0) for two.
-    return np.asarray(1.0 / (1.0 + np.exp(-margin)), dtype=np.float64)
+    return logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
 
 
 def _aggregate(scores: np.ndarray, owner: np.ndarray, n: int, how: Aggregate) -> np.ndarray:
@@ -546,28 +633,3 @@ def _best(scores: np.ndarray, keep: int, *, fuse_order: bool = False) -> np.ndar
         fused = fuse_with_first_stage(best_first(scores).tolist(), list(range(len(scores))))
         return np.sort(np.array([position for position, _ in fused[:keep]], dtype=np.int64))
     return np.sort(best_first(scores)[:keep])
-
-
-def _rank(
-    scores: np.ndarray,
-    documents: Sequence[Document],
-    positions: np.ndarray,
-    *,
-    top_k: int | None,
-    threshold: float | None,
-    return_documents: bool,
-) -> list[RankedResult]:
-    """Sort scored documents; `scores[i]` belongs to `documents[positions[i]]`."""
-    order = best_first(scores, ties=positions)  # ties by the caller's order
-    if threshold is not None:
-        order = order[scores[order] >= threshold]
-    if top_k is not None:
-        order = order[:top_k]
-    return [
-        RankedResult(
-            index=int(positions[i]),
-            score=float(scores[i]),
-            document=documents[positions[i]] if return_documents else None,
-        )
-        for i in order
-    ]

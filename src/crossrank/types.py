@@ -17,12 +17,14 @@ class RankedResult:
     """One candidate after reranking.
 
     `index` points into the caller's `documents` list; `document` is the caller's item
-    itself (string or mapping) unless `return_documents=False`.
+    itself (string or mapping) unless `return_documents=False`; `scored_by` names the model whose score this
+    is (with a cascade, the first pass's model for the documents the full model did not score).
     """
 
     index: int
     score: float
     document: Document | None = None
+    scored_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

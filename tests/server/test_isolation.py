@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from crossrank import Reranker
+from crossrank.ranking import Ranking
 from crossrank.server.batcher import Batcher
 from crossrank.server.state import ServerConfig
 from crossrank.tokenize import EncodedPairs
@@ -53,8 +54,11 @@ def test_batcher_delivers_a_failure_only_to_its_culprit(reranker: Reranker) -> N
 
     first, failed, third = asyncio.run(scenario())
     assert isinstance(failed, Exception)
-    assert [(r.index, r.score) for r in first] == [(r.index, r.score) for r in reranker.rerank("cat", CORPUS[:3])]
-    assert [(r.index, r.score) for r in third] == [(r.index, r.score) for r in reranker.rerank("rain", CORPUS[3:6])]
+    assert isinstance(first, Ranking) and isinstance(third, Ranking)
+    expected = [(r.index, r.score) for r in reranker.rerank("cat", CORPUS[:3])]
+    assert [(r.index, r.score) for r in first.results()] == expected
+    expected = [(r.index, r.score) for r in reranker.rerank("rain", CORPUS[3:6])]
+    assert [(r.index, r.score) for r in third.results()] == expected
 
 
 @pytest.mark.parametrize(

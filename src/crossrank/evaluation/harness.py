@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from crossrank.calibration import Reliability
 from crossrank.corpora import Dataset
 from crossrank.errors import InputError
+from crossrank.evaluation.cuts import CutRow, cut_table, stage_reliability
 from crossrank.evaluation.metrics import MEASURES, Significance, mean, paired_test, per_query
 from crossrank.fusion import fuse_runs
 from crossrank.progress import progress_bar
@@ -34,6 +36,8 @@ class StageResult:
     latency_ms: list[float] = field(default_factory=list)
     versus: str | None = None
     significance: dict[str, Significance] = field(default_factory=dict)
+    reliability: Reliability | None = None  # for rerankers whose scores are probabilities
+    cuts: list[CutRow] = field(default_factory=list)
 
     @property
     def scores(self) -> dict[str, float]:
@@ -117,6 +121,7 @@ def evaluate(
     qrels = {q: dataset.qrels[q] for q in queries}
     doc_ids = list(dataset.corpus)
     texts = [p.full_text for p in dataset.corpus.values()]
+    corpus = dict(zip(doc_ids, texts, strict=True))
     results: list[StageResult] = []
     for name, retriever in retrievers.items():
         hits = retriever.retrieve(list(queries.values()), k=k, show_progress=show_progress)
@@ -126,7 +131,8 @@ def evaluate(
         for reranker in rerankers:
             run, latency = _rerank(reranker, queries, hits, texts, doc_ids, show_progress=show_progress)
             label = f"{name} > {reranker.name}"
-            results.append(_reranked_stage(label, run, first=first, qrels=qrels, latency=latency))
+            stage = _reranked_stage(label, run, first=first, qrels=qrels, latency=latency)
+            results.append(_with_calibration(stage, reranker, qrels=qrels, corpus=corpus))
             if fuse:
                 fused = fuse_runs(run, first_run)
                 results.append(
@@ -140,6 +146,16 @@ def _reranked_stage(label: str, run: Run, *, first: StageResult, qrels: Qrels, l
     scored = per_query(qrels, run)
     significance = {m: paired_test(first.per_query[m], scored[m]) for m in MEASURES}
     return StageResult(label, run, scored, latency_ms=latency, versus=first.name, significance=significance)
+
+
+def _with_calibration(stage: StageResult, reranker: object, *, qrels: Qrels, corpus: dict[str, str]) -> StageResult:
+    """`stage` with its reliability and cut table, for a reranker whose scores are probabilities."""
+    if not getattr(reranker, "gives_probabilities", False):
+        return stage
+    candidates = sorted({doc for docs in stage.run.values() for doc in docs})
+    counts = reranker.count_tokens([corpus[d] for d in candidates])  # type: ignore[attr-defined]
+    tokens = dict(zip(candidates, counts, strict=True))
+    return replace(stage, reliability=stage_reliability(stage.run, qrels), cuts=cut_table(stage.run, qrels, tokens))
 
 
 def _run_from_hits(query_ids: list[str], hits: list[Hits], doc_ids: list[str]) -> Run:
@@ -160,7 +176,8 @@ def _rerank(
 ) -> tuple[Run, list[float]]:
     """Rerank each query's candidates, timing every query on its own (the latency a user would see).
 
-    Candidates a cascade did not return follow the reranked ones in first-stage order (scores below them).
+    Candidates the reranker did not return (a top-k cut) follow the reranked ones in first-stage order, scored
+    below them; equal scores are nudged apart so the run keeps the reranker's order exactly.
     """
     run: Run = {}
     latency: list[float] = []
@@ -170,12 +187,23 @@ def _rerank(
             start = time.perf_counter()
             ranked = reranker.rerank(query, [texts[p] for p in candidates], return_documents=False)
             latency.append((time.perf_counter() - start) * 1000)
-            run[qid] = {doc_ids[candidates[r.index]]: r.score for r in ranked}
+            run[qid] = dict(
+                zip((doc_ids[candidates[r.index]] for r in ranked), _decreasing([r.score for r in ranked]), strict=True)
+            )
             floor = min(run[qid].values(), default=0.0)
             dropped = [p for p in candidates if doc_ids[p] not in run[qid]]
             run[qid].update({doc_ids[p]: floor - 1.0 - rank for rank, p in enumerate(dropped)})
             advance(1)
     return run, latency
+
+
+def _decreasing(scores: list[float]) -> list[float]:
+    """Scores made strictly decreasing down the list (a tie moved just below the score above it), so a run file
+    ordered by score keeps the ranking's order."""
+    out: list[float] = []
+    for score in scores:
+        out.append(score if not out or score < out[-1] else float(np.nextafter(out[-1], -np.inf)))
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -28,7 +28,7 @@ def table(results: Sequence[StageResult], *, title: str) -> Any:
 
     grid = Table(title=title)
     grid.add_column("stage", overflow="fold")  # names wrap on a narrow terminal; numbers never shrink
-    for header in (*(LABELS[m] for m in MEASURES), "p (nDCG@10)", "ms p50/p95"):
+    for header in (*(LABELS[m] for m in MEASURES), "p (nDCG@10)", "ms p50/p95", "ECE"):
         grid.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for stage in results:
         scores = stage.scores
@@ -40,7 +40,21 @@ def table(results: Sequence[StageResult], *, title: str) -> Any:
             f"{percentile(stage.latency_ms, 50):.0f} / {percentile(stage.latency_ms, 95):.0f}"
             if stage.latency_ms
             else "",
+            "" if stage.reliability is None else f"{stage.reliability.ece:.3f}",
         )
+    return grid
+
+
+def cut_grid(stage: StageResult) -> Any:
+    """A rich Table of `stage`'s cuts: what `min_score` or a token budget keeps, and whether the best
+    relevant passage survives."""
+    from rich.table import Table
+
+    grid = Table(title=f"cutting {stage.name}'s ranking (means per query; tokens: the model's tokenizer)")
+    for column in ("cut", "passages kept", "tokens kept", "best relevant kept"):
+        grid.add_column(column, justify="right" if column != "cut" else "left", no_wrap=True)
+    for row in stage.cuts:
+        grid.add_row(row.cut, f"{row.passages:.1f}", f"{row.tokens:.0f}", f"{row.best_relevant_kept:.1%}")
     return grid
 
 
@@ -82,6 +96,25 @@ def report(
                 if s.latency_ms
                 else None,
                 "significance": _significance(s.significance),
+                "calibration": None
+                if s.reliability is None
+                else {
+                    "ece": s.reliability.ece,
+                    "bins": {
+                        "mean_score": s.reliability.mean_probability,
+                        "relevant_share": s.reliability.relevant_share,
+                        "count": s.reliability.counts,
+                    },
+                },
+                "cuts": [
+                    {
+                        "cut": c.cut,
+                        "passages": c.passages,
+                        "tokens": c.tokens,
+                        "best_relevant_kept": c.best_relevant_kept,
+                    }
+                    for c in s.cuts
+                ],
                 "per_query": s.per_query,
             }
             for s in results
@@ -143,6 +176,23 @@ def write_outputs(
     return written
 
 
+def _reliability_panel(ax: Any, stages: Sequence[StageResult]) -> None:
+    """Share of relevant candidates against the mean score, per bin: a calibrated reranker lies on the diagonal."""
+    ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1)
+    for stage in stages:
+        table = stage.reliability
+        assert table is not None
+        bins = zip(table.mean_probability, table.relevant_share, table.counts, strict=True)
+        points = [(p, r) for p, r, n in bins if n > 0]
+        ax.plot(*zip(*points, strict=True), marker="o", label=f"{stage.name} (ECE {table.ece:.3f})")
+    ax.set_xlabel("mean score in the bin")
+    ax.set_ylabel("share judged relevant")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title("reliability")
+    ax.legend(fontsize=7, loc="upper left")
+
+
 def _tag(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name.replace(" > ", "__"))
 
@@ -157,7 +207,9 @@ def plot(results: Sequence[StageResult], path: Path, *, title: str) -> Path:
     except ImportError as exc:
         raise BackendUnavailable("plot", "eval", "matplotlib") from exc
     reranked = [s for s in results if s.latency_ms]
-    fig, axes = plt.subplots(1, 2 if reranked else 1, figsize=(11 if reranked else 6, 4), squeeze=False)
+    calibrated = [s for s in results if s.reliability is not None]
+    panels = 1 + bool(reranked) + bool(calibrated)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
     names = [s.name for s in results]
     values = [s.scores["nDCG@10"] for s in results]
     colors = ["#4c72b0" if s.versus is None else "#dd8452" for s in results]
@@ -172,6 +224,8 @@ def plot(results: Sequence[StageResult], path: Path, *, title: str) -> Path:
         )
         axes[0][1].set_xlabel("rerank latency per query (ms)")
         axes[0][1].set_title("latency")
+    if calibrated:
+        _reliability_panel(axes[0][panels - 1], calibrated)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:  # created as `open` creates files (the user's umask applies), then renamed into place

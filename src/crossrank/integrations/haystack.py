@@ -21,9 +21,17 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 class CrossrankRanker:
     """Reorders documents by a crossrank cross-encoder (`reranker`, default the built-in model)."""
 
-    def __init__(self, reranker: Reranker | None = None, top_k: int | None = 10) -> None:
+    def __init__(
+        self,
+        reranker: Reranker | None = None,
+        top_k: int | None = 10,
+        min_score: float | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
         self.reranker = reranker
         self.top_k = top_k
+        self.min_score = min_score  # keep only documents scoring at least this (a probability, built-in models)
+        self.max_tokens = max_tokens  # keep documents best first while their tokens fit in this budget
 
     def warm_up(self) -> None:
         """Load the model (Haystack calls this before the first run)."""
@@ -31,10 +39,18 @@ class CrossrankRanker:
             self.reranker = Reranker()
 
     @component.output_types(documents=list[Document])
-    def run(self, query: str, documents: list[Document], top_k: int | None = None) -> dict[str, Any]:
+    def run(
+        self, query: str, documents: list[Document], top_k: int | None = None, min_score: float | None = None
+    ) -> dict[str, Any]:
         self.warm_up()
         assert self.reranker is not None
         if not documents:
             return {"documents": []}
-        ranked = self.reranker.rerank(query, [d.content or "" for d in documents], top_k=top_k or self.top_k)
+        ranked = self.reranker.rerank(
+            query,
+            [d.content or "" for d in documents],
+            top_k=top_k or self.top_k,
+            min_score=self.min_score if min_score is None else min_score,
+            max_tokens=self.max_tokens,
+        )
         return {"documents": [replace(documents[r.index], score=r.score) for r in ranked]}

@@ -27,6 +27,12 @@ class CrossrankCompressor(BaseDocumentCompressor):
 
     reranker: Any = Field(default=None, description="a crossrank Reranker (default: the built-in model)")
     top_n: int | None = Field(default=3, ge=1, description="documents to keep (None: all)")
+    min_score: float | None = Field(
+        default=None, description="keep only documents scoring at least this (a probability with the built-in models)"
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="keep documents best first while their tokens fit in this budget"
+    )
 
     def model_post_init(self, context: Any, /) -> None:
         if self.reranker is None:
@@ -37,7 +43,10 @@ class CrossrankCompressor(BaseDocumentCompressor):
     ) -> Sequence[Document]:
         if not documents:
             return []
-        ranked = self.reranker.rerank(query, [d.page_content for d in documents], top_k=self.top_n)
+        texts = [d.page_content for d in documents]
+        ranked = self.reranker.rerank(
+            query, texts, top_k=self.top_n, min_score=self.min_score, max_tokens=self.max_tokens
+        )
         return [
             Document(
                 page_content=documents[r.index].page_content,

@@ -24,6 +24,12 @@ class CrossrankPostprocessor(BaseNodePostprocessor):
 
     reranker: Any = Field(default=None, description="a crossrank Reranker (default: the built-in model)")
     top_n: int | None = Field(default=3, ge=1, description="nodes to keep (None: all)")
+    min_score: float | None = Field(
+        default=None, description="keep only documents scoring at least this (a probability with the built-in models)"
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="keep documents best first while their tokens fit in this budget"
+    )
 
     @classmethod
     def class_name(cls) -> str:
@@ -41,5 +47,7 @@ class CrossrankPostprocessor(BaseNodePostprocessor):
         if not nodes:
             return []
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-        ranked = self.reranker.rerank(query_bundle.query_str, texts, top_k=self.top_n)
+        ranked = self.reranker.rerank(
+            query_bundle.query_str, texts, top_k=self.top_n, min_score=self.min_score, max_tokens=self.max_tokens
+        )
         return [NodeWithScore(node=nodes[r.index].node, score=r.score) for r in ranked]

@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from crossrank.errors import Cancelled, Overloaded
+from crossrank.ranking import Ranking
 from crossrank.reranker import EncodedQuery, Reranker
-from crossrank.types import RankedResult
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Job:
     encoded: EncodedQuery
     raw: bool
     tokens: int
-    future: asyncio.Future[list[RankedResult]] = field(repr=False)
+    future: asyncio.Future[Ranking] = field(repr=False)
     gone: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
@@ -78,7 +78,7 @@ class Batcher:
     def depth(self) -> int:
         return self.queue.qsize()
 
-    async def submit(self, encoded: EncodedQuery, *, raw: bool) -> list[RankedResult]:
+    async def submit(self, encoded: EncodedQuery, *, raw: bool) -> Ranking:
         """Queue one encoded request and wait for its ranking (cancel-safe: a gone client's job is skipped)."""
         tokens = encoded.pairs.tokens + (encoded.first_pass.tokens if encoded.first_pass is not None else 0)
         job = Job(encoded, raw, tokens, asyncio.get_running_loop().create_future())
@@ -134,7 +134,7 @@ class Batcher:
             if not job.future.done():
                 job.future.set_result(ranked)
 
-    def _score(self, jobs: list[Job]) -> list[list[RankedResult]]:
+    def _score(self, jobs: list[Job]) -> list[Ranking]:
         """Runs on the inference thread: all jobs' pairs share the reranker's workers; stops once all have gone."""
 
         def nobody_waits() -> bool:

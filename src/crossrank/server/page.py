@@ -73,7 +73,9 @@ async def demo_json(request: Request) -> Response:
     from crossrank.web.demo import demo_config
 
     model = await _model(state, folder, name)
-    return Response(json.dumps(demo_config(name, max_length, len(model))), media_type="application/json")
+    calibration = state.reranker.calibration if state.reranker is not None else None
+    config = demo_config(name, max_length, len(model), calibration)
+    return Response(json.dumps(config), media_type="application/json")
 
 
 async def tokenizer_json(request: Request) -> Response:

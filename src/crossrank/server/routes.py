@@ -16,6 +16,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from crossrank.errors import InputError
+from crossrank.ranking import Cut, Ranking
 from crossrank.reranker import EncodedQuery, Reranker, check_text
 from crossrank.server.batcher import Batcher
 from crossrank.server.errors import ApiError, from_exception
@@ -28,7 +29,6 @@ from crossrank.server.schemas import (
     TeiResult,
 )
 from crossrank.server.state import ServerState, state_of
-from crossrank.types import RankedResult
 
 
 async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRerankResponse:
@@ -36,9 +36,8 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
     state = state_of(request)
     texts = [d if isinstance(d, str) else d.text for d in body.documents]
     encoded = await _encode(state, body.query, texts, "documents", max_document_tokens=body.max_tokens_per_doc)
-    ranked = await _score(state, request, encoded, raw=False)
-    if body.top_n is not None:
-        ranked = ranked[: body.top_n]
+    ranking = await _score(state, request, encoded, raw=False)
+    ranked = ranking.results(Cut(top_k=body.top_n, min_score=body.min_score, max_tokens=body.max_tokens))
     tokens = _billed_tokens(state, encoded)
     request.state.log = {"documents": len(texts), "tokens": tokens}
     version = "1" if request.url.path == "/v1/rerank" else "2"
@@ -76,7 +75,8 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
                     type="too_large",
                     field=f"texts.{i}",
                 )
-    ranked = await _score(state, request, encoded, raw=body.raw_scores)
+    ranking = await _score(state, request, encoded, raw=body.raw_scores)
+    ranked = ranking.results(Cut(min_score=body.min_score, max_tokens=body.max_tokens))
     request.state.log = {"documents": len(body.texts), "tokens": _billed_tokens(state, encoded)}
     return [
         TeiResult(index=r.index, score=r.score, text=body.texts[r.index] if body.return_text else None) for r in ranked
@@ -123,7 +123,7 @@ def _check_and_encode(
         raise from_exception(exc) from None
 
 
-async def _score(state: ServerState, request: Request, encoded: EncodedQuery, *, raw: bool) -> list[RankedResult]:
+async def _score(state: ServerState, request: Request, encoded: EncodedQuery, *, raw: bool) -> Ranking:
     """Queue the request and wait for it, at most the timeout and only while the client is connected; giving up
     cancels the queue entry, so the batcher skips or stops its work."""
     batcher = _ready(state)

@@ -21,6 +21,16 @@ Text = Annotated[str, WithJsonSchema({"type": "string", "pattern": NO_NUL})]
 string without NUL in the OpenAPI document."""
 
 
+MIN_SCORE = (
+    "crossrank extension: return only documents whose score (a calibrated probability of relevance) is at least "
+    "this; best first, as always"
+)
+MAX_TOKENS = (
+    "crossrank extension: return documents best first while their tokens (the model's tokenizer, documents "
+    "only) fit in this budget; stops at the first that does not"
+)
+
+
 def _whole(value: object) -> object:
     """JSON writes some integers as 1.0; accept those as integers, and nothing else that is not one."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -50,9 +60,11 @@ class CohereRerankRequest(BaseModel):
     return_documents: bool = False
     max_tokens_per_doc: int | None = Field(default=None, ge=1)
     priority: int | None = None  # accepted for client compatibility; requests are served in arrival order
+    min_score: float | None = Field(default=None, ge=0, le=1, description=MIN_SCORE)
+    max_tokens: int | None = Field(default=None, ge=1, description=MAX_TOKENS)
 
     _query = field_validator("query")(_non_blank)
-    _integers = field_validator("top_n", "max_tokens_per_doc", "priority", mode="before")(_whole)
+    _integers = field_validator("top_n", "max_tokens_per_doc", "priority", "max_tokens", mode="before")(_whole)
 
 
 class DocumentOut(BaseModel):
@@ -81,8 +93,11 @@ class TeiRerankRequest(BaseModel):
     raw_scores: bool = False
     return_text: bool = False
     truncate: bool = False
+    min_score: float | None = Field(default=None, ge=0, le=1, description=MIN_SCORE)
+    max_tokens: int | None = Field(default=None, ge=1, description=MAX_TOKENS)
 
     _query = field_validator("query")(_non_blank)
+    _integers = field_validator("max_tokens", mode="before")(_whole)
 
 
 class TeiResult(BaseModel):

@@ -229,7 +229,7 @@ def _cross_encoder_scores(groups: Sequence[Group], advance: Callable[[int], None
     """The built-in cross-encoder's logits (int8 arithmetic: the fastest here, and a teacher needs no bitwise score)."""
     from crossrank.reranker import Reranker
 
-    reranker = Reranker(backend="onnx-int8")
+    reranker = Reranker(backend="onnx-int8", cascade_model=None)  # a teacher scores every candidate
     out = []
     for group in groups:
         passages = (group.positive, *group.negatives)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from crossrank.calibration import Calibration, load_calibration
 from crossrank.errors import ModelError
 from crossrank.models import display_name, read_spec, resolve_model
 from crossrank.outputs import DEMO, check_output, mark_output, new_folder_beside, replace_folder
@@ -72,7 +73,7 @@ def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | 
         model_bytes = browser_model(folder, spec.name, cache_dir=cache_dir)
         (tmp / "model.onnx").write_bytes(model_bytes)
         size = len(model_bytes)
-        config = demo_config(spec.name, spec.max_length, size)
+        config = demo_config(spec.name, spec.max_length, size, load_calibration(folder))
         (tmp / "demo.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         mark_output(tmp, DEMO)
         replace_folder(tmp, out, DEMO)
@@ -91,14 +92,18 @@ def check_browser_tokenizer(folder: Path, name: str) -> None:
         raise ModelError(f"{name}: the browser demo runs BERT-style WordPiece tokenizers only (tokenizer.json)")
 
 
-def demo_config(name: str, max_length: int, model_bytes: int) -> dict[str, object]:
-    """`demo.json`: what the page loads and how it encodes pairs."""
+def demo_config(
+    name: str, max_length: int, model_bytes: int, calibration: Calibration | None = None
+) -> dict[str, object]:
+    """`demo.json`: what the page loads, how it encodes pairs and how it turns logits into scores (the model's
+    calibration, applied as Python applies it)."""
     return {
         "name": name,
         "max_length": max_length,
         "model": "model.onnx",
         "model_bytes": model_bytes,
         "tokenizer": "tokenizer.json",
+        "calibration": None if calibration is None else {"scale": calibration.scale, "bias": calibration.bias},
         "example": {"query": EXAMPLE_QUERY, "passages": EXAMPLE_PASSAGES},
     }
 

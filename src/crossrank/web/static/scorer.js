@@ -75,7 +75,8 @@ export class Scorer {
       const { logits } = await this.session.run(feeds);
       const l = logits.data;
       const margin = l.length === 1 ? l[0] : l[1] - l[0];
-      scores.push(1 / (1 + Math.exp(-margin)));
+      const c = this.config.calibration;  // the model's calibration: a probability of relevance, as in Python
+      scores.push(1 / (1 + Math.exp(-(c ? c.scale * margin + c.bias : margin))));
     }
     return scores;
   }
