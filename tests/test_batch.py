@@ -222,3 +222,14 @@ def test_ray_keeps_its_noise_to_itself_and_ctrl_c_leaves_nothing_running(tiny_be
     while _ray_processes() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not _ray_processes(), "Ray processes outlived the interrupted command"
+
+
+def test_a_cascade_job_returns_every_document_of_every_row(tiny_bert: Path, cache_dir: Path, tmp_path: Path) -> None:
+    rows = write_rows(tmp_path / "rows.jsonl", count=3)
+    settings = ModelSettings(model=str(tiny_bert), cascade_keep=2, cascade_length=32)
+    report = rerank_file(rows, tmp_path / "out", model=settings)
+    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=2, cascade_length=32)
+    for i, record in enumerate(read_results(report.path)):
+        expected = cascade.rerank(QUERIES[i], CORPUS)
+        assert [(r["index"], r["score"]) for r in record["results"]] == [(e.index, e.score) for e in expected]  # type: ignore[union-attr]
+        assert len(record["results"]) == len(CORPUS)  # type: ignore[arg-type]

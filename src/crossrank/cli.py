@@ -232,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", required=True, help="site folder: new, empty, or an earlier demo (replaced whole)")
     demo.add_argument("--model", "-m", default=None, help="model folder or hub id (default: the built-in model)")
+    demo.add_argument(
+        "--no-cascade",
+        action="store_true",
+        help="the built-in model alone (default: its default path, crossrank-tiny first, two models to download)",
+    )
     demo.set_defaults(handler=_cmd_demo)
 
     batch = sub.add_parser(
@@ -746,7 +751,7 @@ def _count(n: int, noun: str) -> str:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from crossrank.web.demo import build_demo
 
-    site = build_demo(Path(args.out), model=args.model)
+    site = build_demo(Path(args.out), model=args.model, cascade=not args.no_cascade)
     print(
         f"wrote the {site.model} demo to {site.out}/ (model {site.model_bytes / 1e6:.1f} MB); try it with:\n"
         f"  python -m http.server --directory {site.out} 8000   # then open http://127.0.0.1:8000/\n"

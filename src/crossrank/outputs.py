@@ -54,6 +54,8 @@ DEMO = OutputKind(
             "model.onnx",
             "tokenizer.json",
             "demo.json",
+            "first_pass.onnx",
+            "first_pass_tokenizer.json",
         }
     ),
 )

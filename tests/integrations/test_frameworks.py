@@ -73,3 +73,42 @@ def test_haystack_ranker_in_a_pipeline_after_bm25(tiny_bert: Path, cache_dir: Pa
     out = result["rerank"]["documents"]
     assert [(d.content, d.score) for d in out] == expected(reranker, texts, 4)
     assert all(d.meta["n"] == CORPUS.index(d.content) for d in out)
+
+
+def test_each_adapter_returns_every_document_through_a_cascade_and_honours_the_cuts(
+    tiny_bert: Path, cache_dir: Path
+) -> None:
+    """Without a top-n every retrieved document comes back (a cascade too); min_score and max_tokens cut."""
+    pytest.importorskip("langchain_core")
+    pytest.importorskip("llama_index.core")
+    pytest.importorskip("haystack")
+    from haystack import Document as HaystackDocument
+    from langchain_core.documents import Document
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from crossrank.integrations.haystack import CrossrankRanker
+    from crossrank.integrations.langchain import CrossrankCompressor
+    from crossrank.integrations.llamaindex import CrossrankPostprocessor
+
+    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=2, cascade_length=32)
+    full = [(CORPUS[r.index], r.score) for r in cascade.rerank(QUERY, CORPUS)]
+    assert len(full) == len(CORPUS)
+    lang = CrossrankCompressor(reranker=cascade, top_n=None)
+    out = lang.compress_documents([Document(page_content=t) for t in CORPUS], QUERY)
+    assert [(d.page_content, d.metadata["relevance_score"]) for d in out] == full
+    llama = CrossrankPostprocessor(reranker=cascade, top_n=None)
+    nodes = llama.postprocess_nodes([NodeWithScore(node=TextNode(text=t)) for t in CORPUS], query_str=QUERY)
+    assert [(n.node.get_content(), n.score) for n in nodes] == full
+    hay = CrossrankRanker(cascade, top_k=None).run(QUERY, [HaystackDocument(content=t) for t in CORPUS])
+    assert [(d.content, d.score) for d in hay["documents"]] == full
+    threshold = full[3][1]
+    kept = [pair for pair in full if pair[1] >= threshold]
+    lang = CrossrankCompressor(reranker=cascade, top_n=None, min_score=threshold)
+    assert [d.page_content for d in lang.compress_documents([Document(page_content=t) for t in CORPUS], QUERY)] == [
+        t for t, _ in kept
+    ]
+    budget = sum(cascade.count_tokens([t for t, _ in full[:2]]))
+    hay = CrossrankRanker(cascade, top_k=None, max_tokens=budget).run(
+        QUERY, [HaystackDocument(content=t) for t in CORPUS]
+    )
+    assert [d.content for d in hay["documents"]] == [t for t, _ in full[:2]]

@@ -228,3 +228,49 @@ def test_the_key_is_checked_before_the_body_is_read_and_every_refusal_is_counted
     assert [line for line in lines if "id=r1 " in line] == [next(x for x in lines if "id=r1 " in x)]
     assert any("id=r1 POST /v2/rerank status=401" in line for line in lines)
     assert any("id=r2 POST /v2/rerank status=413" in line for line in lines)
+
+
+@pytest.fixture(scope="module")
+def cascade_server(tiny_bert: Path, cache_dir: Path) -> Iterator[LiveServer]:
+    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=3, cascade_length=32)
+    with LiveServer(cascade, ServerConfig(max_documents=100)) as live:
+        yield live
+
+
+DOCUMENTS_40 = [f"{CORPUS[i % len(CORPUS)]} ({i})" for i in range(40)]
+
+
+@pytest.mark.parametrize("path", ["/v2/rerank", "/v1/rerank", "/rerank"])
+def test_every_route_returns_one_result_per_document_through_a_cascade(
+    cascade_server: LiveServer, path: str, tiny_bert: Path, cache_dir: Path
+) -> None:
+    key = "texts" if path == "/rerank" else "documents"
+    answer = httpx.post(f"{cascade_server.url}{path}", json={"query": "supersonic wing", key: DOCUMENTS_40})
+    assert answer.status_code == 200, answer.text
+    results = answer.json() if path == "/rerank" else answer.json()["results"]
+    score = "score" if path == "/rerank" else "relevance_score"
+    assert sorted(r["index"] for r in results) == list(range(40))
+    scores = [r[score] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    expected = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=3, cascade_length=32).rerank(
+        "supersonic wing", DOCUMENTS_40
+    )
+    assert [r["index"] for r in results] == [r.index for r in expected]
+
+
+def test_min_score_and_max_tokens_cut_the_answer(cascade_server: LiveServer, reranker: Reranker) -> None:
+    full = httpx.post(f"{cascade_server.url}/v2/rerank", json={"query": "cat", "documents": DOCUMENTS_40}).json()
+    threshold = full["results"][5]["relevance_score"]
+    cut = httpx.post(
+        f"{cascade_server.url}/v2/rerank", json={"query": "cat", "documents": DOCUMENTS_40, "min_score": threshold}
+    ).json()
+    assert cut["results"] == [r for r in full["results"] if r["relevance_score"] >= threshold]
+    tokens = reranker.count_tokens([DOCUMENTS_40[r["index"]] for r in full["results"][:3]])
+    budget = httpx.post(
+        f"{cascade_server.url}/rerank", json={"query": "cat", "texts": DOCUMENTS_40, "max_tokens": sum(tokens)}
+    ).json()
+    assert [r["index"] for r in budget] == [r["index"] for r in full["results"][:3]]
+    refused = httpx.post(f"{cascade_server.url}/v2/rerank", json={"query": "cat", "documents": ["a"], "min_score": 2})
+    assert refused.status_code == 422 and refused.json()["field"] == "min_score"
+    paths = httpx.get(f"{cascade_server.url}/openapi.json").json()["components"]["schemas"]
+    assert "crossrank extension" in paths["CohereRerankRequest"]["properties"]["min_score"]["description"]

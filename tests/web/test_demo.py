@@ -125,6 +125,38 @@ def test_the_page_ranks_as_python_does_and_stays_on_its_origin(site: str, browse
     page.close()
 
 
+def test_the_page_runs_the_default_path_as_python_does(site: str, browser: object) -> None:
+    """Over 15 passages the page runs the cascade (crossrank-tiny first), and ranks, scores and names the scoring
+    model as `Reranker()` does; the slider greys out what `min_score` would drop."""
+    page = browser.new_page(viewport={"width": 1000, "height": 900})  # type: ignore[attr-defined]
+    page.goto(site)
+    page.wait_for_selector("#results li", timeout=120_000)
+    assert page.text_content("#model") == "crossrank-tiny → crossrank-default"
+    words = (" ".join(EXAMPLE_PASSAGES) + " ").split() * 30
+    typed = [" ".join(words[5 * i : 5 * i + 25]) for i in range(24)]  # 24 passages > 15 kept
+    page.fill("#query", "what makes a wing stall")
+    page.fill("#passages", "\n".join(typed))
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('24 passages in')")
+    expected = Reranker().rerank("what makes a wing stall", typed)
+    shown = _shown(page)
+    assert [i for i, _ in shown] == [r.index for r in expected]
+    assert [s for _, s in shown] == pytest.approx([r.score for r in expected], abs=CROSS_CPU_BOUND)
+    scored_by = page.eval_on_selector_all("#results li", "els => els.map(e => e.dataset.scoredBy)")
+    assert scored_by == [r.scored_by for r in expected]
+    assert "crossrank-tiny" in page.inner_text(
+        "#status"
+    ) and "then crossrank-default on the best 15" in page.inner_text("#status")
+    threshold = expected[5].score
+    page.evaluate(
+        "v => { const s = document.getElementById('min-score'); s.value = v; s.dispatchEvent(new Event('input')); }",
+        threshold,
+    )
+    dropped = page.eval_on_selector_all("#results li", "els => els.map(e => e.classList.contains('dropped'))")
+    slider = float(page.input_value("#min-score"))  # the range input rounds to its 0.05 steps
+    assert dropped == [r.score < slider for r in expected] and any(dropped)
+    page.close()
+
+
 def test_the_tiny_model_runs_in_the_page_as_in_python(tiny_site: str, browser: object) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(tiny_site)

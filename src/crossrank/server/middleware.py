@@ -25,6 +25,8 @@ PROTECTED = (
     "/demo/demo.json",
     "/demo/model.onnx",
     "/demo/tokenizer.json",
+    "/demo/first_pass.onnx",
+    "/demo/first_pass_tokenizer.json",
 )
 KNOWN_PATHS = {*PROTECTED, "/health", "/", "/favicon.ico"}
 

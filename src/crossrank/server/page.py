@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from crossrank.errors import ModelError
+from crossrank.reranker import MODEL_CASCADE_KEEP, Reranker
 from crossrank.server.errors import ApiError
 from crossrank.server.state import ServerState, state_of
 
@@ -42,6 +43,8 @@ def install_page(app: FastAPI) -> None:
     app.get("/demo/demo.json", include_in_schema=False)(demo_json)
     app.get("/demo/tokenizer.json", include_in_schema=False)(tokenizer_json)
     app.get("/demo/model.onnx", include_in_schema=False)(model_onnx)
+    app.get("/demo/first_pass.onnx", include_in_schema=False)(first_pass_onnx)
+    app.get("/demo/first_pass_tokenizer.json", include_in_schema=False)(first_pass_tokenizer_json)
     from crossrank.web.demo import static_dir
 
     app.mount("/demo", StaticFiles(directory=str(static_dir()), check_dir=False), name="demo")
@@ -75,7 +78,53 @@ async def demo_json(request: Request) -> Response:
     model = await _model(state, folder, name)
     calibration = state.reranker.calibration if state.reranker is not None else None
     config = demo_config(name, max_length, len(model), calibration)
+    first = await _first_pass(state)
+    if first is not None:  # the served cascade's first model runs in the browser too
+        from crossrank.web.demo import first_pass_config
+
+        config["first_pass"] = first_pass_config(first.spec, len(await _first_model(state, first)), first.calibration)
     return Response(json.dumps(config), media_type="application/json")
+
+
+async def _first_pass(state: ServerState) -> Reranker | None:
+    """The served cascade's first-pass model, when there is one the browser can run (WordPiece, 15 kept)."""
+    reranker = state.reranker
+    cascade = None if reranker is None else reranker.cascade
+    if cascade is None or cascade.scorer is None or cascade.keep != MODEL_CASCADE_KEEP or not cascade.fuse_order:
+        return None
+    from crossrank.web.demo import check_browser_tokenizer
+
+    try:
+        await run_in_threadpool(check_browser_tokenizer, Path(cascade.scorer.spec.path), cascade.scorer.spec.name)
+    except ModelError:
+        return None
+    return cascade.scorer
+
+
+async def _first_model(state: ServerState, first: Reranker) -> bytes:
+    """The first-pass model's ONNX file for the browser, built once and kept."""
+    if state.browser_first_pass is None:
+        from crossrank.web.demo import browser_model
+
+        folder = Path(first.spec.path)
+        state.browser_first_pass = await run_in_threadpool(browser_model, folder, first.spec.name, cache_dir=None)
+    return state.browser_first_pass
+
+
+async def first_pass_onnx(request: Request) -> Response:
+    state = state_of(request)
+    first = await _first_pass(state)
+    if first is None:
+        raise ApiError(404, "the served model has no first pass the browser runs", type="not_found")
+    return Response(await _first_model(state, first), media_type="application/octet-stream")
+
+
+async def first_pass_tokenizer_json(request: Request) -> Response:
+    first = await _first_pass(state_of(request))
+    if first is None:
+        raise ApiError(404, "the served model has no first pass the browser runs", type="not_found")
+    path = Path(first.spec.path) / "tokenizer.json"
+    return Response(await run_in_threadpool(path.read_bytes), media_type="application/json")
 
 
 async def tokenizer_json(request: Request) -> Response:

@@ -36,6 +36,7 @@ class ServerState:
     batcher: Batcher | None = None
     draining: bool = False
     browser_model: bytes | None = None  # the ONNX file the page's in-browser scorer downloads, built on first use
+    browser_first_pass: bytes | None = None  # the same for a cascade's first-pass model
     browser_refusal: str | None = None  # why the browser cannot run the model ("" if it can; None: not checked)
 
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from crossrank.calibration import Calibration, load_calibration
 from crossrank.errors import ModelError
-from crossrank.models import display_name, read_spec, resolve_model
+from crossrank.models import default_model_dir, display_name, read_spec, resolve_model
 from crossrank.outputs import DEMO, check_output, mark_output, new_folder_beside, replace_folder
+from crossrank.reranker import DEFAULT_CASCADE_MODEL, MODEL_CASCADE_KEEP
+from crossrank.types import ModelSpec
 
 EXAMPLE_QUERY = "how do aircraft wings produce lift"
 EXAMPLE_PASSAGES = [
@@ -46,8 +48,11 @@ def static_dir() -> Path:
     return Path(str(resources.files("crossrank.web") / "static"))
 
 
-def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | None = None) -> DemoSite:
-    """Write the demo site for `model` (None: the built-in model) into `out`, atomically.
+def build_demo(
+    out: Path, *, model: str | Path | None = None, cascade: bool = True, cache_dir: Path | None = None
+) -> DemoSite:
+    """Write the demo site for `model` (None: the built-in model, on its default path: crossrank-tiny first,
+    unless `cascade` is False) into `out`, atomically.
 
     `out` must be new, empty or an earlier demo (`crossrank.outputs`). The model must be a BERT-style
     WordPiece cross-encoder (the tokenizer the browser side implements).
@@ -63,6 +68,7 @@ def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | 
     folder = resolve_model(model)
     spec = read_spec(folder, name=display_name(model))
     check_browser_tokenizer(folder, spec.name)
+    first = resolve_model(DEFAULT_CASCADE_MODEL) if cascade and folder == default_model_dir() else None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = new_folder_beside(out)
     try:
@@ -74,6 +80,13 @@ def build_demo(out: Path, *, model: str | Path | None = None, cache_dir: Path | 
         (tmp / "model.onnx").write_bytes(model_bytes)
         size = len(model_bytes)
         config = demo_config(spec.name, spec.max_length, size, load_calibration(folder))
+        if first is not None:  # the default path: crossrank-tiny first, as `Reranker()` runs it
+            first_spec = read_spec(first, name=DEFAULT_CASCADE_MODEL)
+            shutil.copyfile(first / "tokenizer.json", tmp / "first_pass_tokenizer.json")
+            first_bytes = browser_model(first, first_spec.name, cache_dir=cache_dir)
+            (tmp / "first_pass.onnx").write_bytes(first_bytes)
+            size += len(first_bytes)
+            config["first_pass"] = first_pass_config(first_spec, len(first_bytes), load_calibration(first))
         (tmp / "demo.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         mark_output(tmp, DEMO)
         replace_folder(tmp, out, DEMO)
@@ -105,6 +118,20 @@ def demo_config(
         "tokenizer": "tokenizer.json",
         "calibration": None if calibration is None else {"scale": calibration.scale, "bias": calibration.bias},
         "example": {"query": EXAMPLE_QUERY, "passages": EXAMPLE_PASSAGES},
+    }
+
+
+def first_pass_config(spec: ModelSpec, model_bytes: int, calibration: Calibration | None) -> dict[str, object]:
+    """`demo.json`'s `first_pass`: the cascade's first model, and how many of its best the full model scores."""
+    return {
+        "name": spec.name,
+        "max_length": spec.max_length,
+        "model": "first_pass.onnx",
+        "model_bytes": model_bytes,
+        "tokenizer": "first_pass_tokenizer.json",
+        "calibration": None if calibration is None else {"scale": calibration.scale, "bias": calibration.bias},
+        "keep": MODEL_CASCADE_KEEP,
+        "fuse_order": True,
     }
 
 

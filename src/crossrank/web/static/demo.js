@@ -10,22 +10,36 @@ function passages() {
   return parts.map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
-function show(docs, scores) {
-  const order = scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+function show(docs, results) {
   const list = $("results");
   list.innerHTML = "";
-  order.forEach((index, rank) => {
+  results.forEach((r, rank) => {
     const li = document.createElement("li");
-    li.dataset.index = index;
-    li.dataset.score = scores[index];
-    const moved = index - rank;
+    li.dataset.index = r.index;
+    li.dataset.score = r.score;
+    li.dataset.scoredBy = r.scoredBy;
+    const moved = r.index - rank;
     const arrow = moved > 0 ? `<span class="up">▲ ${moved}</span>` : moved < 0 ? `<span class="down">▼ ${-moved}</span>` : "<span>=</span>";
-    li.innerHTML = `<div class="meta"><strong>#${rank + 1}</strong><span class="score">${scores[index].toFixed(3)}</span>` +
-      `<span class="bar" aria-hidden="true"><span style="width:${Math.round(scores[index] * 100)}%"></span></span>` +
-      `<span>was #${index + 1}</span>${arrow}</div><div class="text"></div>`;
-    li.querySelector(".text").textContent = docs[index];
+    li.innerHTML = `<div class="meta"><strong>#${rank + 1}</strong><span class="score">${r.score.toFixed(3)}</span>` +
+      `<span class="bar" aria-hidden="true"><span style="width:${Math.round(r.score * 100)}%"></span></span>` +
+      `<span>was #${r.index + 1}</span>${arrow}</div><div class="text"></div>`;
+    li.querySelector(".text").textContent = docs[r.index];
     list.appendChild(li);
   });
+  applyCut();
+}
+
+/** Grey out the passages scoring below the slider's minimum (what `min_score` would drop); no rescoring. */
+function applyCut() {
+  const cut = Number($("min-score").value);
+  $("min-score-value").textContent = cut.toFixed(2);
+  let kept = 0;
+  for (const li of $("results").children) {
+    const dropped = Number(li.dataset.score) < cut;
+    li.classList.toggle("dropped", dropped);
+    kept += !dropped;
+  }
+  $("cut-note").textContent = cut > 0 ? `${kept} of ${$("results").children.length} passages kept` : "";
 }
 
 let scorer = null, pending = null, seq = 0;
@@ -36,18 +50,21 @@ async function rerank() {
   if (!query || docs.length === 0) { $("results").innerHTML = ""; $("status").textContent = "Type a query and at least one passage."; return; }
   $("status").textContent = `Scoring ${docs.length} passages…`;
   const started = performance.now();
-  let scores;
+  let ranked;
   try {
-    scores = await scorer.score(query, docs);
+    ranked = await scorer.rank(query, docs);
   } catch (e) {
     if (mine === seq) { $("status").textContent = ""; $("error").textContent = `Scoring failed: ${e.message || e}`; }
     return;
   }
   if (mine !== seq) return; // a newer keystroke has started its own pass
   const ms = Math.round(performance.now() - started);
-  $("status").textContent = `${docs.length} passages in ${ms} ms on this device.`;
+  const passes = ranked.timings.first === undefined ? ""
+    : ` (${scorer.firstPass.name} ${Math.round(ranked.timings.first)} ms, then ${scorer.model.name} on the best ` +
+      `${scorer.config.first_pass.keep}: ${Math.round(ranked.timings.full)} ms)`;
+  $("status").textContent = `${docs.length} passages in ${ms} ms on this device${passes}.`;
   document.body.dataset.lastPassMs = ms;
-  show(docs, scores);
+  show(docs, ranked.results);
 }
 
 function schedule() { clearTimeout(pending); pending = setTimeout(rerank, 250); }
@@ -55,10 +72,11 @@ function schedule() { clearTimeout(pending); pending = setTimeout(rerank, 250); 
 async function main() {
   const base = new URL(".", location.href);
   const config = await (await fetch(new URL("demo.json", base))).json();
-  $("model").textContent = config.name;
+  $("model").textContent = config.first_pass ? `${config.first_pass.name} → ${config.name}` : config.name;
   $("query").value = config.example.query;
   $("passages").value = config.example.passages.join("\n");
-  $("status").textContent = `Downloading the model (${(config.model_bytes / 1e6).toFixed(1)} MB)…`;
+  const bytes = config.model_bytes + (config.first_pass ? config.first_pass.model_bytes : 0);
+  $("status").textContent = `Downloading the model (${(bytes / 1e6).toFixed(1)} MB)…`;
   try {
     scorer = await Scorer.load(base, (f) => {
       $("progress").value = f;
@@ -78,6 +96,7 @@ async function main() {
   $("form").addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(pending); rerank(); });
   $("query").addEventListener("input", schedule);
   $("passages").addEventListener("input", schedule);
+  $("min-score").addEventListener("input", applyCut);
   window.crossrankScorer = scorer; // for tests and the curious: await crossrankScorer.score(query, passages)
   await rerank();
   $("status").textContent += ` Model loaded in ${Math.round(scorer.loadMs)} ms.`;

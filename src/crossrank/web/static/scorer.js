@@ -1,6 +1,8 @@
 // Score (query, passage) pairs on this device with ONNX Runtime Web (WebAssembly; threads when the page is
-// cross-origin isolated), one pair per run as the Python library does. Used by the static demo and by the
-// page of `crossrank serve`.
+// cross-origin isolated), one pair per run as the Python library does, and rank passages the way `Reranker`
+// does: with a first-pass model in `demo.json`, the cascade (the first pass scores every passage, the best
+// `keep` of its order fused with the input order go to the full model, the rest follow in the first pass's
+// order). Used by the static demo and by the page of `crossrank serve`.
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { WordPieceTokenizer } from "./tokenizer.js";
 
@@ -24,7 +26,7 @@ async function download(url, onProgress, headers) {
     if (done) break;
     bytes.set(value, received);
     received += value.length;
-    onProgress(received / total);
+    onProgress(received);
   }
   return bytes;
 }
@@ -35,35 +37,29 @@ async function json(url, headers) {
   return response.json();
 }
 
-export class Scorer {
-  /** Load the tokenizer and the model below `base` (and `demo.json`, unless the caller has it already);
-   * `headers` go with every request. */
-  static async load(base, onProgress = () => {}, headers = {}, config = null) {
-    const started = performance.now();
-    config = config || (await json(new URL("demo.json", base), headers));
+/** One cross-encoder: its tokenizer, its ONNX session and how its logits become scores. */
+class Model {
+  static async load(base, config, onBytes, headers) {
     const tokenizer = new WordPieceTokenizer(await json(new URL(config.tokenizer, base), headers));
-    const model = await download(new URL(config.model, base), onProgress, headers);
-    ort.env.wasm.wasmPaths = new URL("vendor/", import.meta.url).href;
-    ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+    const bytes = await download(new URL(config.model, base), onBytes, headers);
     // The weights are 8-bit in the file; computed in float32 they score as `crossrank` does in Python.
-    const session = await ort.InferenceSession.create(model, {
+    const session = await ort.InferenceSession.create(bytes, {
       executionProviders: ["wasm"],
       graphOptimizationLevel: "all",
       extra: { session: { disable_quant_qdq: "1" } },
     });
-    return new Scorer(config, tokenizer, session, performance.now() - started);
+    return new Model(config, tokenizer, session);
   }
 
-  constructor(config, tokenizer, session, loadMs) {
-    Object.assign(this, { config, tokenizer, session, loadMs });
+  constructor(config, tokenizer, session) {
+    Object.assign(this, { config, tokenizer, session, name: config.name });
     this.types = session.inputNames.includes("token_type_ids");
-    this.threads = ort.env.wasm.numThreads;
   }
 
-  /** One 0..1 score per passage, in the order given. */
-  async score(query, passages) {
+  /** One margin (the logit, or positive minus negative) per passage, in the order given. */
+  async margins(query, passages) {
     const q = this.tokenizer.encode(query);
-    const scores = [];
+    const out = [];
     for (const passage of passages) {
       const { ids, types } = this.tokenizer.pair(q, this.tokenizer.encode(passage), this.config.max_length);
       const shape = [1, ids.length];
@@ -74,10 +70,87 @@ export class Scorer {
       if (this.types) feeds.token_type_ids = new ort.Tensor("int64", BigInt64Array.from(types, BigInt), shape);
       const { logits } = await this.session.run(feeds);
       const l = logits.data;
-      const margin = l.length === 1 ? l[0] : l[1] - l[0];
-      const c = this.config.calibration;  // the model's calibration: a probability of relevance, as in Python
-      scores.push(1 / (1 + Math.exp(-(c ? c.scale * margin + c.bias : margin))));
+      out.push(l.length === 1 ? l[0] : l[1] - l[0]);
     }
-    return scores;
+    return out;
+  }
+
+  /** A margin as a score: the model's calibration (a probability of relevance, as in Python) or a sigmoid. */
+  toScore(margin) {
+    const c = this.config.calibration;
+    return 1 / (1 + Math.exp(-(c ? c.scale * margin + c.bias : margin)));
+  }
+}
+
+/** Positions from best to worst score; equal scores in ascending position (Python's `best_first`). */
+function bestFirst(scores) {
+  return scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+}
+
+export class Scorer {
+  /** Load the model(s) below `base` (and `demo.json`, unless the caller has it); `onProgress` gets the share
+   * of all model bytes downloaded; `headers` go with every request. */
+  static async load(base, onProgress = () => {}, headers = {}, config = null) {
+    const started = performance.now();
+    ort.env.wasm.wasmPaths = new URL("vendor/", import.meta.url).href;
+    ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+    config = config || (await json(new URL("demo.json", base), headers));
+    const parts = [config, ...(config.first_pass ? [config.first_pass] : [])];
+    const total = parts.reduce((sum, p) => sum + (p.model_bytes || 0), 0) || 1;
+    const received = parts.map(() => 0);
+    const models = [];
+    for (const [i, part] of parts.entries()) {
+      const onBytes = (n) => { received[i] = n; onProgress(Math.min(1, received.reduce((a, b) => a + b, 0) / total)); };
+      models.push(await Model.load(base, part, onBytes, headers));
+    }
+    return new Scorer(config, models[0], models[1] || null, performance.now() - started);
+  }
+
+  constructor(config, model, firstPass, loadMs) {
+    Object.assign(this, { config, model, firstPass, loadMs });
+    this.threads = ort.env.wasm.numThreads;
+    this.name = firstPass ? `${firstPass.name} top-${config.first_pass.keep} > ${model.name}` : model.name;
+  }
+
+  /** The full model's score for every passage, in the order given (no cascade: as Python's `score`). */
+  async score(query, passages) {
+    return (await this.model.margins(query, passages)).map((m) => this.model.toScore(m));
+  }
+
+  /** Every passage ranked as `Reranker.rerank` ranks it: [{index, score, scoredBy}], best first, with the
+   * milliseconds each pass took in `timings`. */
+  async rank(query, passages) {
+    const timings = {};
+    const keep = this.firstPass ? this.config.first_pass.keep : Infinity;
+    if (passages.length <= keep) {
+      let t = performance.now();
+      const scores = await this.score(query, passages);
+      timings.full = performance.now() - t;
+      const results = bestFirst(scores).map((index) => ({ index, score: scores[index], scoredBy: this.model.name }));
+      return { results, timings };
+    }
+    let t = performance.now();
+    const margins = await this.firstPass.margins(query, passages);
+    timings.first = performance.now() - t;
+    const kept = this.select(margins, keep);
+    t = performance.now();
+    const full = await this.score(query, kept.map((i) => passages[i]));
+    timings.full = performance.now() - t;
+    const head = bestFirst(full).map((j) => ({ index: kept[j], score: full[j], scoredBy: this.model.name }));
+    const floor = head[head.length - 1].score;
+    const chosen = new Set(kept);
+    const firstScores = margins.map((m) => this.firstPass.toScore(m));
+    const rest = bestFirst(firstScores).filter((i) => !chosen.has(i))
+      .map((index) => ({ index, score: Math.min(firstScores[index], floor), scoredBy: this.firstPass.name }));
+    return { results: [...head, ...rest], timings };
+  }
+
+  /** The positions the full model scores, ascending: the first pass's best `keep`, its order fused (reciprocal
+   * rank, constant 60) with the input order when the config says so, as Python's `_best`. */
+  select(margins, keep) {
+    const order = bestFirst(margins);
+    if (!this.config.first_pass.fuse_order) return order.slice(0, keep).sort((a, b) => a - b);
+    const fused = order.map((position, r) => 1 / (60 + r + 1) + 1 / (60 + position + 1));
+    return bestFirst(fused).slice(0, keep).map((j) => order[j]).sort((a, b) => a - b);
   }
 }
