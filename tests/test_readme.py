@@ -5,6 +5,7 @@ is skipped, with its reason."""
 
 from __future__ import annotations
 
+import contextlib
 import doctest
 import os
 import re
@@ -44,10 +45,8 @@ def test_the_readme_block_runs_as_written(line: int, lang: str, code: str, reaso
     try:
         output, _ = proc.communicate(timeout=900)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)  # what the block left running in the background (a server)
-        except ProcessLookupError:
-            pass
     assert proc.returncode == 0, f"README line {line}:\n{output[-6000:]}"
     assert "Traceback" not in output, f"README line {line}:\n{output[-6000:]}"
 
