@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,14 +40,17 @@ def test_the_readme_block_runs_as_written(line: int, lang: str, code: str, reaso
         return
     command = ["bash", "-euo", "pipefail", "-c", code] if lang == "bash" else [sys.executable, "-c", code]
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1"}
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        output, _ = proc.communicate(timeout=900)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)  # what the block left running in the background (a server)
+    with tempfile.TemporaryFile(mode="w+") as log:  # a file, not a pipe: a background server keeps a pipe open
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            proc.wait(timeout=900)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)  # what the block left running in the background (a server)
+        log.seek(0)
+        output = log.read()
     assert proc.returncode == 0, f"README line {line}:\n{output[-6000:]}"
     assert "Traceback" not in output, f"README line {line}:\n{output[-6000:]}"
 

@@ -160,3 +160,27 @@ def test_page_works_with_an_api_key(tiny_bert: Path, cache_dir: Path, browser: o
         assert not any("s3cret" in url for url in urls)
         assert httpx.get(f"{live.url}/favicon.ico").headers["content-type"].startswith("image/svg+xml")
         page.close()
+
+
+def test_the_page_runs_the_served_cascade_in_the_browser(
+    tiny_bert: Path, tiny_bert_two_logits: Path, cache_dir: Path, browser: object
+) -> None:
+    """A server whose model has a first pass sends both models to the page, which ranks as the server does."""
+    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_model=tiny_bert_two_logits)
+    passages = [f"{CORPUS[i % len(CORPUS)]} (copy {i})" for i in range(20)]  # 20 > the 15 kept
+    with LiveServer(cascade, ServerConfig(max_documents=50)) as live:
+        config = httpx.get(f"{live.url}/demo/demo.json").json()
+        assert config["first_pass"]["keep"] == 15 and config["first_pass"]["name"] == tiny_bert_two_logits.name
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(live.url)
+        page.wait_for_selector("#results li")
+        page.fill("#query", "supersonic wing flow")
+        page.fill("#passages", "\n".join(passages))
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('Scored 20 passages')")
+        page.wait_for_function("document.body.dataset.scoredIn === 'browser'")
+        api = httpx.post(f"{live.url}/v2/rerank", json={"query": "supersonic wing flow", "documents": passages}).json()
+        assert _order(page) == [r["index"] for r in api["results"]]
+        shown = page.eval_on_selector_all("#results li", "els => els.map(e => Number(e.dataset.score))")
+        assert shown == pytest.approx([r["relevance_score"] for r in api["results"]], abs=2e-4)
+        assert f"then {tiny_bert.name} on the best 15" in page.inner_text("#status")
+        page.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import textwrap
 import time
 import uuid
 from collections.abc import Sequence
@@ -184,7 +185,8 @@ def _reliability_panel(ax: Any, stages: Sequence[StageResult]) -> None:
         assert table is not None
         bins = zip(table.mean_probability, table.relevant_share, table.counts, strict=True)
         points = [(p, r) for p, r, n in bins if n > 0]
-        ax.plot(*zip(*points, strict=True), marker="o", label=f"{stage.name} (ECE {table.ece:.3f})")
+        label = textwrap.fill(f"{stage.name} (ECE {table.ece:.3f})", 40)
+        ax.plot(*zip(*points, strict=True), marker="o", label=label)
     ax.set_xlabel("mean score in the bin")
     ax.set_ylabel("share judged relevant")
     ax.set_xlim(0, 1)
@@ -209,8 +211,8 @@ def plot(results: Sequence[StageResult], path: Path, *, title: str) -> Path:
     reranked = [s for s in results if s.latency_ms]
     calibrated = [s for s in results if s.reliability is not None]
     panels = 1 + bool(reranked) + bool(calibrated)
-    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
-    names = [s.name for s in results]
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 5), squeeze=False)
+    names = [textwrap.fill(s.name, 32) for s in results]  # long cascade names wrap instead of squeezing the axes
     values = [s.scores["nDCG@10"] for s in results]
     colors = ["#4c72b0" if s.versus is None else "#dd8452" for s in results]
     bars = axes[0][0].barh(names[::-1], values[::-1], color=colors[::-1])
@@ -220,7 +222,9 @@ def plot(results: Sequence[StageResult], path: Path, *, title: str) -> Path:
     axes[0][0].set_title(f"{title}: quality per stage")
     if reranked:
         axes[0][1].boxplot(
-            [s.latency_ms for s in reranked], tick_labels=[s.name for s in reranked], orientation="horizontal"
+            [s.latency_ms for s in reranked],
+            tick_labels=[textwrap.fill(s.name, 32) for s in reranked],
+            orientation="horizontal",
         )
         axes[0][1].set_xlabel("rerank latency per query (ms)")
         axes[0][1].set_title("latency")
