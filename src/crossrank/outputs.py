@@ -50,6 +50,7 @@ DEMO = OutputKind(
             "demo.js",
             "scorer.js",
             "tokenizer.js",
+            "cut.js",
             "vendor",
             "model.onnx",
             "tokenizer.json",

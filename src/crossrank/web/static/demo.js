@@ -1,5 +1,6 @@
 // crossrank's in-browser demo page: download the model once, then rerank the passages live as you type, on
 // this device.
+import { applyCut as applyCutTo } from "./cut.js";
 import { Scorer } from "./scorer.js";
 
 const $ = (id) => document.getElementById(id);
@@ -30,16 +31,8 @@ function show(docs, results) {
 }
 
 /** Grey out the passages scoring below the slider's minimum (what `min_score` would drop); no rescoring. */
-function applyCut() {
-  const cut = Number($("min-score").value);
-  $("min-score-value").textContent = cut.toFixed(2);
-  let kept = 0;
-  for (const li of $("results").children) {
-    const dropped = Number(li.dataset.score) < cut;
-    li.classList.toggle("dropped", dropped);
-    kept += !dropped;
-  }
-  $("cut-note").textContent = cut > 0 ? `${kept} of ${$("results").children.length} passages kept` : "";
+function applyCut() {  // grey out what min_score would drop; no rescoring
+  applyCutTo($("results"), $("min-score"), $("min-score-value"), $("cut-note"));
 }
 
 let scorer = null, pending = null, seq = 0;

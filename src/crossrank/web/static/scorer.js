@@ -112,6 +112,11 @@ export class Scorer {
     this.name = firstPass ? `${firstPass.name} top-${config.first_pass.keep} > ${model.name}` : model.name;
   }
 
+  /** The full model's tokenizer (what `crossrankScorer.tokenizer.encode(text)` checks against `tokenizers`). */
+  get tokenizer() {
+    return this.model.tokenizer;
+  }
+
   /** The full model's score for every passage, in the order given (no cascade: as Python's `score`). */
   async score(query, passages) {
     return (await this.model.margins(query, passages)).map((m) => this.model.toScore(m));
