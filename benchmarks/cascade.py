@@ -134,7 +134,7 @@ def latency(data: Dataset, keeps: Sequence[int], queries: int, threads: int, k: 
     judged, shortlist = candidates(data, k)
     chosen = list(judged)[:queries]
     tiny = Reranker("crossrank-tiny", threads=threads)
-    full = Reranker(threads=threads)
+    full = Reranker(threads=threads, cascade_model=None)  # the built-in model alone
     st = CrossEncoder(str(default_as_base()), device="cpu", max_length=full.spec.max_length)
     systems: dict[str, Callable[[str, list[str]], object]] = {
         "sentence-transformers fp32 (reference)": lambda q, docs: st.rank(q, docs, batch_size=32),
@@ -142,7 +142,7 @@ def latency(data: Dataset, keeps: Sequence[int], queries: int, threads: int, k: 
         "crossrank-default (onnx-int8)": lambda q, docs: int8.rerank(q, docs),
         "crossrank-tiny (onnx)": lambda q, docs: tiny.rerank(q, docs),
     }
-    int8 = Reranker(backend="onnx-int8", threads=threads)
+    int8 = Reranker(backend="onnx-int8", threads=threads, cascade_model=None)
     cascades = {
         (keep, fuse): Reranker(threads=threads, cascade_keep=keep, cascade_model="crossrank-tiny", cascade_fuse=fuse)
         for keep in keeps
@@ -159,8 +159,8 @@ def latency(data: Dataset, keeps: Sequence[int], queries: int, threads: int, k: 
             start = time.perf_counter()
             run(judged[qid], docs)
             times[name].append((time.perf_counter() - start) * 1000)
-        for (keep, _), reranker in cascades.items():  # each cascade's order is the full model's
-            real = [r.index for r in reranker.rerank(judged[qid], docs)]
+        for (keep, _), reranker in cascades.items():  # each cascade's kept documents are in the full model's order
+            real = [r.index for r in reranker.rerank(judged[qid], docs)][:keep]
             scores = np.array(full.score([(judged[qid], docs[i]) for i in real]))
             assert list(np.argsort(-scores, kind="stable")) == list(range(len(real))), f"cascade K={keep} order"
     reference = statistics.median(times["sentence-transformers fp32 (reference)"])
@@ -192,7 +192,7 @@ def main() -> None:
     datasets = [load_dataset(path) for path in args.datasets.split(",")]
     if "quality" not in args.skip:
         tiny = Reranker("crossrank-tiny", threads=args.threads)
-        full = Reranker(threads=args.threads)
+        full = Reranker(threads=args.threads, cascade_model=None)
         for data in datasets:
             quality(data.name, data, tiny, full, keeps, args.k, Path(args.scores_cache))
     if "latency" not in args.skip:

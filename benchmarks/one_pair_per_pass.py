@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model folder (default: the built-in model)")
     parser.add_argument("--backend", default="onnx-int8")
     args = parser.parse_args()
-    reranker = Reranker(args.model, backend=args.backend, threads=2)
+    reranker = Reranker(args.model, backend=args.backend, threads=2, cascade_model=None)
     words = (TEXT * 40).split()
     print(f"{reranker!r}, 200 pairs per length, 2 workers")
     for n in (8, 25, 60, 180):

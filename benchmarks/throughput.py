@@ -192,7 +192,7 @@ def quality_section(args: argparse.Namespace) -> None:
         return
     data = load_cranfield(Path(args.dataset))
     retrievers = build_retrievers(data, ["bm25"])
-    shipped = Reranker(backend="onnx-int8", threads=args.threads)
+    shipped = Reranker(backend="onnx-int8", threads=args.threads, cascade_model=None)
     fp32 = Reranker(str(reference), backend="onnx", threads=args.threads)
     cascade = Reranker(
         backend="onnx-int8", threads=args.threads, cascade_keep=args.cascade_keep, cascade_length=args.cascade_length
