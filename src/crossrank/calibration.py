@@ -89,13 +89,21 @@ def fit(
     features = np.stack([x, np.ones_like(x)], axis=1)
     weights = np.array([1.0, 0.0])
     ridge = 1e-6 * len(x)
+
+    def loss(w: np.ndarray) -> float:
+        z = features @ w
+        return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * ridge * w @ w)
+
     for _ in range(100):
         p = _sigmoid(features @ weights)
         gradient = features.T @ (p - y) + ridge * weights
         hessian = (features * (p * (1 - p))[:, None]).T @ features + ridge * np.eye(2)
         step = np.linalg.solve(hessian, gradient)
-        weights -= step
-        if np.max(np.abs(step)) < 1e-10:
+        current, size = loss(weights), 1.0
+        while loss(weights - size * step) > current and size > 1e-6:  # a full Newton step can overshoot
+            size /= 2
+        weights = weights - size * step
+        if np.max(np.abs(size * step)) < 1e-10:
             break
     scale, bias = float(weights[0]), float(weights[1])
     if scale <= 0:
