@@ -70,6 +70,10 @@ def test_page_shows_the_api_order(server: LiveServer, browser: object, tmp_path:
     api = httpx.post(f"{server.url}/v2/rerank", json={"query": "supersonic wing flow", "documents": passages}).json()
     assert _order(page) == [r["index"] for r in api["results"]]
     assert page.evaluate("document.body.dataset.scoredIn") == "browser"  # the default: on the visitor's device
+    assert page.evaluate("self.crossOriginIsolated") is True  # COOP + COEP: WebAssembly may use threads
+    cores = int(page.evaluate("navigator.hardwareConcurrency"))
+    threads = min(4, cores)
+    assert page.inner_text("#where-note").endswith(f"{threads} thread{'s' if threads > 1 else ''}")
     assert "in this browser" in page.inner_text("#status")
     browser_scores = page.eval_on_selector_all("#results li", "els => els.map(e => Number(e.dataset.score))")
     assert browser_scores == pytest.approx([r["relevance_score"] for r in api["results"]], abs=2e-4)

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crossrank.errors import ModelError
 from crossrank.reranker import MODEL_CASCADE_KEEP, Reranker
@@ -33,7 +34,7 @@ def install_page(app: FastAPI) -> None:
     html = (resources.files("crossrank.server") / "static" / "index.html").read_text(encoding="utf-8")
 
     async def page() -> HTMLResponse:
-        return HTMLResponse(html)
+        return HTMLResponse(html, headers=ISOLATION)
 
     async def icon() -> Response:
         return Response(ICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
@@ -47,7 +48,28 @@ def install_page(app: FastAPI) -> None:
     app.get("/demo/first_pass_tokenizer.json", include_in_schema=False)(first_pass_tokenizer_json)
     from crossrank.web.demo import static_dir
 
-    app.mount("/demo", StaticFiles(directory=str(static_dir()), check_dir=False), name="demo")
+    app.mount("/demo", Isolated(StaticFiles(directory=str(static_dir()), check_dir=False)), name="demo")
+
+
+ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
+"""Headers that make the page cross-origin isolated, which browsers require before they give WebAssembly
+threads; everything the page loads is same-origin, so nothing else changes."""
+
+
+class Isolated:
+    """An ASGI app whose every answer carries `ISOLATION` (the page's static files: scripts, WebAssembly)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_isolated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(k.lower().encode(), v.encode()) for k, v in ISOLATION.items()]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_isolated)
 
 
 async def _folder(state: ServerState) -> tuple[Path, str, int]:
