@@ -59,3 +59,31 @@ def test_no_import_cycle_between_parts() -> None:
     graph = import_graph()
     assert "retrieval" in graph and "evaluation" in graph  # the walk sees the package
     assert cycles(graph) == []
+
+
+CORE = {
+    "reranker",
+    "calibration",
+    "ranking",
+    "fusion",
+    "tokenize",
+    "models",
+    "backends",
+    "build",
+    "types",
+    "errors",
+    "cache",
+    "hf",
+    "progress",
+    "documents",
+}
+"""The request-to-score path and what it stands on."""
+UPPER = {"evaluation", "training", "retrieval", "server", "web", "cli", "batch", "integrations", "scorers", "corpora"}
+"""What is built on the core: none of it may be imported by the core."""
+
+
+def test_the_core_imports_nothing_built_on_it() -> None:
+    graph = import_graph()
+    assert CORE <= {p.stem for p in PACKAGE.iterdir() if p.suffix == ".py" or p.is_dir()}  # names still exist
+    wrong = {(part, target) for part in CORE for target in graph.get(part, ()) if target in UPPER}
+    assert not wrong, f"core parts importing upper layers: {sorted(wrong)}"
