@@ -84,6 +84,7 @@ UPPER = {"evaluation", "training", "retrieval", "server", "web", "cli", "batch",
 
 def test_the_core_imports_nothing_built_on_it() -> None:
     graph = import_graph()
-    assert CORE <= {p.stem for p in PACKAGE.iterdir() if p.suffix == ".py" or p.is_dir()}  # names still exist
+    names = {p.stem for p in PACKAGE.iterdir() if p.suffix == ".py" or p.is_dir()}
+    assert names >= CORE  # the core's names still exist
     wrong = {(part, target) for part in CORE for target in graph.get(part, ()) if target in UPPER}
     assert not wrong, f"core parts importing upper layers: {sorted(wrong)}"

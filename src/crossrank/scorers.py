@@ -34,7 +34,7 @@ class CandidateReranker(Protocol):
     @property
     def name(self) -> str: ...
 
-    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = ...) -> list[RankedResult]: ...
+    def rerank(self, query: str, documents: Sequence[str]) -> list[RankedResult]: ...
 
 
 def baseline_name(name: str) -> str:
@@ -64,7 +64,7 @@ class BiEncoderScorer:
         if missing:
             self._vectors.update(zip(missing, self.embedder.embed(missing, show_progress=show_progress), strict=True))
 
-    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
+    def rerank(self, query: str, documents: Sequence[str]) -> list[RankedResult]:
         self.cache_documents(documents)
         q = self.embedder.embed([query])[0]
         return _ranked(np.array([float(self._vectors[d] @ q) for d in documents]))
@@ -89,7 +89,7 @@ class E5Scorer:
         unit: np.ndarray = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
         return unit
 
-    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
+    def rerank(self, query: str, documents: Sequence[str]) -> list[RankedResult]:
         missing = [d for d in dict.fromkeys(documents) if d not in self._vectors]
         if missing:
             self._vectors.update(zip(missing, self._unit(self.engine.passage(missing)), strict=True))
@@ -133,7 +133,7 @@ class SpladeScorer:
                 out.append(weights.max(dim=1).values.to_sparse())
         return out
 
-    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = False) -> list[RankedResult]:
+    def rerank(self, query: str, documents: Sequence[str]) -> list[RankedResult]:
         torch = self._torch
         missing = list(dict.fromkeys(d for d in documents if d not in self._vectors))
         for chunk_start in range(0, len(missing), self.batch_size):

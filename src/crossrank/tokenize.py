@@ -107,7 +107,6 @@ class PairEncoder:
         query: str,
         documents: list[str],
         *,
-        first_owner: int = 0,
         window_overlap: int | None = None,
         max_document_tokens: int | None = None,
     ) -> EncodedPairs:
@@ -156,7 +155,7 @@ class PairEncoder:
                 pair = post_process(query_enc, piece, add_special_tokens=True)
                 ids.append(pair.ids)
                 type_ids.append(pair.type_ids)
-                owner.append(first_owner + position)
+                owner.append(position)
         return EncodedPairs(
             ids=ids, type_ids=type_ids, owner=np.asarray(owner, dtype=np.int64), pair_tokens=pair_tokens
         )

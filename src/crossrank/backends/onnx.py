@@ -6,11 +6,10 @@ which exports and quantises it once into the cache.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -18,9 +17,6 @@ from crossrank.build.onnx import onnx_file
 from crossrank.errors import BackendUnavailable
 from crossrank.models import ships_int8_only
 from crossrank.types import ModelSpec
-
-log = logging.getLogger(__name__)
-Task = Literal["classify", "embed"]
 
 
 def open_session(model: Path | bytes, *, threads: int | None) -> Any:
