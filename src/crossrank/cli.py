@@ -328,7 +328,25 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="inference threads (default: every CPU this process may use)",
     )
-    group.add_argument("--window", action="store_true", help="score long documents in overlapping windows (max)")
+    group.add_argument(
+        "--token-budget",
+        type=_positive_int,
+        default=None,
+        help="padded tokens per forward pass of the torch backend (default: 512, or one window if longer)",
+    )
+    group.add_argument("--window", action="store_true", help="score long documents in overlapping windows")
+    group.add_argument("--window-overlap", type=int, default=64, help="tokens consecutive windows share (--window)")
+    group.add_argument(
+        "--aggregate",
+        choices=["max", "first", "mean"],
+        default="max",
+        help="how a long document's window scores become one (--window)",
+    )
+    group.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where exported ONNX files go (default: $CROSSRANK_CACHE or ~/.cache/crossrank)",
+    )
     group.add_argument(
         "--cascade-keep",
         type=_positive_int,
@@ -399,8 +417,12 @@ def _model_settings(args: argparse.Namespace) -> ModelSettings:
         backend=args.backend,
         max_length=args.max_length,
         batch_size=args.batch_size,
+        token_budget=args.token_budget,
         threads=args.threads,
+        cache_dir=args.cache_dir,
         long_documents="window" if args.window else "truncate",
+        window_overlap=args.window_overlap,
+        aggregate=args.aggregate,
         cascade_keep=args.cascade_keep,
         cascade_model=args.cascade_model,
         cascade_length=args.cascade_length,

@@ -504,15 +504,20 @@ def _cascade(
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    """A `Reranker`'s settings as plain data: what a worker process, a Ray actor or a server replica builds its own
-    reranker from (a loaded model cannot travel between processes; these can)."""
+    """A `Reranker`'s settings as plain data: every argument of `Reranker.__init__`, and what a worker process, a
+    Ray actor or a server replica builds its own reranker from (a loaded model cannot travel between processes;
+    these can). The CLI's model options fill one (`tests/test_settings.py` checks that no knob is missing)."""
 
     model: str | None = None
     backend: str | None = None
     max_length: int | None = None
     batch_size: int = 32
+    token_budget: int | None = None
     threads: int | None = None
+    cache_dir: str | None = None
     long_documents: LongDocuments = "truncate"
+    window_overlap: int = 64
+    aggregate: Aggregate = "max"
     cascade_keep: int | None = None
     cascade_model: str | None = AUTO
     cascade_length: int | None = None
@@ -525,8 +530,12 @@ class ModelSettings:
             backend=self.backend,
             max_length=self.max_length,
             batch_size=self.batch_size,
+            token_budget=self.token_budget,
             threads=self.threads,
+            cache_dir=self.cache_dir,
             long_documents=self.long_documents,
+            window_overlap=self.window_overlap,
+            aggregate=self.aggregate,
             cascade_keep=self.cascade_keep,
             cascade_model=self.cascade_model,
             cascade_length=self.cascade_length,

@@ -1,0 +1,54 @@
+"""Every knob that shapes a score is declared once: `ModelSettings` holds each argument of `Reranker`, and the
+command line's model options (shared by rerank, serve, search, eval and batch, which hand them to server replicas
+and Ray actors) fill each one."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import fields
+
+from crossrank import Reranker
+from crossrank.cli import _model_settings, build_parser
+from crossrank.reranker import ModelSettings
+
+# One non-default value per knob, as a command line would give it.
+COMMAND_LINE = {
+    "model": (["--model", "m"], "m"),
+    "backend": (["--backend", "onnx-int8"], "onnx-int8"),
+    "max_length": (["--max-length", "77"], 77),
+    "batch_size": (["--batch-size", "5"], 5),
+    "token_budget": (["--token-budget", "999"], 999),
+    "threads": (["--threads", "3"], 3),
+    "cache_dir": (["--cache-dir", "/tmp/c"], "/tmp/c"),
+    "long_documents": (["--window"], "window"),
+    "window_overlap": (["--window-overlap", "9"], 9),
+    "aggregate": (["--aggregate", "mean"], "mean"),
+    "cascade_keep": (["--cascade-keep", "7"], 7),
+    "cascade_model": (["--no-cascade"], None),
+    "cascade_length": (["--cascade-length", "33"], 33),
+    "cascade_fuse": (["--no-cascade-fuse"], False),
+    "calibration": (["--calibration", "c.json"], "c.json"),
+}
+
+
+def test_model_settings_hold_every_argument_of_the_reranker() -> None:
+    arguments = [p for p in inspect.signature(Reranker.__init__).parameters if p != "self"]
+    assert [f.name for f in fields(ModelSettings)] == arguments
+    defaults = {p.name: p.default for p in inspect.signature(Reranker.__init__).parameters.values()}
+    assert all(f.default == defaults[f.name] for f in fields(ModelSettings))  # the same defaults too
+
+
+def test_every_knob_has_a_command_line_option() -> None:
+    assert set(COMMAND_LINE) == {f.name for f in fields(ModelSettings)}, "a knob without a CLI option"
+    parser = build_parser()
+    for command in ("rerank", "serve", "search", "eval", "batch"):
+        base = {
+            "rerank": ["rerank", "-q", "q", "-d", "d.txt"],
+            "serve": ["serve"],
+            "search": ["search", "idx", "q"],
+            "eval": ["eval", "--dataset", "x"],
+            "batch": ["batch", "rows.jsonl", "--out", "o"],
+        }[command]
+        for name, (argv, value) in COMMAND_LINE.items():
+            settings = _model_settings(parser.parse_args([*base, *argv]))
+            assert getattr(settings, name) == value, f"{command} {' '.join(argv)} does not set {name}"
