@@ -8,7 +8,8 @@ import inspect
 from dataclasses import fields
 
 from crossrank import Reranker
-from crossrank.cli import _model_settings, build_parser
+from crossrank.cli import build_parser
+from crossrank.cli.common import model_settings
 from crossrank.reranker import ModelSettings
 
 # One non-default value per knob, as a command line would give it.
@@ -50,5 +51,5 @@ def test_every_knob_has_a_command_line_option() -> None:
             "batch": ["batch", "rows.jsonl", "--out", "o"],
         }[command]
         for name, (argv, value) in COMMAND_LINE.items():
-            settings = _model_settings(parser.parse_args([*base, *argv]))
+            settings = model_settings(parser.parse_args([*base, *argv]))
             assert getattr(settings, name) == value, f"{command} {' '.join(argv)} does not set {name}"

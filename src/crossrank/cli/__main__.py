@@ -1,0 +1,7 @@
+"""`python -m crossrank.cli`: the console script."""
+
+import sys
+
+from crossrank.cli import main
+
+sys.exit(main())

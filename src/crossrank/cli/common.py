@@ -1,0 +1,182 @@
+"""What every command shares: the help formatter, the model options (which fill one `ModelSettings`), argument
+types and the output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from crossrank.backends import BACKENDS
+from crossrank.errors import InputError
+
+if TYPE_CHECKING:
+    from crossrank.reranker import ModelSettings, Reranker
+
+
+class HelpWithDefaults(argparse.HelpFormatter):
+    """Appends `(default: X)` to an option's help unless the help says it already or there is nothing to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.required or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", "-m", default=None, help="model folder or hub id (default: the built-in model)")
+    group.add_argument(
+        "--backend",
+        "-b",
+        choices=BACKENDS,
+        default=None,
+        help="inference backend (default: onnx)",
+    )
+    group.add_argument(
+        "--max-length", type=positive_int, default=None, help="token window per pair (default: the model's own)"
+    )
+    group.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=32,
+        help="pairs per forward pass (torch; ONNX runs one pair per pass)",
+    )
+    group.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="inference threads (default: every CPU this process may use)",
+    )
+    group.add_argument(
+        "--token-budget",
+        type=positive_int,
+        default=None,
+        help="padded tokens per forward pass of the torch backend (default: 512, or one window if longer)",
+    )
+    group.add_argument("--window", action="store_true", help="score long documents in overlapping windows")
+    group.add_argument("--window-overlap", type=int, default=64, help="tokens consecutive windows share (--window)")
+    group.add_argument(
+        "--aggregate",
+        choices=["max", "first", "mean"],
+        default="max",
+        help="how a long document's window scores become one (--window)",
+    )
+    group.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where exported ONNX files go (default: $CROSSRANK_CACHE or ~/.cache/crossrank)",
+    )
+    group.add_argument(
+        "--cascade-keep",
+        type=positive_int,
+        default=None,
+        help="score every document with a first pass (--cascade-model, else this model on a short window) and "
+        "the best N with the model, which orders them above the rest (default 15 with a cascade model)",
+    )
+    group.add_argument(
+        "--cascade-model",
+        default="auto",
+        help="first-pass model of the cascade, e.g. crossrank-tiny; auto: crossrank-tiny for the built-in model "
+        "(the default path), none for a model named with --model",
+    )
+    group.add_argument(
+        "--no-cascade",
+        dest="cascade_model",
+        action="store_const",
+        const=None,
+        help="run the model alone on every document (the built-in model's default path is the cascade)",
+    )
+    group.add_argument(
+        "--calibration",
+        default=None,
+        help="calibration file from `crossrank calibrate` (default: the one the model folder ships, if any)",
+    )
+    group.add_argument(
+        "--cascade-fuse",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the first pass keeps the best of its order fused with the documents' own (first-stage) order "
+        "(default: on with --cascade-model, off without)",
+    )
+    group.add_argument(
+        "--cascade-length",
+        type=positive_int,
+        default=None,
+        help="first-pass window (default: 64 tokens for the model itself, the cascade model's own window)",
+    )
+    group.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def teacher_list(text: str) -> list[str]:
+    from crossrank.scorers import baseline_name
+    from crossrank.training.data import TEACHERS
+
+    names = [baseline_name(name.strip()) for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in TEACHERS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"teachers are {', '.join(TEACHERS)} (comma-separated), got {text!r}")
+    return list(dict.fromkeys(names))
+
+
+def model_settings(args: argparse.Namespace) -> ModelSettings:
+    from crossrank.reranker import ModelSettings
+
+    return ModelSettings(
+        model=args.model,
+        backend=args.backend,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        token_budget=args.token_budget,
+        threads=args.threads,
+        cache_dir=args.cache_dir,
+        long_documents="window" if args.window else "truncate",
+        window_overlap=args.window_overlap,
+        aggregate=args.aggregate,
+        cascade_keep=args.cascade_keep,
+        cascade_model=args.cascade_model,
+        cascade_length=args.cascade_length,
+        cascade_fuse=args.cascade_fuse,
+        calibration=args.calibration,
+    )
+
+
+def load_reranker(args: argparse.Namespace) -> Reranker:
+    return model_settings(args).load()
+
+
+def argument_text(text: str, flag: str) -> str:
+    """A command-line argument as text: bytes that were not UTF-8 (which Python keeps as lone surrogates) are
+    refused naming the flag, before any work is done."""
+    for position, char in enumerate(text):
+        if "\udc80" <= char <= "\udcff":
+            raise InputError(f"{flag} is not UTF-8 text (byte 0x{ord(char) - 0xDC00:02x} at character {position})")
+    return text
+
+
+def progress(args: argparse.Namespace) -> bool:
+    """Progress bars only for a person watching: stderr is a terminal and --no-progress was not given."""
+    return not args.no_progress and sys.stderr.isatty()
+
+
+def print_json(payload: object) -> None:
+    """JSON on stdout; escaped to ASCII where stdout cannot encode everything (validated text always can)."""
+    utf8 = (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
+    print(json.dumps(payload, ensure_ascii=not utf8, indent=2))
+
+
+def count(n: int, noun: str) -> str:
+    """`1 document`, `2 documents`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,113 @@
+"""`crossrank eval`: first stage(s), rerankings, metrics, calibration and cuts on a test collection."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from crossrank.cli.common import (
+    HelpWithDefaults,
+    add_model_arguments,
+    load_reranker,
+    model_settings,
+    positive_int,
+    progress,
+)
+from crossrank.errors import InputError
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `eval` command's arguments."""
+    evaluate = sub.add_parser(
+        "eval",
+        formatter_class=HelpWithDefaults,
+        help="measure what reranking buys on a test collection",
+        description="Run first stage(s), rerank their top-k, and report nDCG@10, MRR@10, Recall@100 and MAP.",
+    )
+    evaluate.add_argument("--dataset", required=True, help="BEIR folder (corpus.jsonl) or Cranfield folder")
+    evaluate.add_argument("--split", default="test", help="BEIR qrels split")
+    evaluate.add_argument("--first-stage", default="bm25", help="comma-separated: bm25, dense, hybrid")
+    evaluate.add_argument("--k", type=positive_int, default=100, help="candidates per query")
+    evaluate.add_argument("--max-queries", type=positive_int, default=None, help="evaluate only the first N queries")
+    evaluate.add_argument("--no-rerank", action="store_true", help="evaluate the first stage(s) only")
+    evaluate.add_argument(
+        "--baselines",
+        default="",
+        help="comma-separated baseline rerankers to compare: biencoder, e5, mpnet, splade-tiny",
+    )
+    evaluate.add_argument(
+        "--fuse",
+        action="store_true",
+        help="also report each reranking fused with its first stage (reciprocal-rank fusion, no extra model calls)",
+    )
+    evaluate.add_argument(
+        "--out", default=None, help="folder for report.json, run files, plot.png (default: a new runs/NAME-TIME folder)"
+    )
+    add_model_arguments(evaluate)
+    evaluate.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from crossrank.corpora import load_dataset
+    from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
+    from crossrank.evaluation.report import comparison_table, cut_grid, default_folder, table, write_outputs
+    from crossrank.outputs import EVAL, check_output
+    from crossrank.reranker import reranker_settings
+
+    stages = [s.strip() for s in args.first_stage.split(",") if s.strip()]
+    if args.out:  # refused now, not after an hour of scoring
+        check_output(Path(args.out), EVAL, inputs=[Path(args.dataset)])
+    dataset = load_dataset(args.dataset, split=args.split)
+    out = Path(args.out) if args.out else default_folder(dataset.name)
+    reranker = None if args.no_rerank else load_reranker(args)
+    alone = None  # the built-in model alone, reported beside its default path (the cascade) so the choice shows
+    if reranker is not None and reranker.built_in and reranker.cascade is not None and args.cascade_model == "auto":
+        alone = replace(model_settings(args), cascade_model=None, cascade_keep=None).load()
+    from crossrank.scorers import load_baseline
+
+    baselines = [load_baseline(b.strip()) for b in args.baselines.split(",") if b.strip()]
+    if args.fuse and reranker is None and not baselines:
+        raise InputError("--fuse fuses each reranking with its first stage: drop --no-rerank or add --baselines")
+    show_progress = progress(args)
+    retrievers = build_retrievers(dataset, stages, show_progress=show_progress)
+    results = evaluate(
+        dataset,
+        retrievers,
+        rerankers=[*([reranker] if reranker else []), *([alone] if alone else []), *baselines],
+        k=args.k,
+        max_queries=args.max_queries,
+        fuse=args.fuse,
+        show_progress=show_progress,
+    )
+    queries = len(results[0].per_query["nDCG@10"])
+    settings = {
+        "dataset": dataset.name,
+        "dataset_path": str(Path(args.dataset).resolve()),
+        "dataset_checksum": dataset.checksum,
+        "queries": queries,
+        "first_stages": stages,
+        "baselines": [b.name for b in baselines],
+        "k": args.k,
+        "fuse": "rrf, constant 60" if args.fuse else None,
+        "threads": args.threads,
+        **reranker_settings(reranker),
+    }
+    comparisons = head_to_head(results)
+    write_outputs(results, comparisons=comparisons, settings=settings, out=out, inputs=[Path(args.dataset)])
+    title = f"{dataset.name}: {queries} queries, top-{args.k}" + (
+        "" if reranker is None else f", reranked by {reranker.spec.name} ({reranker.backend.name})"
+    )
+    console = Console(width=max(Console().width, 110))
+    console.print(table(results, title=title))
+    if comparisons:
+        console.print(comparison_table(comparisons))
+    cut = next((stage for stage in results if stage.cuts), None)
+    if cut is not None:
+        console.print(cut_grid(cut))
+    print(f"report, run files and plot written to {out}/", file=sys.stderr)
+    return 0

@@ -1,0 +1,118 @@
+"""`crossrank serve`: the HTTP API and demo page, here or on Ray Serve replicas."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crossrank.cli.common import (
+    HelpWithDefaults,
+    add_model_arguments,
+    load_reranker,
+    model_settings,
+    positive_int,
+)
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `serve` command's arguments."""
+    serve = sub.add_parser(
+        "serve",
+        formatter_class=HelpWithDefaults,
+        help="run the HTTP reranking service and demo page",
+        description="Serve /v2/rerank and /v1/rerank (Cohere, Jina), /rerank (TEI), /health, /metrics, /v1/models "
+        "and a demo page at /.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 (or ::) is every network interface, "
+        "so set --api-key",
+    )
+    serve.add_argument("--port", type=int, default=8080, help="TCP port to listen on (1-65535)")
+    serve.add_argument("--max-documents", type=positive_int, default=1000, help="documents per request")
+    serve.add_argument(
+        "--max-request-bytes", type=positive_int, default=4_000_000, help="larger bodies are refused with 413"
+    )
+    serve.add_argument(
+        "--max-query-chars", type=positive_int, default=10_000, help="longer queries are refused with 413"
+    )
+    serve.add_argument("--timeout", type=float, default=60.0, help="seconds a request may wait for its scores")
+    serve.add_argument("--max-queue", type=positive_int, default=64, help="queued requests before 503")
+    serve.add_argument(
+        "--api-key", default=None, help="require 'Authorization: Bearer KEY' (default: $CROSSRANK_API_KEY, or no key)"
+    )
+    serve.add_argument("--cors-origin", action="append", default=[], help="allow this browser origin (repeatable)")
+    serve.add_argument(
+        "--ray-replicas",
+        type=positive_int,
+        default=None,
+        help="serve from N Ray Serve replicas (each its own model) instead of this process",
+    )
+    serve.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start one here)")
+    serve.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs (and threads) per Ray replica")
+    add_model_arguments(serve)
+    serve.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    try:
+        import uvicorn
+
+        from crossrank.server.app import create_app
+        from crossrank.server.state import ServerConfig
+    except ImportError as exc:
+        from crossrank.errors import BackendUnavailable
+
+        raise BackendUnavailable("serve", "server", exc.name or "fastapi") from exc
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    config = ServerConfig(
+        max_documents=args.max_documents,
+        max_request_bytes=args.max_request_bytes,
+        max_query_chars=args.max_query_chars,
+        request_timeout_s=args.timeout,
+        max_queue=args.max_queue,
+        api_key=args.api_key or os.environ.get("CROSSRANK_API_KEY") or None,
+        cors_origins=tuple(args.cors_origin),
+    )
+    from crossrank.models import display_name
+
+    name = display_name(args.model)
+    if args.ray_replicas is not None:
+        from dataclasses import replace
+
+        from crossrank.server.ray_serve import run
+
+        threads = args.threads or max(1, int(args.cpus_per_replica))
+        print(
+            f"crossrank: serving {name} from {args.ray_replicas} Ray Serve replicas on port {args.port}",
+            file=sys.stderr,
+        )
+        run(
+            replace(model_settings(args), threads=threads),
+            config,
+            replicas=args.ray_replicas,
+            cpus_per_replica=args.cpus_per_replica,
+            host=args.host,
+            port=args.port,
+            address=args.ray_address,
+        )
+        return 0
+    from crossrank.server.listen import listen, open_to_network
+
+    sock = listen(args.host, args.port)  # before any "serving" line: a port in use or a bad host is exit 2
+    if open_to_network(args.host) and config.api_key is None:
+        print(
+            f"crossrank: warning: --host {args.host} serves every network interface with no --api-key: "
+            "anyone who can reach this machine can use the server",
+            file=sys.stderr,
+        )
+    app = create_app(lambda: load_reranker(args), config=config, model_name=name)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"crossrank: serving {name} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30))
+    server.run(sockets=[sock])
+    return 0
