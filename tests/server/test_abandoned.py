@@ -39,7 +39,7 @@ LONG_DOCUMENTS = [f"report {i}: " + " ".join(WORDS[(i + j) % len(WORDS)] for j i
 
 @pytest.fixture(scope="module")
 def builtin(cache_dir: Path) -> Reranker:
-    return Reranker(cache_dir=cache_dir, threads=2)
+    return Reranker(cache_dir=cache_dir, threads=2, cascade_model=None)  # the slow path: all 1,000 in full
 
 
 @pytest.fixture()
