@@ -23,7 +23,7 @@ from onnx import TensorProto, helper
 from crossrank import Reranker
 from crossrank.backends.dequantize import float_graph
 from crossrank.models import default_model_dir
-from crossrank.tokenize import pad_batch
+from crossrank.tokenization import pad_batch
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "passages.txt"
 

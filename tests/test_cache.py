@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from crossrank import Reranker
-from crossrank.build import onnx as onnx_build
 from crossrank.cache import build_once, cache_root, content_key
+from crossrank.export import onnx as onnx_build
 
 
 def test_build_once_is_atomic(tmp_path: Path) -> None:

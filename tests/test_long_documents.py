@@ -9,7 +9,7 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.reranker import _aggregate
-from crossrank.tokenize import PairEncoder, load_tokenizer
+from crossrank.tokenization import PairEncoder, load_tokenizer
 from tests.tiny_models import CORPUS
 
 

@@ -68,7 +68,7 @@ def test_smoothing_brings_int8_closer_to_fp32(minilm: Path, cache_dir: Path, tmp
     must bring int8 logits closer to fp32 than plain dynamic quantisation does."""
     import shutil
 
-    from crossrank.build.onnx import onnx_file, quantize
+    from crossrank.export.onnx import onnx_file, quantize
 
     plain = tmp_path / "plain"
     shutil.copytree(minilm, plain)

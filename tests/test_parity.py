@@ -74,7 +74,7 @@ def test_export_is_plain_attention(fixture: str, cache_dir: Path, request: pytes
 
     import onnx
 
-    from crossrank.build.onnx import onnx_file
+    from crossrank.export.onnx import onnx_file
 
     folder: Path = request.getfixturevalue(fixture)
     for quantized in (False, True):

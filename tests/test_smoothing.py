@@ -9,9 +9,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from crossrank.build.calibration import calibration_feeds
-from crossrank.build.onnx import onnx_file
-from crossrank.build.smoothing import activation_ranges, matmul_inputs, smooth
+from crossrank.export.calibration import calibration_feeds
+from crossrank.export.onnx import onnx_file
+from crossrank.export.smoothing import activation_ranges, matmul_inputs, smooth
 
 
 def _outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:

@@ -20,7 +20,7 @@ from crossrank.fusion import fuse_with_first_stage
 from crossrank.models import default_model_dir, display_name, is_built_in, read_spec, resolve_model
 from crossrank.progress import progress_bar
 from crossrank.ranking import Cut, Ranking, best_first
-from crossrank.tokenize import EncodedPairs, PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
+from crossrank.tokenization import EncodedPairs, PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
 from crossrank.types import Document, ModelSpec, RankedResult
 
 Aggregate = Literal["max", "first", "mean"]

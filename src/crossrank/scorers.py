@@ -108,7 +108,7 @@ class SpladeScorer:
         from transformers import AutoModelForMaskedLM
 
         from crossrank.basemodels import splade_dir
-        from crossrank.tokenize import load_tokenizer, pad_id_of
+        from crossrank.tokenization import load_tokenizer, pad_id_of
 
         folder = splade_dir()
         with hf_quiet():

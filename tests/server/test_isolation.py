@@ -17,7 +17,7 @@ from crossrank import Reranker
 from crossrank.ranking import Ranking
 from crossrank.server.batcher import Batcher
 from crossrank.server.state import ServerConfig
-from crossrank.tokenize import EncodedPairs
+from crossrank.tokenization import EncodedPairs
 from tests.server.live import LiveServer
 from tests.tiny_models import CORPUS
 

@@ -22,7 +22,7 @@ from crossrank import Reranker
 from crossrank.cli import main
 from crossrank.errors import OutputRefused
 from crossrank.models import default_model_dir
-from crossrank.tokenize import load_tokenizer
+from crossrank.tokenization import load_tokenizer
 from crossrank.web.demo import EXAMPLE_PASSAGES, EXAMPLE_QUERY, VENDOR_FILES, build_demo, static_dir
 from tests.conftest import CROSS_CPU_BOUND
 

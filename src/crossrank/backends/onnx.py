@@ -1,6 +1,6 @@
 """ONNX Runtime backend (CPU): fp32, or int8 with dynamic quantisation.
 
-The ONNX file comes from the model folder when it ships one, else from the build step (`crossrank.build.onnx`),
+The ONNX file comes from the model folder when it ships one, else from the build step (`crossrank.export.onnx`),
 which exports and quantises it once into the cache.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from crossrank.build.onnx import onnx_file
 from crossrank.errors import BackendUnavailable
+from crossrank.export.onnx import onnx_file
 from crossrank.models import ships_int8_only
 from crossrank.types import ModelSpec
 

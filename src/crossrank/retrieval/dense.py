@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from crossrank.backends.onnx import open_session
-from crossrank.build.onnx import onnx_file
+from crossrank.export.onnx import onnx_file
 from crossrank.progress import progress_bar
 from crossrank.retrieval.base import top_k
-from crossrank.tokenize import load_tokenizer, pad_id_of
+from crossrank.tokenization import load_tokenizer, pad_id_of
 from crossrank.types import Hits
 
 

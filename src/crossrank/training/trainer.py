@@ -24,7 +24,7 @@ from crossrank.errors import InputError
 from crossrank.hf import hf_quiet, require_torch
 from crossrank.outputs import MODEL, check_output, follow_umask, mark_output
 from crossrank.progress import progress_bar
-from crossrank.tokenize import PairEncoder, concat, load_tokenizer, pad_batch
+from crossrank.tokenization import PairEncoder, concat, load_tokenizer, pad_batch
 from crossrank.training.data import Group
 
 log = logging.getLogger(__name__)
@@ -338,8 +338,8 @@ def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history:
 
 def export_onnx(out: Path) -> list[Path]:
     """Write onnx/model.onnx and onnx/model_int8.onnx (embeddings in int8 too, smoothed) beside the weights."""
-    from crossrank.build.calibration import calibration_feeds
-    from crossrank.build.onnx import export, quantize
+    from crossrank.export.calibration import calibration_feeds
+    from crossrank.export.onnx import export, quantize
 
     target = out / "onnx"
     target.mkdir(exist_ok=True)

@@ -138,7 +138,7 @@ def first_pass_config(spec: ModelSpec, model_bytes: int, calibration: Calibratio
 def browser_model(folder: Path, name: str, *, cache_dir: Path | None) -> bytes:
     """The ONNX file the browser runs: int8-only models keep 8-bit weights behind `DequantizeLinear` (float32
     arithmetic, as the Python `onnx` backend), any other model its float32 ONNX file (exported if needed)."""
-    from crossrank.build.onnx import onnx_file
+    from crossrank.export.onnx import onnx_file
     from crossrank.models import ships_int8_only
 
     if ships_int8_only(folder):

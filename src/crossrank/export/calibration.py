@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossrank.tokenize import PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
+from crossrank.tokenization import PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
 
 PAIRS: tuple[tuple[str, str], ...] = (
     (

@@ -50,7 +50,7 @@ def onnx_file(folder: Path, name: str, *, quantized: bool, cache_dir: Path | Non
         fp32 = build_once(entry / "fp32", lambda tmp: export(folder, tmp / "model.onnx", task=task)) / "model.onnx"
     if not quantized:
         return fp32
-    from crossrank.build.calibration import calibration_feeds
+    from crossrank.export.calibration import calibration_feeds
 
     int8 = build_once(
         entry / "int8", lambda tmp: quantize(fp32, tmp / "model.onnx", calibration=calibration_feeds(folder))
@@ -130,7 +130,7 @@ def quantize(
         raise BackendUnavailable("onnx-int8", None, exc.name or "onnxruntime") from exc
     source = fp32
     if calibration:
-        from crossrank.build.smoothing import activation_ranges, smooth
+        from crossrank.export.smoothing import activation_ranges, smooth
 
         source = out.with_name(f"{out.stem}.smoothed.onnx")
         smooth(fp32, source, activation_ranges(fp32, calibration))
