@@ -108,14 +108,13 @@ def fit(
     scale, bias = float(weights[0]), float(weights[1])
     if scale <= 0:
         raise InputError("the model's scores do not rise with relevance on these pairs; nothing to calibrate")
-    calibration = Calibration(scale=scale, bias=bias, fitted_on=fitted_on, pairs=len(x))
     return Calibration(
         scale=scale,
         bias=bias,
         fitted_on=fitted_on,
         pairs=len(x),
         ece_before=round(expected_calibration_error(_sigmoid(x), y), 4),
-        ece_after=round(expected_calibration_error(calibration.apply(x), y), 4),
+        ece_after=round(expected_calibration_error(_sigmoid(scale * x + bias), y), 4),
     )
 
 

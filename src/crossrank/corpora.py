@@ -247,7 +247,7 @@ def html_text(html: str) -> str:
 
 
 EMPTY = "empty"
-"""The reason given for a skipped document that holds no text (an empty or blank file, a blank JSONL text)."""
+"""The reason given for a skipped file that holds no text (empty, blank, or HTML with no text)."""
 
 
 def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, str]]]:
@@ -255,7 +255,7 @@ def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, s
     (`EMPTY`: an empty passage would only take a place in rankings). A JSONL file's records are all kept, as
     the evaluation harness keeps them (their ids may be judged)."""
     if path.is_file() and path.suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(path)
+        return _read_jsonl(path), []
     if not path.is_dir():
         raise InputError(f"{path} is neither a folder of text files nor a .jsonl file")
     documents: list[SourceDocument] = []
@@ -284,9 +284,8 @@ def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, s
     return documents, skipped
 
 
-def _read_jsonl(path: Path) -> tuple[list[SourceDocument], list[tuple[str, str]]]:
+def _read_jsonl(path: Path) -> list[SourceDocument]:
     documents = []
-    skipped: list[tuple[str, str]] = []
     seen: set[str] = set()
     for number, item in read_jsonl_objects(path):
         doc_id, text = item.get("id", item.get("_id")), item.get("text")
@@ -302,4 +301,4 @@ def _read_jsonl(path: Path) -> tuple[list[SourceDocument], list[tuple[str, str]]
         metadata = {k: v for k, v in item.items() if k not in ("id", "_id", "text", "title")}
         fingerprint = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
         documents.append(SourceDocument(doc_id, f"{path.name}:{number}", str(title), text, fingerprint, metadata))
-    return documents, skipped
+    return documents

@@ -76,10 +76,10 @@ def _read_json_array(raw: str, name: str, text_field: str) -> LoadedDocuments:
             f"{name} holds a JSON {type(items).__name__}, not an array; crossrank reads a .json file as an array "
             "of strings or objects with text, a .jsonl file as one document per line, anything else as plain text"
         )
-    documents: list[Document] = []
-    for position, item in enumerate(items, start=1):
-        line = json.dumps(item, ensure_ascii=False)
-        documents.append(parse_jsonl_line(line, f"{name} item", position, text_field))
+    documents = [
+        _document(_unicode_only(item, f"{name} item", position), f"{name} item", position, text_field)
+        for position, item in enumerate(items, start=1)
+    ]
     if not documents:
         raise InputError(f"{name} holds an empty array; nothing to rerank")
     return LoadedDocuments(documents=documents, lines=list(range(1, len(documents) + 1)), skipped_blank=0)
@@ -169,7 +169,11 @@ def _read_file(source: str, what: str) -> bytes:
 
 def parse_jsonl_line(line: str, name: str, number: int, text_field: str) -> Document:
     """One JSONL line: a string, or an object with a string under `text_field`; errors name file and line."""
-    item = _parse_json(line, name, number)
+    return _document(_parse_json(line, name, number), name, number, text_field)
+
+
+def _document(item: Any, name: str, number: int, text_field: str) -> Document:
+    """A parsed item as a document: a string, or an object with a string under `text_field`."""
     if not isinstance(item, str | dict):
         raise InputError(f"{name}:{number}: expected a JSON string or object, got {type(item).__name__}")
     if isinstance(item, dict) and not isinstance(item.get(text_field), str):
@@ -182,7 +186,13 @@ def _parse_json(line: str, name: str, number: int) -> Any:
         item = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}:{number}: invalid JSON ({exc.msg})") from exc
-    try:  # JSON escapes can spell lone surrogates, which no output (or tokenizer) can encode
+    return _unicode_only(item, name, number)
+
+
+def _unicode_only(item: Any, name: str, number: int) -> Any:
+    """`item` unless its strings hold a lone surrogate (JSON escapes can spell one; no output or tokenizer can
+    encode it)."""
+    try:
         json.dumps(item, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InputError(

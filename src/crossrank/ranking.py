@@ -26,6 +26,11 @@ def keys_best_first(scores: Mapping[Key, float]) -> list[Key]:
     return sorted(scores, key=lambda key: (-scores[key], key))
 
 
+def fitting(tokens: Sequence[int] | np.ndarray, budget: int) -> int:
+    """How many documents, taken in order, fit in `budget` tokens (the first that does not ends the count)."""
+    return int(np.searchsorted(np.cumsum(tokens), budget, side="right"))
+
+
 @dataclass(frozen=True, slots=True)
 class Cut:
     """Which results of a ranking to return, applied down the list in this order: drop those scoring below
@@ -70,8 +75,7 @@ class Ranking:
         if cut.top_k is not None:
             rows = rows[: cut.top_k]
         if cut.max_tokens is not None:
-            spent = np.cumsum(self.document_tokens[self.positions[rows.start : rows.stop]])
-            rows = rows[: int(np.searchsorted(spent, cut.max_tokens, side="right"))]
+            rows = rows[: fitting(self.document_tokens[self.positions[rows.start : rows.stop]], cut.max_tokens)]
         return [
             RankedResult(
                 index=int(self.positions[i]),

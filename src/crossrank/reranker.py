@@ -54,6 +54,13 @@ AUTO = "auto"
 path, measured better and faster than the built-in model alone), no cascade for any other model."""
 DEFAULT_CASCADE_MODEL = "crossrank-tiny"
 
+
+def default_first_pass(folder: Path) -> str | None:
+    """The first-pass model `cascade_model="auto"` picks for the model in `folder`: crossrank-tiny for the
+    built-in crossrank-default (the default path), none for any other model."""
+    return DEFAULT_CASCADE_MODEL if folder.resolve() == default_model_dir().resolve() else None
+
+
 MODEL_CASCADE_KEEP = 15
 """Documents a model cascade (crossrank-tiny first) passes on by default. Measured with `benchmarks/cascade.py`
 (BM25 top-100, first pass fused with BM25's order, crossrank-tiny v2, built-in v6, an AVX2-only AMD Zen 3):
@@ -144,8 +151,7 @@ class Reranker:
         folder = resolve_model(model)
         self.spec: ModelSpec = read_spec(folder, name=display_name(model), max_length=max_length)
         if isinstance(cascade_model, str) and cascade_model == AUTO:
-            is_default = folder.resolve() == default_model_dir().resolve()
-            cascade_model = DEFAULT_CASCADE_MODEL if is_default and cascade_length is None else None
+            cascade_model = default_first_pass(folder) if cascade_length is None else None
         if calibration is None:
             self.calibration = load_calibration(folder)
         else:
@@ -302,16 +308,14 @@ class Reranker:
         first_pass = None
         if self.cascade is not None and len(texts) > self.cascade.keep:
             first_pass = self.cascade.encoder.encode(query, unique, max_document_tokens=max_document_tokens)
-        assert pairs.pair_tokens is not None
-        query_tokens = len(self.encoder.tokenizer.encode(query, add_special_tokens=False).ids)
-        pair_tokens = pairs.pair_tokens[slots]
+        assert pairs.pair_tokens is not None and pairs.document_tokens is not None
         return EncodedQuery(
             slots=slots,
             unique=len(unique),
             pairs=pairs,
             first_pass=first_pass,
-            pair_tokens=pair_tokens,
-            document_tokens=pair_tokens - query_tokens - self.encoder.special_tokens,
+            pair_tokens=pairs.pair_tokens[slots],
+            document_tokens=pairs.document_tokens[slots],
         )
 
     def rerank_encoded(
@@ -391,8 +395,8 @@ class Reranker:
     def _ranking(self, encoded: EncodedQuery, kept: np.ndarray, main: np.ndarray, first: np.ndarray | None) -> Ranking:
         """The kept documents by this model's scores (`main`, aligned with `kept`), then the others by their
         first-pass scores, each capped at the score above it so scores never increase down the list."""
-        order = kept[best_first(main, ties=kept)]
-        ordered = main[best_first(main, ties=kept)]
+        best = best_first(main, ties=kept)
+        order, ordered = kept[best], main[best]
         from_first = np.zeros(len(order), dtype=bool)
         if first is not None and len(kept) < encoded.documents:
             rest = np.setdiff1d(np.arange(encoded.documents), kept)

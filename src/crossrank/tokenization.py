@@ -52,13 +52,15 @@ class EncodedPairs:
 
     With long-document windows one document owns several inputs. `pair_tokens[d]` (when known) counts the
     tokens document `d` makes with its query and the special tokens before the window cuts anything (after
-    `max_document_tokens`): what a server bills and checks against the window.
+    `max_document_tokens`): what a server bills and checks against the window; `document_tokens[d]` the
+    document's own share of them (what a token budget counts).
     """
 
     ids: list[list[int]]
     type_ids: list[list[int]]
     owner: np.ndarray
     pair_tokens: np.ndarray | None = None
+    document_tokens: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -138,7 +140,8 @@ class PairEncoder:
             for doc_enc in doc_encs:
                 if len(doc_enc.ids) > max_document_tokens:
                     doc_enc.truncate(max_document_tokens)
-        pair_tokens = np.array([query_tokens + len(d.ids) + self.special_tokens for d in doc_encs], dtype=np.int64)
+        document_tokens = np.array([len(d.ids) for d in doc_encs], dtype=np.int64)
+        pair_tokens = document_tokens + query_tokens + self.special_tokens
 
         ids: list[list[int]] = []
         type_ids: list[list[int]] = []
@@ -157,7 +160,11 @@ class PairEncoder:
                 type_ids.append(pair.type_ids)
                 owner.append(position)
         return EncodedPairs(
-            ids=ids, type_ids=type_ids, owner=np.asarray(owner, dtype=np.int64), pair_tokens=pair_tokens
+            ids=ids,
+            type_ids=type_ids,
+            owner=np.asarray(owner, dtype=np.int64),
+            pair_tokens=pair_tokens,
+            document_tokens=document_tokens,
         )
 
 

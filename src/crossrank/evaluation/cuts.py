@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crossrank.calibration import Reliability, reliability
-from crossrank.ranking import keys_best_first
+from crossrank.ranking import fitting, keys_best_first
 from crossrank.types import Qrels, Run
 
 MIN_SCORES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -82,11 +82,7 @@ def _above(run: Run, threshold: float) -> Callable[[str, list[str]], int]:
 def _within(tokens: Mapping[str, int], budget: int) -> Callable[[str, list[str]], int]:
     """How many of a ranking fit, best first, in `budget` tokens."""
 
-    def count(qid: str, ranking: list[str]) -> int:
-        spent = np.cumsum([tokens[d] for d in ranking])
-        return int(np.searchsorted(spent, budget, side="right"))
-
-    return count
+    return lambda qid, ranking: fitting([tokens[d] for d in ranking], budget)
 
 
 def _best_relevant(ranking: Sequence[str], judged: Mapping[str, int]) -> str | None:

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crossrank.errors import ModelError
-from crossrank.reranker import MODEL_CASCADE_KEEP, Reranker
+from crossrank.reranker import Reranker
 from crossrank.server.errors import ApiError
 from crossrank.server.state import ServerState, state_of
 
@@ -54,6 +54,7 @@ def install_page(app: FastAPI) -> None:
 ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 """Headers that make the page cross-origin isolated, which browsers require before they give WebAssembly
 threads; everything the page loads is same-origin, so nothing else changes."""
+ISOLATION_RAW = [(name.lower().encode(), value.encode()) for name, value in ISOLATION.items()]
 
 
 class Isolated:
@@ -65,8 +66,7 @@ class Isolated:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_isolated(message: Message) -> None:
             if message["type"] == "http.response.start":
-                extra = [(k.lower().encode(), v.encode()) for k, v in ISOLATION.items()]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                message = {**message, "headers": [*message.get("headers", []), *ISOLATION_RAW]}
             await send(message)
 
         await self.app(scope, receive, send_isolated)
@@ -104,23 +104,31 @@ async def demo_json(request: Request) -> Response:
     if first is not None:  # the served cascade's first model runs in the browser too
         from crossrank.web.demo import first_pass_config
 
-        config["first_pass"] = first_pass_config(first.spec, len(await _first_model(state, first)), first.calibration)
+        cascade = state.reranker.cascade if state.reranker is not None else None
+        assert cascade is not None
+        size = len(await _first_model(state, first))
+        config["first_pass"] = first_pass_config(
+            first.spec, size, first.calibration, keep=cascade.keep, fuse_order=cascade.fuse_order
+        )
     return Response(json.dumps(config), media_type="application/json")
 
 
 async def _first_pass(state: ServerState) -> Reranker | None:
-    """The served cascade's first-pass model, when there is one the browser can run (WordPiece, 15 kept)."""
+    """The served cascade's first-pass model, when it is a model the browser can run (a WordPiece tokenizer;
+    checked once, off the event loop, and remembered)."""
     reranker = state.reranker
     cascade = None if reranker is None else reranker.cascade
-    if cascade is None or cascade.scorer is None or cascade.keep != MODEL_CASCADE_KEEP or not cascade.fuse_order:
+    if cascade is None or cascade.scorer is None:
         return None
-    from crossrank.web.demo import check_browser_tokenizer
+    if state.browser_runs_first_pass is None:
+        from crossrank.web.demo import check_browser_tokenizer
 
-    try:
-        await run_in_threadpool(check_browser_tokenizer, Path(cascade.scorer.spec.path), cascade.scorer.spec.name)
-    except ModelError:
-        return None
-    return cascade.scorer
+        try:
+            await run_in_threadpool(check_browser_tokenizer, Path(cascade.scorer.spec.path), cascade.scorer.spec.name)
+            state.browser_runs_first_pass = True
+        except ModelError:
+            state.browser_runs_first_pass = False
+    return cascade.scorer if state.browser_runs_first_pass else None
 
 
 async def _first_model(state: ServerState, first: Reranker) -> bytes:

@@ -37,6 +37,7 @@ class ServerState:
     draining: bool = False
     browser_model: bytes | None = None  # the ONNX file the page's in-browser scorer downloads, built on first use
     browser_first_pass: bytes | None = None  # the same for a cascade's first-pass model
+    browser_runs_first_pass: bool | None = None  # whether the browser can run that model (None: not checked)
     browser_refusal: str | None = None  # why the browser cannot run the model ("" if it can; None: not checked)
 
 

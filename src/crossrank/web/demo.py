@@ -17,9 +17,9 @@ from pathlib import Path
 
 from crossrank.calibration import Calibration, load_calibration
 from crossrank.errors import ModelError
-from crossrank.models import default_model_dir, display_name, read_spec, resolve_model
+from crossrank.models import display_name, read_spec, resolve_model
 from crossrank.outputs import DEMO, check_output, mark_output, new_folder_beside, replace_folder
-from crossrank.reranker import DEFAULT_CASCADE_MODEL, MODEL_CASCADE_KEEP
+from crossrank.reranker import MODEL_CASCADE_KEEP, default_first_pass
 from crossrank.types import ModelSpec
 
 EXAMPLE_QUERY = "how do aircraft wings produce lift"
@@ -68,7 +68,7 @@ def build_demo(
     folder = resolve_model(model)
     spec = read_spec(folder, name=display_name(model))
     check_browser_tokenizer(folder, spec.name)
-    first = resolve_model(DEFAULT_CASCADE_MODEL) if cascade and folder == default_model_dir() else None
+    first_name = default_first_pass(folder) if cascade else None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = new_folder_beside(out)
     try:
@@ -80,13 +80,16 @@ def build_demo(
         (tmp / "model.onnx").write_bytes(model_bytes)
         size = len(model_bytes)
         config = demo_config(spec.name, spec.max_length, size, load_calibration(folder))
-        if first is not None:  # the default path: crossrank-tiny first, as `Reranker()` runs it
-            first_spec = read_spec(first, name=DEFAULT_CASCADE_MODEL)
+        if first_name is not None:  # the default path: crossrank-tiny first, as `Reranker()` runs it
+            first = resolve_model(first_name)
+            first_spec = read_spec(first, name=first_name)
             shutil.copyfile(first / "tokenizer.json", tmp / "first_pass_tokenizer.json")
             first_bytes = browser_model(first, first_spec.name, cache_dir=cache_dir)
             (tmp / "first_pass.onnx").write_bytes(first_bytes)
             size += len(first_bytes)
-            config["first_pass"] = first_pass_config(first_spec, len(first_bytes), load_calibration(first))
+            config["first_pass"] = first_pass_config(
+                first_spec, len(first_bytes), load_calibration(first), keep=MODEL_CASCADE_KEEP, fuse_order=True
+            )
         (tmp / "demo.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         mark_output(tmp, DEMO)
         replace_folder(tmp, out, DEMO)
@@ -121,8 +124,11 @@ def demo_config(
     }
 
 
-def first_pass_config(spec: ModelSpec, model_bytes: int, calibration: Calibration | None) -> dict[str, object]:
-    """`demo.json`'s `first_pass`: the cascade's first model, and how many of its best the full model scores."""
+def first_pass_config(
+    spec: ModelSpec, model_bytes: int, calibration: Calibration | None, *, keep: int, fuse_order: bool
+) -> dict[str, object]:
+    """`demo.json`'s `first_pass`: the cascade's first model, how many of its best the full model scores, and
+    whether its order is fused with the input order first (as `Reranker`'s cascade does)."""
     return {
         "name": spec.name,
         "max_length": spec.max_length,
@@ -130,8 +136,8 @@ def first_pass_config(spec: ModelSpec, model_bytes: int, calibration: Calibratio
         "model_bytes": model_bytes,
         "tokenizer": "first_pass_tokenizer.json",
         "calibration": None if calibration is None else {"scale": calibration.scale, "bias": calibration.bias},
-        "keep": MODEL_CASCADE_KEEP,
-        "fuse_order": True,
+        "keep": keep,
+        "fuse_order": fuse_order,
     }
 
 
