@@ -31,6 +31,7 @@ for name in KEEP:
     if (source / name).is_file():
         shutil.copyfile(source / name, target / name)
 shutil.copyfile(source / "onnx" / "model_int8.onnx", target / "onnx" / "model_int8.onnx")
+print("now fix its int8 activation scales: scripts/calibrate_int8.py (and its calibration: crossrank calibrate)")
 if (ROOT / "MODEL_CARD.md").is_file():
     shutil.copyfile(ROOT / "MODEL_CARD.md", target / "README.md")
 size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())

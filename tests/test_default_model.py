@@ -31,19 +31,20 @@ def test_default_model_is_small_int8_and_loads_with_no_name() -> None:
     assert sum(p.stat().st_size for p in files) < 25_000_000
     assert not (folder / "model.safetensors").exists()
     reranker = Reranker()
-    assert reranker.backend.name == "onnx"  # int8 weights, float32 arithmetic
+    assert reranker.backend.name == "onnx-int8" and reranker.backend.arithmetic == "static int8"
+    assert Reranker(backend="onnx").backend.arithmetic == "float32"  # the same int8 weights, dequantised
     assert reranker.spec.name == "crossrank-default" and reranker.spec.max_length == 256
 
 
-def test_pinned_scores() -> None:
-    reranker = Reranker()
+def test_pinned_float_scores() -> None:
+    reranker = Reranker(backend="onnx")
     assert uncalibrated(reranker.score(pinned_pairs(), raw=True)) == pytest.approx(PINNED, abs=CROSS_CPU_BOUND)
     expected = calibrated(PINNED, default_model_dir())  # the shipped calibration, applied to the same logits
     assert reranker.score(pinned_pairs()) == pytest.approx(expected, abs=CROSS_CPU_BOUND)
 
 
-def test_pinned_int8_scores() -> None:
-    reranker = Reranker(backend="onnx-int8")
+def test_pinned_int8_scores_are_the_default() -> None:
+    reranker = Reranker()
     scores = uncalibrated(reranker.score(pinned_pairs(), raw=True))
     assert scores == pytest.approx(PINNED_INT8, abs=CROSS_CPU_BOUND_INT8)
     expected = calibrated(PINNED_INT8, default_model_dir())

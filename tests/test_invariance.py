@@ -71,7 +71,7 @@ def _check_invariance(model: Path | None, backend: str | None) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", [None, "onnx-int8"])
+@pytest.mark.parametrize("backend", [None, "onnx"])
 def test_built_in_model_scores_a_pair_the_same_in_any_company(backend: str | None) -> None:
     _check_invariance(None, backend)
 

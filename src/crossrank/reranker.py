@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from crossrank.backends import Backend, load_backend
+from crossrank.backends import Backend, default_backend, load_backend
 from crossrank.calibration import Calibration, load_calibration
 from crossrank.errors import Cancelled, InputError
 from crossrank.fusion import fuse_with_first_stage
@@ -84,13 +84,15 @@ class Reranker:
 
     Args:
         model: a model folder, a Hugging Face hub id, or None for the built-in default.
-        backend: "onnx" (float32 ONNX Runtime, the default), "onnx-int8" (dynamic int8: faster on CPUs with
-            VNNI or AMX, scores ~0.02 apart between CPU kinds) or "torch". A folder that ships only int8 weights
-            (the built-in model) runs them with float32 arithmetic under "onnx".
+        backend: "onnx" (float32 ONNX Runtime), "onnx-int8" (int8 arithmetic) or "torch"; None picks
+            `crossrank.backends.default_backend`: static int8 for the built-in models (calibrated activation
+            scales: the same bits in any batch and on the CPU kinds measured), float32 for other models, whose
+            "onnx-int8" is dynamic int8 (scores ~0.02 apart between CPU kinds). A folder that ships only int8
+            weights (the built-in models) runs them with float32 arithmetic under "onnx".
         max_length: token window per pair; defaults to the model's own.
-        batch_size: most pairs per forward pass of the torch backend. The ONNX backends run one pair per pass,
-            so a pair's score never depends on what else is scored with it.
-        token_budget: most padded tokens per forward pass of the torch backend (bounds memory for long pairs);
+        batch_size: most pairs per forward pass. Float32 and static int8 give a pair the same bits in any
+            batch; dynamic int8 runs one pair per pass, so a pair's score never depends on its company.
+        token_budget: most padded tokens per forward pass (bounds memory for long pairs);
             None: 512, or one full window for models with a longer one.
         threads: CPU threads to score with (None: every CPU this process may use). The ONNX backends run
             that many batches side by side, one thread each; torch splits each operator over them.
@@ -175,7 +177,7 @@ class Reranker:
             cache_dir=cache_dir,
         )
         self.backend: Backend = load_backend(
-            backend or "onnx",
+            backend or default_backend(folder),
             self.spec,
             threads=threads,
             cache_dir=Path(cache_dir) if cache_dir else None,

@@ -1,4 +1,4 @@
-"""ONNX Runtime backend (CPU): fp32, or int8 with dynamic quantisation.
+"""ONNX Runtime backend (CPU): float32, static int8 (calibrated activation scales), or dynamic int8.
 
 The ONNX file comes from the model folder when it ships one, else from the build step (`crossrank.export.onnx`),
 which exports and quantises it once into the cache.
@@ -15,6 +15,7 @@ import numpy as np
 
 from crossrank.errors import BackendUnavailable
 from crossrank.export.onnx import onnx_file
+from crossrank.export.static_int8 import ActivationScales, scales_path, static_graph
 from crossrank.models import ships_int8_only
 from crossrank.types import ModelSpec
 
@@ -45,26 +46,34 @@ def available_cpus() -> int:
 
 
 class OnnxBackend:
-    """Runs a cross-encoder with ONNX Runtime's CPU provider, one pair per run, `workers` runs at once.
+    """Runs a cross-encoder with ONNX Runtime's CPU provider, `workers` batches at once, one thread each.
 
-    One pair per run makes a score a function of the pair alone: dynamic int8 quantisation computes one
-    activation scale per input tensor, so in a batch every companion (and its padding) moved a pair's score,
-    by up to 0.056 on a busy server. One intra-op thread per run keeps the thread count out of the
-    arithmetic too. Runs side by side also suit MiniLM-sized matrices: splitting each operator over threads
+    A pair's score is a function of the pair alone on the float32 and static int8 paths: padded batches give
+    the same bits as one pair per pass (`tests/test_invariance.py`), so those paths batch. Dynamic int8
+    computes one activation scale per batch tensor, so every companion (and its padding) moved a pair's
+    score: that path runs one pair per pass (`max_batch = 1`). One intra-op thread per run keeps the thread
+    count out of the arithmetic too, and suits MiniLM-sized matrices: splitting each operator over threads
     left cores waiting on each other in the softmax, layer norms and attention products.
 
-    `quantized=False` on a folder that ships only int8 weights (the built-in model) runs them with float32
-    arithmetic (`crossrank.backends.dequantize`): the same score on every CPU, not only in every batch.
+    `quantized=True` on a folder whose int8 file has `activation_scales.json` beside it (the built-in models)
+    runs static int8 (`crossrank.export.static_int8`); without one, dynamic int8. `quantized=False` on a folder
+    that ships only int8 weights runs them with float32 arithmetic (`crossrank.backends.dequantize`).
     """
-
-    max_batch: int | None = 1
 
     def __init__(self, spec: ModelSpec, *, quantized: bool, threads: int | None, cache_dir: Path | None) -> None:
         self.name = "onnx-int8" if quantized else "onnx"
         self.path = onnx_file(Path(spec.path), spec.name, quantized=quantized, cache_dir=cache_dir)
         self.workers = threads if threads is not None else available_cpus()
+        self.max_batch: int | None = None
+        self.arithmetic = "float32"
         source: Path | bytes = self.path
-        if not quantized and ships_int8_only(Path(spec.path)):
+        if quantized and scales_path(self.path).is_file():
+            source = static_graph(self.path, ActivationScales.read(scales_path(self.path))).SerializeToString()
+            self.arithmetic = "static int8"
+        elif quantized:
+            self.arithmetic = "dynamic int8"
+            self.max_batch = 1
+        elif ships_int8_only(Path(spec.path)):
             from crossrank.backends.dequantize import float_graph
 
             source = float_graph(self.path).SerializeToString()

@@ -33,7 +33,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "-b",
         choices=BACKENDS,
         default=None,
-        help="inference backend (default: onnx)",
+        help="inference backend (default: onnx-int8 for the built-in models, static int8; onnx for others)",
     )
     group.add_argument(
         "--max-length", type=positive_int, default=None, help="token window per pair (default: the model's own)"
@@ -42,7 +42,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size",
         type=positive_int,
         default=32,
-        help="pairs per forward pass (torch; ONNX runs one pair per pass)",
+        help="pairs per forward pass (dynamic int8 runs one pair per pass)",
     )
     group.add_argument(
         "--threads",
@@ -54,7 +54,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-budget",
         type=positive_int,
         default=None,
-        help="padded tokens per forward pass of the torch backend (default: 512, or one window if longer)",
+        help="padded tokens per forward pass (default: 512, or one window if longer)",
     )
     group.add_argument("--window", action="store_true", help="score long documents in overlapping windows")
     group.add_argument("--window-overlap", type=int, default=64, help="tokens consecutive windows share (--window)")

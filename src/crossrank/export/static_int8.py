@@ -1,0 +1,129 @@
+"""Static int8: every activation quantiser of a dynamically quantised model gets a fixed, calibrated scale.
+
+Dynamic int8 (`quantize_dynamic`) measures each activation tensor's range at run time, so a pair's score
+moved with its batch companions, and the range itself came out a few units apart on AVX2 and AVX-512
+kernels. With one scale and zero point per tensor fixed in the file, quantising is an elementwise rounding,
+the integer products are exact on every CPU, and a pair's score is a function of the pair alone: the same
+bits in any batch, with any thread count and (checked under emulation, `benchmarks/cross_cpu.py`) on AVX2 and
+AVX-512 kernels.
+
+The scales live beside the int8 file as `activation_scales.json`: the graph is rewritten at load, so one
+int8 file serves the float path (`crossrank.backends.dequantize`), dynamic int8 and static int8.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCALES_FILE = "activation_scales.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationScales:
+    """One (scale, zero point) per activation tensor that a `DynamicQuantizeLinear` quantises (uint8)."""
+
+    scales: dict[str, tuple[float, int]]
+    source: str
+    """What the ranges were measured on (pairs, quantile), for the record."""
+
+    def write(self, path: Path) -> None:
+        """Write as JSON, atomically (a temporary file renamed into place)."""
+        body = {
+            "format": FORMAT,
+            "source": self.source,
+            "scales": {name: [scale, zero] for name, (scale, zero) in sorted(self.scales.items())},
+        }
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> ActivationScales:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        if body.get("format") != FORMAT:
+            raise ValueError(f"{path}: unknown activation scales format {body.get('format')!r}")
+        scales = {str(n): (float(s), int(z)) for n, (s, z) in body["scales"].items()}
+        return cls(scales=scales, source=str(body.get("source", "")))
+
+
+def scales_path(int8_file: Path) -> Path:
+    """Where the activation scales of the int8 file `int8_file` live (beside it)."""
+    return int8_file.with_name(SCALES_FILE)
+
+
+def quantiser_inputs(model: Any) -> list[str]:
+    """The float tensors a `DynamicQuantizeLinear` of `model` (an `onnx.ModelProto`) quantises, in order."""
+    return [n.input[0] for n in model.graph.node if n.op_type == "DynamicQuantizeLinear"]
+
+
+def calibrate(int8_file: Path, feeds: Iterable[Mapping[str, np.ndarray]], *, quantile: float, source: str) -> ActivationScales:
+    """Measure every quantiser input over `feeds` (padding left out) and fix its uint8 range.
+
+    The range runs from the `1 - quantile` to the `quantile` quantile of the values (0 always inside);
+    values beyond it saturate. Cutting the range much tighter than the largest values hurts: a few large
+    activations carry the signal (measured on the built-in model, see docs/experiments/static-int8.md).
+    """
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(int8_file))
+    names = quantiser_inputs(model)
+    model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    inputs = [i.name for i in session.get_inputs()]
+    values: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for feed in feeds:
+        mask = feed["attention_mask"].astype(bool)
+        for name, value in zip(names, session.run(names, {n: feed[n] for n in inputs}), strict=True):
+            rows = value[mask] if value.ndim == 3 else value.reshape(-1, value.shape[-1])
+            values[name].append(rows.ravel())
+    scales: dict[str, tuple[float, int]] = {}
+    for name in names:
+        flat = np.concatenate(values[name])
+        low = min(float(np.quantile(flat, 1.0 - quantile)), 0.0)
+        high = max(float(np.quantile(flat, quantile)), 0.0)
+        scale = float(np.float32(max(high - low, 1e-8) / 255.0))
+        scales[name] = (scale, int(np.clip(np.round(-low / scale), 0, 255)))
+    return ActivationScales(scales=scales, source=source)
+
+
+def static_graph(int8_file: Path, scales: ActivationScales) -> Any:
+    """The dynamically quantised model in `int8_file` with each `DynamicQuantizeLinear` replaced by a
+    `QuantizeLinear` of its calibrated scale and zero point (which also stand in for its scale and zero
+    point outputs). Returns an `onnx.ModelProto`."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(int8_file))
+    nodes = []
+    for node in model.graph.node:
+        if node.op_type != "DynamicQuantizeLinear":
+            nodes.append(node)
+            continue
+        found = scales.scales.get(node.input[0])
+        if found is None:
+            raise ValueError(f"{int8_file}: no activation scale for {node.input[0]!r}")
+        quantised, scale_name, zero_name = node.output
+        model.graph.initializer.extend(
+            [
+                numpy_helper.from_array(np.array(found[0], dtype=np.float32), scale_name),
+                numpy_helper.from_array(np.array(found[1], dtype=np.uint8), zero_name),
+            ]
+        )
+        nodes.append(
+            onnx.helper.make_node(
+                "QuantizeLinear", [node.input[0], scale_name, zero_name], [quantised], name=node.name
+            )
+        )
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
