@@ -29,6 +29,9 @@ RECIPE = "The recipe calls for two cups of flour, a pinch of salt and three eggs
 # other orders; `benchmarks/cross_cpu.py` emulates that with relative noise on every matrix product (1e-5 moved
 # a float32 score by 1.4e-5) and runs the pairs on an emulated AVX2 CPU (qemu): float32 moved by 1.5e-7, static
 # int8 not at all, dynamic int8 (no longer a built-in path) by 7.8e-4. The bounds above hold those with margin.
+BROWSER_BOUND_INT8 = 5e-3
+"""Static int8 in WebAssembly against native: its float kernels (exp, erf, sums) round differently, which flips
+a few 8-bit roundings (measured up to 2.2e-3 on the demo's pairs, headless Chromium)."""
 PINNED = [0.92078, 0.03199, 0.76706, 0.11976, 0.01411, 0.4348, 0.12873, 0.97221, 0.0382]
 PINNED_INT8 = [0.91952, 0.03376, 0.77277, 0.11703, 0.0135, 0.42815, 0.11846, 0.97026, 0.03773]
 """Static int8, the default path's arithmetic; PINNED is float32 (`backend=\"onnx\"`)."""

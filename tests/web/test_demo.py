@@ -24,7 +24,7 @@ from crossrank.errors import OutputRefused
 from crossrank.models import default_model_dir
 from crossrank.tokenization import load_tokenizer
 from crossrank.web.demo import EXAMPLE_PASSAGES, EXAMPLE_QUERY, VENDOR_FILES, build_demo, static_dir
-from tests.conftest import CROSS_CPU_BOUND
+from tests.conftest import BROWSER_BOUND_INT8 as CROSS_CPU_BOUND  # the page runs static int8, as Python
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BUILT = all((static_dir() / "vendor" / f).is_file() for f in VENDOR_FILES)

@@ -142,14 +142,20 @@ def first_pass_config(
 
 
 def browser_model(folder: Path, name: str, *, cache_dir: Path | None) -> bytes:
-    """The ONNX file the browser runs: int8-only models keep 8-bit weights behind `DequantizeLinear` (float32
-    arithmetic, as the Python `onnx` backend), any other model its float32 ONNX file (exported if needed)."""
+    """The ONNX file the browser runs, with the arithmetic of the model's default Python backend: static int8
+    where the folder ships activation scales (the built-in models), else float32 (int8-only weights kept
+    8-bit behind `DequantizeLinear`; any other model its float32 ONNX file, exported if needed)."""
+    from crossrank.backends import default_backend
     from crossrank.export.onnx import onnx_file
     from crossrank.models import ships_int8_only
 
+    int8 = folder / "onnx" / "model_int8.onnx"
+    if default_backend(folder) == "onnx-int8":
+        from crossrank.export.static_int8 import ActivationScales, scales_path, static_graph
+
+        return bytes(static_graph(int8, ActivationScales.read(scales_path(int8))).SerializeToString())
     if ships_int8_only(folder):
         from crossrank.backends.dequantize import float_graph
 
-        graph = float_graph(folder / "onnx" / "model_int8.onnx", keep_int8_weights=True)
-        return bytes(graph.SerializeToString())
+        return bytes(float_graph(int8, keep_int8_weights=True).SerializeToString())
     return onnx_file(folder, name, quantized=False, cache_dir=cache_dir).read_bytes()

@@ -42,7 +42,8 @@ class Model {
   static async load(base, config, onBytes, headers) {
     const tokenizer = new WordPieceTokenizer(await json(new URL(config.tokenizer, base), headers));
     const bytes = await download(new URL(config.model, base), onBytes, headers);
-    // The weights are 8-bit in the file; computed in float32 they score as `crossrank` does in Python.
+    // The file holds the arithmetic Python's default backend runs for this model (static int8 for the
+    // built-in models); the QDQ rewrite stays off so 8-bit weights behind `DequantizeLinear` stay float32 maths.
     const session = await ort.InferenceSession.create(bytes, {
       executionProviders: ["wasm"],
       graphOptimizationLevel: "all",
@@ -56,23 +57,29 @@ class Model {
     this.types = session.inputNames.includes("token_type_ids");
   }
 
-  /** One margin (the logit, or positive minus negative) per passage, in the order given. */
+  /** One margin (the logit, or positive minus negative) per passage, in the order given: all passages in one
+   * padded batch (padding changes no pair's score, as in Python). */
   async margins(query, passages) {
+    if (!passages.length) return [];
     const q = this.tokenizer.encode(query);
-    const out = [];
-    for (const passage of passages) {
-      const { ids, types } = this.tokenizer.pair(q, this.tokenizer.encode(passage), this.config.max_length);
-      const shape = [1, ids.length];
-      const feeds = {
-        input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), shape),
-        attention_mask: new ort.Tensor("int64", new BigInt64Array(ids.length).fill(1n), shape),
-      };
-      if (this.types) feeds.token_type_ids = new ort.Tensor("int64", BigInt64Array.from(types, BigInt), shape);
-      const { logits } = await this.session.run(feeds);
-      const l = logits.data;
-      out.push(l.length === 1 ? l[0] : l[1] - l[0]);
-    }
-    return out;
+    const pairs = passages.map((p) => this.tokenizer.pair(q, this.tokenizer.encode(p), this.config.max_length));
+    const width = Math.max(...pairs.map((pair) => pair.ids.length));
+    const shape = [pairs.length, width];
+    const ids = new BigInt64Array(pairs.length * width);
+    const mask = new BigInt64Array(pairs.length * width);
+    const types = new BigInt64Array(pairs.length * width);
+    pairs.forEach((pair, row) => {
+      pair.ids.forEach((id, j) => { ids[row * width + j] = BigInt(id); mask[row * width + j] = 1n; });
+      pair.types.forEach((t, j) => { types[row * width + j] = BigInt(t); });
+    });
+    const feeds = {
+      input_ids: new ort.Tensor("int64", ids, shape),
+      attention_mask: new ort.Tensor("int64", mask, shape),
+    };
+    if (this.types) feeds.token_type_ids = new ort.Tensor("int64", types, shape);
+    const { logits } = await this.session.run(feeds);
+    const per = logits.data.length / pairs.length;
+    return pairs.map((_, row) => (per === 1 ? logits.data[row] : logits.data[row * per + 1] - logits.data[row * per]));
   }
 
   /** A margin as a score: the model's calibration (a probability of relevance, as in Python) or a sigmoid. */
