@@ -143,6 +143,18 @@ def copy_tokenizer_files(base: Path, out: Path) -> None:
             shutil.copyfile(base / name, out / name)
 
 
+def built_in_as_base(name: str, *, cache_dir: Path | None = None) -> Path:
+    """A built-in model ("crossrank-default", "crossrank-tiny") as a float32 Hugging Face folder to fine-tune,
+    its weights read back from its int8 file; built once into the cache folder, keyed by that file's bytes."""
+    from crossrank.cache import build_once, cache_root, content_key
+    from crossrank.models import built_in_dir
+
+    source = built_in_dir(name)
+    int8 = source / "onnx" / "model_int8.onnx"
+    final = cache_root(cache_dir) / f"{name}-fp32" / content_key([int8], "dequantized-v1")
+    return build_once(final, lambda tmp: save_dequantized(source, int8, tmp))
+
+
 def default_as_base(*, cache_dir: Path | None = None) -> Path:
     """The built-in model as a float32 Hugging Face folder, to fine-tune further (`crossrank train --base default`).
 

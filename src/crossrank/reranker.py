@@ -57,8 +57,12 @@ DEFAULT_CASCADE_MODEL = "crossrank-tiny"
 
 def default_first_pass(folder: Path) -> str | None:
     """The first-pass model `cascade_model="auto"` picks for the model in `folder`: crossrank-tiny for the
-    built-in crossrank-default (the default path), none for any other model."""
-    return DEFAULT_CASCADE_MODEL if folder.resolve() == default_model_dir().resolve() else None
+    built-in crossrank-default (the default path), the folder's own `first-pass/` model where it has one (what
+    `crossrank adapt` writes), none for any other model."""
+    if folder.resolve() == default_model_dir().resolve():
+        return DEFAULT_CASCADE_MODEL
+    own = folder / "first-pass"
+    return str(own) if (own / "config.json").is_file() else None
 
 
 MODEL_CASCADE_KEEP = 15

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from crossrank import __version__
-from crossrank.cli import batch, calibrate, demo, evaluate, index, rerank, search, serve, train
+from crossrank.cli import adapt, batch, calibrate, demo, evaluate, index, rerank, search, serve, train
 from crossrank.errors import CrossrankError
 
 __all__ = ["build_parser", "main"]
-COMMANDS = (rerank, evaluate, calibrate, train, serve, index, demo, batch, search)
+COMMANDS = (rerank, evaluate, calibrate, train, adapt, serve, index, demo, batch, search)
 
 
 def build_parser() -> argparse.ArgumentParser:

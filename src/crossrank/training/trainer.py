@@ -124,11 +124,13 @@ def train(
     resume: bool = False,
     stop_after: int | None = None,
     show_progress: bool = False,
+    time_limit_s: float | None = None,
 ) -> list[EpochResult]:
     """Fine-tune `config.base` on `groups`; the best epoch (held-out MRR) is saved to `config.out`.
 
     `stop_after` ends this run after that many epochs (the schedule stays the one for `config.epochs`), so a
-    long training can be split across sittings with `resume=True`.
+    long training can be split across sittings with `resume=True`. `time_limit_s` ends the current epoch
+    early once that many seconds have passed (it is evaluated and kept as any epoch), and trains no more.
     """
     require_torch("train")
     import torch
@@ -195,6 +197,7 @@ def train(
         tmp.rename(checkpoint)
 
     loss_fn = _loss(config.loss, torch)
+    give_up = None if time_limit_s is None else time.monotonic() + time_limit_s
     last_epoch = config.epochs if stop_after is None else min(config.epochs, state.epoch + stop_after)
     while state.epoch < last_epoch and state.bad_epochs < config.patience:
         epoch = state.epoch
@@ -204,7 +207,7 @@ def train(
         losses: list[float] = []
         with progress_bar(len(order), f"epoch {epoch + 1}/{config.epochs}", enabled=show_progress) as advance:
             advance(state.cursor)
-            while state.cursor < len(order):
+            while state.cursor < len(order) and (give_up is None or time.monotonic() < give_up):
                 step_groups = order[state.cursor : state.cursor + config.groups_per_step]
                 loss_value = _step(model, step_groups, encoder, config, loss_fn, torch)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -225,6 +228,9 @@ def train(
         if state.end_epoch(result):
             _save_model(model, base, out, config, state.history)
         save_checkpoint()
+        if give_up is not None and time.monotonic() >= give_up:
+            log.info("time limit reached after %d of %d groups", len(losses) * config.groups_per_step, len(order))
+            break
     return state.history
 
 

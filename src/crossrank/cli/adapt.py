@@ -1,0 +1,73 @@
+"""`crossrank adapt`: a reranker learned from a collection's documents alone (no queries, no judgements)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from crossrank.cli.common import HelpWithDefaults, positive_int, progress, teacher_list
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `adapt` command's arguments."""
+    adapt = sub.add_parser(
+        "adapt",
+        formatter_class=HelpWithDefaults,
+        help="learn a reranker for your documents, from the documents alone",
+        description="Make pseudo-queries from the documents (titles, headings, inverse-cloze sentences), mine "
+        "hard negatives with BM25, label them with teachers and distil both models of the default path "
+        "(crossrank-tiny, then the built-in model) into OUT. Rerun the same command to resume.",
+    )
+    adapt.add_argument("docs", help="a folder of text/markdown/HTML files or a JSONL file (what `index` reads)")
+    adapt.add_argument("--out", required=True, help="a new or empty folder, or this command's earlier output")
+    adapt.add_argument("--minutes", type=float, default=40.0, help="time budget for the whole run")
+    adapt.add_argument(
+        "--base",
+        default="default",
+        help="the full model to start from: default (the built-in model), minilm (all-MiniLM-L6-v2, Apache-2.0) "
+        "or a cross-encoder folder",
+    )
+    adapt.add_argument(
+        "--first-pass-base",
+        default="tiny",
+        help="the first-pass model to start from: tiny (crossrank-tiny), a folder, or none (no cascade)",
+    )
+    adapt.add_argument("--queries-per-document", type=positive_int, default=2, help="pseudo-queries per document")
+    adapt.add_argument("--negatives", type=positive_int, default=4, help="hard negatives per pseudo-query")
+    adapt.add_argument("--teacher", type=teacher_list, default=["biencoder", "bm25"], help="teachers, fused")
+    adapt.add_argument("--lr", type=float, default=3e-5, help="peak learning rate of both models")
+    adapt.add_argument("--max-length", type=positive_int, default=256, help="token window per pair")
+    adapt.add_argument("--seed", type=int, default=0, help="seed of the pseudo-queries and the training")
+    adapt.add_argument("--threads", type=positive_int, default=None, help="torch threads")
+    adapt.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    adapt.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from crossrank.training.adapt import AdaptConfig, adapt
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    training_log = logging.getLogger("crossrank.training")
+    training_log.addHandler(handler)
+    training_log.setLevel(logging.INFO)
+    config = AdaptConfig(
+        docs=args.docs,
+        out=args.out,
+        base=args.base,
+        first_pass_base=None if args.first_pass_base == "none" else args.first_pass_base,
+        minutes=args.minutes,
+        queries_per_document=args.queries_per_document,
+        negatives=args.negatives,
+        teachers=tuple(args.teacher),
+        max_length=args.max_length,
+        lr=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    out = adapt(config, show_progress=progress(args), say=lambda line: print(f"crossrank: {line}", file=sys.stderr))
+    print(f"adapted model in {out}: Reranker({str(Path(out))!r}), crossrank serve --model {out}")
+    return 0

@@ -1,0 +1,283 @@
+"""`crossrank adapt`: a reranker for a collection, learned from its documents alone (after GPL, Wang et al. 2022).
+
+1. Pseudo-queries from each document: its title (the positive is the text without it) and inverse-cloze
+   sentences from the part the model reads (the positive is the document with that sentence removed).
+2. Hard negatives: the other documents BM25 ranks highest for the pseudo-query.
+3. Teacher labels: the teachers' scores of every group (bi-encoder and BM25 by default, fused), cached.
+4. Distillation into both models of the default path: crossrank-tiny (the first pass) and the built-in model
+   (or `--base`), each starting from its shipped weights; then ONNX export, static int8 scales and a
+   calibration, both fitted on held-out pseudo-groups.
+
+The output folder is the full model, with the adapted first pass in `first-pass/`: `Reranker(OUT)` runs its own
+tiny -> full cascade. A rerun on the same folder resumes: the pairs and teacher scores are reused and each
+model's training continues from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from crossrank.corpora import SourceDocument, read_collection
+from crossrank.errors import InputError, QueryTruncatedWarning
+from crossrank.outputs import MODEL, check_output, mark_output, write_atomic
+from crossrank.training.data import Group
+
+FIRST_PASS = "first-pass"
+"""The adapted first-pass model's folder inside the output (`crossrank.reranker.default_first_pass` finds it)."""
+WORK = "adapt"
+"""Where the pseudo-pairs and the run's record live inside the output."""
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptConfig:
+    """Every setting of an adaptation run (saved in OUT/adapt/config.json)."""
+
+    docs: str
+    out: str
+    base: str = "default"
+    first_pass_base: str | None = "tiny"
+    minutes: float = 40.0
+    queries_per_document: int = 2
+    negatives: int = 4
+    teachers: tuple[str, ...] = ("biencoder", "bm25")
+    distill: float = 0.5
+    max_length: int = 256
+    lr: float = 3e-5
+    seed: int = 0
+    threads: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PseudoQuery:
+    """A query made from a document (`doc`: its position), and the document text it should find."""
+
+    query: str
+    positive: str
+    doc: int
+    kind: str  # "title", "heading", "first sentence" or "cloze"
+
+
+def sentences(text: str) -> list[str]:
+    """The text's sentences (a simple rule: a stop, then space; lower-cased text such as `word . word` too)."""
+    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
+
+
+def pseudo_queries(
+    documents: Sequence[SourceDocument], *, per_document: int, seed: int, read_words: int = 150
+) -> list[PseudoQuery]:
+    """Up to `per_document` queries per document: its title, first heading or a title-like first sentence (the
+    positive: the rest), then inverse-cloze sentences of 4-40 words from its first `read_words` words (what a
+    model with a 256-token window reads; the positive: the document without that sentence)."""
+    rng = random.Random(seed)
+    out: list[PseudoQuery] = []
+    for position, doc in enumerate(documents):
+        made: list[PseudoQuery] = []
+        parts = sentences(doc.text)
+        heading = _HEADING.search(doc.text)
+        if len(doc.title.split()) >= 3:
+            made.append(PseudoQuery(doc.title.strip(), " ".join(doc.text.split()), position, "title"))
+        elif heading and len(heading.group(1).split()) >= 3:
+            body = " ".join(doc.text.replace(heading.group(0), " ", 1).split())
+            made.append(PseudoQuery(heading.group(1).strip(), body, position, "heading"))
+        elif len(parts) >= 3 and 3 <= len(parts[0].split()) <= 25:  # a first line that reads as a title
+            made.append(PseudoQuery(parts[0], " ".join(parts[1:]), position, "first sentence"))
+        seen, readable = 0, []
+        for k, sentence in enumerate(parts):
+            if seen > read_words:
+                break
+            seen += len(sentence.split())
+            if k > 0 and 4 <= len(sentence.split()) <= 40 and len(parts) >= 3:
+                readable.append(k)
+        rng.shuffle(readable)
+        for k in readable[: max(per_document - len(made), 0)]:
+            rest = " ".join(parts[:k] + parts[k + 1 :])
+            positive = f"{doc.title}. {rest}" if doc.title else rest
+            made.append(PseudoQuery(parts[k], positive, position, "cloze"))
+        out += made[:per_document]
+    return out
+
+
+def hard_negative_groups(
+    documents: Sequence[SourceDocument], queries: Sequence[PseudoQuery], *, negatives: int, seed: int
+) -> list[Group]:
+    """Each pseudo-query with `negatives` other documents from BM25's top 30 for it (the best first)."""
+    from crossrank.retrieval.bm25 import BM25Retriever
+
+    texts = [f"{d.title}. {d.text}" if d.title else d.text for d in documents]
+    bm25 = BM25Retriever.build(texts)
+    hits = bm25.retrieve([q.query for q in queries], k=min(30, len(texts)))
+    rng = random.Random(seed)
+    groups = []
+    for query, hit in zip(queries, hits, strict=True):
+        others = [p for p in hit.positions.tolist() if p != query.doc]
+        if len(others) < negatives:  # a query sharing too few words with the collection: fill at random
+            pool = [p for p in range(len(texts)) if p != query.doc and p not in others]
+            others += rng.sample(pool, min(negatives - len(others), len(pool)))
+        if len(others) < negatives:
+            continue
+        chosen = others[:negatives]
+        groups.append(Group(query.query, query.positive, tuple(texts[p] for p in chosen), query.kind))
+    return groups
+
+
+def adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None]) -> Path:
+    """Run (or resume) the adaptation into `config.out`; return the output folder. A pseudo-query longer than
+    a quarter of the window is cut without a warning per pair (an inverse-cloze sentence may be long)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QueryTruncatedWarning)
+        return _adapt(config, show_progress=show_progress, say=say)
+
+
+def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None]) -> Path:
+    from crossrank.basemodels import built_in_as_base, resolve_base
+    from crossrank.training.data import with_teacher_scores
+    from crossrank.training.trainer import TrainConfig, train
+
+    started = time.monotonic()
+    deadline = started + config.minutes * 60
+    out = check_output(Path(config.out), MODEL, inputs=[Path(config.docs)])
+    out.mkdir(parents=True, exist_ok=True)
+    mark_output(out, MODEL)
+    work = out / WORK
+    work.mkdir(exist_ok=True)
+    saved = work / "config.json"
+    if saved.is_file() and json.loads(saved.read_text(encoding="utf-8")) != _jsonable(config):
+        raise InputError(f"{out} holds an adaptation with other settings; rerun with a new --out")
+    write_atomic(saved, json.dumps(_jsonable(config), indent=2))
+
+    documents, skipped = read_collection(Path(config.docs))
+    if len(documents) < 10:
+        raise InputError(f"{config.docs}: {len(documents)} documents with text; adapting needs at least 10")
+    say(f"{len(documents)} documents ({len(skipped)} files skipped)")
+    queries = pseudo_queries(documents, per_document=config.queries_per_document, seed=config.seed)
+    groups = hard_negative_groups(documents, queries, negatives=config.negatives, seed=config.seed)
+    kinds = {k: sum(g.source == k for g in groups) for k in ("title", "heading", "first sentence", "cloze")}
+    say(f"{len(groups)} pseudo-queries with {config.negatives} hard negatives each ({kinds})")
+    if len(groups) < 20:
+        raise InputError(f"{config.docs}: only {len(groups)} pseudo-queries could be made; adapting needs 20")
+    groups = with_teacher_scores(groups, config.teachers, show_progress=show_progress)
+    say(f"teachers scored: {', '.join(config.teachers)} ({_minutes(started)} min so far)")
+
+    plans = [("full", out, str(resolve_base(config.base)), 1.0)]
+    if config.first_pass_base is not None:
+        tiny_base = built_in_as_base("crossrank-tiny") if config.first_pass_base == "tiny" else resolve_base(
+            config.first_pass_base
+        )
+        plans.insert(0, ("first pass", out / FIRST_PASS, str(tiny_base), 0.15))
+    histories = {}
+    for label, folder, base, share in plans:
+        left = deadline - time.monotonic() - 120  # keep two minutes for export
+        budget = max(left * share, 30.0)
+        train_config = TrainConfig(
+            base=base,
+            out=str(folder),
+            lr=config.lr,
+            max_length=config.max_length,
+            seed=config.seed,
+            distill=config.distill,
+            threads=config.threads,
+            holdout=0.05,
+            base_name=config.base if label == "full" else config.first_pass_base,
+            sources=(config.docs,),
+            negatives=config.negatives,
+            teachers=config.teachers,
+        )
+        say(f"training the {label} model for at most {budget / 60:.1f} min")
+        histories[label] = train(
+            groups, train_config, resume=True, show_progress=show_progress, time_limit_s=budget
+        )
+        _finish(folder, groups, seed=config.seed, say=say)
+    _write_card(out, config, documents=len(documents), groups=len(groups), histories=histories, started=started)
+    say(f"adapted in {_minutes(started)} min: {out}")
+    return out
+
+
+def _finish(folder: Path, groups: Sequence[Group], *, seed: int, say: Callable[[str], None]) -> None:
+    """ONNX export (float32 and int8), static int8 scales and a calibration, both on held-out pseudo-groups."""
+    from crossrank.calibration import fit
+    from crossrank.export.static_int8 import calibrate, scales_path
+    from crossrank.models import read_spec
+    from crossrank.reranker import Reranker
+    from crossrank.training.trainer import export_onnx, split_holdout
+    from crossrank.tokenization import PairEncoder, load_tokenizer, pad_batch
+
+    if not (folder / "onnx" / "model_int8.onnx").is_file():
+        export_onnx(folder)
+    _, heldout = split_holdout(groups, fraction=0.05, seed=seed)  # the trainer's own held-out queries
+    heldout = heldout or list(groups[:20])
+    int8 = folder / "onnx" / "model_int8.onnx"
+    encoder = PairEncoder(load_tokenizer(folder), max_length=read_spec(folder).max_length)
+    feeds = [
+        pad_batch(encoder.encode(g.query, [text]), np.array([0]), pad_id=encoder.pad_id)
+        for g in heldout[:100]
+        for text in (g.positive, *g.negatives[:1])
+    ]
+    calibrate(int8, feeds, quantile=0.99999, source=f"{len(feeds)} held-out pseudo-pairs").write(scales_path(int8))
+    reranker = Reranker(folder, cascade_model=None, calibration=None)
+    pairs = [(g.query, text, int(k == 0)) for g in heldout for k, text in enumerate((g.positive, *g.negatives))]
+    logits = reranker.score([(q, t) for q, t, _ in pairs], raw=True)
+    try:
+        fitted = fit(logits, [label for _, _, label in pairs], fitted_on=f"{len(pairs)} held-out pseudo-pairs")
+    except InputError as exc:  # a model that learned nothing usable: its scores stay sigmoids
+        (folder / "calibration.json").unlink(missing_ok=True)
+        say(f"{folder.name}: exported, int8 scales fitted; no calibration ({exc})")
+        return
+    write_atomic(folder / "calibration.json", fitted.to_json())
+    say(f"{folder.name}: exported, int8 scales and calibration fitted on held-out pseudo-pairs")
+
+
+def _write_card(
+    out: Path, config: AdaptConfig, *, documents: int, groups: int, histories: dict[str, list], started: float
+) -> None:
+    """README.md: what the model is, what it learned from, how long it took and whose licences it carries."""
+    base_licence = {
+        "default": "crossrank-default: CC BY-NC (trained on data with non-commercial terms)",
+        "minilm": "all-MiniLM-L6-v2: Apache-2.0",
+    }.get(config.base, f"{config.base}: see its own licence")
+    lines = [
+        "---",
+        "library_name: crossrank",
+        "pipeline_tag: text-ranking",
+        "tags: [cross-encoder, reranker, crossrank-adapt]",
+        "---",
+        "",
+        f"# Adapted reranker for {Path(config.docs).name}",
+        "",
+        f"Made by `crossrank adapt` from {documents} documents alone ({groups} pseudo-queries: titles, headings",
+        f"and inverse-cloze sentences; {config.negatives} BM25 hard negatives each; teachers "
+        f"{', '.join(config.teachers)}), in {_minutes(started)} minutes. No queries or judgements were used.",
+        "",
+        f"- Full model: from `{config.base}`; first pass (`{FIRST_PASS}/`): from `{config.first_pass_base}`.",
+        f"- Licence lineage: {base_licence}; teachers: all-MiniLM-L6-v2 (Apache-2.0), BM25 (no weights);",
+        "  the documents: their owner's terms.",
+        "",
+        "| model | epochs | held-out MRR | seconds |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, history in histories.items():
+        if history:
+            last = history[-1]
+            lines.append(f"| {label} | {last.epoch} | {last.heldout_mrr:.3f} | {sum(h.seconds for h in history):.0f} |")
+    write_atomic(out / "README.md", "\n".join(lines) + "\n")
+
+
+def _jsonable(config: AdaptConfig) -> dict[str, object]:
+    body = asdict(config)
+    body["teachers"] = list(config.teachers)
+    body.pop("minutes")  # a rerun may bring another budget
+    return body
+
+
+def _minutes(started: float) -> str:
+    return f"{(time.monotonic() - started) / 60:.1f}"

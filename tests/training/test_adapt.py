@@ -1,0 +1,91 @@
+"""`crossrank adapt` end to end on a tiny corpus with a toy base: the loss over its pseudo-queries falls, the
+output loads with `Reranker` and runs its own cascade, scores are probabilities, a rerun resumes instead of
+starting over, and `--out` follows the never-destroy rules."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossrank import Reranker
+from crossrank.corpora import read_collection
+from crossrank.training.adapt import hard_negative_groups, pseudo_queries
+from tests.tiny_models import CORPUS
+
+WORDS = sorted({w for line in CORPUS for w in line.split()})
+
+
+def write_corpus(folder: Path, *, documents: int = 30, seed: int = 0) -> Path:
+    """Markdown files, each on a topic of its own few words: a heading, then five sentences of them."""
+    rng = random.Random(seed)
+    folder.mkdir()
+    for k in range(documents):
+        topic = rng.sample(WORDS, 5)
+        sentences = [" ".join(rng.choices(topic, k=6) + rng.sample(WORDS, 1)) + "." for _ in range(5)]
+        heading = f"# {' '.join(topic[:3])}\n\n" if k % 2 else ""
+        (folder / f"doc{k:02d}.md").write_text(heading + " ".join(sentences) + "\n", encoding="utf-8")
+    return folder
+
+
+def adapt(docs: Path, out: Path, base: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "crossrank.cli", "adapt", str(docs), "--out", str(out)]
+    command += ["--base", str(base), "--first-pass-base", str(base), "--teacher", "bm25", "--lr", "2e-3"]
+    command += ["--max-length", "96", "--minutes", "3", "--no-progress", *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def listwise_loss(reranker: Reranker, docs: Path) -> float:
+    """Mean softmax cross-entropy of each pseudo-query's positive against its hard negatives."""
+    documents, _ = read_collection(docs)
+    groups = hard_negative_groups(
+        documents, pseudo_queries(documents, per_document=2, seed=0), negatives=4, seed=0
+    )
+    losses = []
+    for group in groups:
+        logits = np.array(reranker.score([(group.query, t) for t in (group.positive, *group.negatives)], raw=True))
+        losses.append(float(np.log(np.exp(logits - logits.max()).sum()) + logits.max() - logits[0]))
+    return float(np.mean(losses))
+
+
+@pytest.mark.slow  # ~40-90 s on 2 cores
+def test_adapt_learns_loads_resumes_and_guards_its_output(
+    tiny_bert: Path, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CROSSRANK_CACHE", str(cache_dir))
+    docs = write_corpus(tmp_path / "docs")
+    out = tmp_path / "adapted"
+    done = adapt(docs, out, tiny_bert)
+    assert done.returncode == 0, done.stderr
+    assert "30 documents" in done.stderr and "pseudo-queries" in done.stderr
+
+    adapted = Reranker(out)
+    assert adapted.cascade is not None and adapted.cascade.scorer is not None
+    assert Path(adapted.cascade.scorer.spec.path) == out / "first-pass"
+    assert adapted.backend.name == "onnx-int8"  # static int8, fitted on held-out pseudo-pairs
+    results = adapted.rerank("cat garden", [p.read_text() for p in sorted(docs.iterdir())])
+    assert len(results) == 30 and all(0.0 <= r.score <= 1.0 for r in results)
+    before = listwise_loss(Reranker(tiny_bert, backend="onnx"), docs)
+    after = listwise_loss(Reranker(out, backend="onnx", cascade_model=None), docs)
+    assert after < before - 0.05, (before, after)
+    assert "documents alone" in (out / "README.md").read_text() or "No queries" in (out / "README.md").read_text()
+
+    weights = (out / "model.safetensors").read_bytes()
+    again = adapt(docs, out, tiny_bert)  # its own earlier output: resumes, trains nothing twice
+    assert again.returncode == 0, again.stderr
+    assert (out / "model.safetensors").read_bytes() == weights
+    assert "epoch 1:" not in again.stderr
+
+    other = adapt(docs, out, tiny_bert, "--negatives", "3")
+    assert other.returncode == 2 and "other settings" in other.stderr and str(out) in other.stderr
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    refused = adapt(docs, theirs, tiny_bert)
+    assert refused.returncode == 2 and str(theirs) in refused.stderr
+    assert [p.name for p in theirs.iterdir()] == ["notes.txt"]
