@@ -158,7 +158,9 @@ def measure(name: str, queries: list[str], shortlists: list[list[str]], threads:
         steps.append(profile(default, query, docs))
         ours = [r.index for r in default.rerank(query, docs)][:10]
         same_top10 += ours == [r.index for r in default_float.rerank(query, docs)][:10]
-    lengths = [len(ids) for docs, q in zip(shortlists, queries, strict=True) for ids in default.encoder.encode(q, docs).ids]
+    lengths = [
+        len(ids) for docs, q in zip(shortlists, queries, strict=True) for ids in default.encoder.encode(q, docs).ids
+    ]
     reference = statistics.median(times[REFERENCE])
     return {
         "set": name,

@@ -4,7 +4,7 @@
     .venv/bin/python scripts/package_model.py runs/tiny --as crossrank-tiny
 
 Copies only what inference needs into the package (src/crossrank/default_model/ or tiny_model/), so it stays
-small, with the model card beside it.
+small, its card is generated afterwards by scripts/model_cards.py.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ for name in KEEP:
     if (source / name).is_file():
         shutil.copyfile(source / name, target / name)
 shutil.copyfile(source / "onnx" / "model_int8.onnx", target / "onnx" / "model_int8.onnx")
-print("now fix its int8 activation scales: scripts/calibrate_int8.py (and its calibration: crossrank calibrate)")
-if (ROOT / "MODEL_CARD.md").is_file():
-    shutil.copyfile(ROOT / "MODEL_CARD.md", target / "README.md")
+print("now: its int8 activation scales (scripts/calibrate_int8.py), its calibration (crossrank calibrate) and its card")
+print("(scripts/model_cards.py)")
 size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
 print(f"installed {source} as {args.name} in {target} ({size / 1e6:.1f} MB)")

@@ -42,9 +42,7 @@ def adapt(docs: Path, out: Path, base: Path, *extra: str) -> subprocess.Complete
 def listwise_loss(reranker: Reranker, docs: Path) -> float:
     """Mean softmax cross-entropy of each pseudo-query's positive against its hard negatives."""
     documents, _ = read_collection(docs)
-    groups = hard_negative_groups(
-        documents, pseudo_queries(documents, per_document=2, seed=0), negatives=4, seed=0
-    )
+    groups = hard_negative_groups(documents, pseudo_queries(documents, per_document=2, seed=0), negatives=4, seed=0)
     losses = []
     for group in groups:
         logits = np.array(reranker.score([(group.query, t) for t in (group.positive, *group.negatives)], raw=True))

@@ -63,7 +63,9 @@ def quantiser_inputs(model: Any) -> list[str]:
     return [n.input[0] for n in model.graph.node if n.op_type == "DynamicQuantizeLinear"]
 
 
-def calibrate(int8_file: Path, feeds: Iterable[Mapping[str, np.ndarray]], *, quantile: float, source: str) -> ActivationScales:
+def calibrate(
+    int8_file: Path, feeds: Iterable[Mapping[str, np.ndarray]], *, quantile: float, source: str
+) -> ActivationScales:
     """Measure every quantiser input over `feeds` (padding left out) and fix its uint8 range.
 
     The range runs from the `1 - quantile` to the `quantile` quantile of the values (0 always inside);
@@ -120,9 +122,7 @@ def static_graph(int8_file: Path, scales: ActivationScales) -> Any:
             ]
         )
         nodes.append(
-            onnx.helper.make_node(
-                "QuantizeLinear", [node.input[0], scale_name, zero_name], [quantised], name=node.name
-            )
+            onnx.helper.make_node("QuantizeLinear", [node.input[0], scale_name, zero_name], [quantised], name=node.name)
         )
     del model.graph.node[:]
     model.graph.node.extend(nodes)

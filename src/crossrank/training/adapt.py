@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from crossrank.corpora import SourceDocument, read_collection
 from crossrank.errors import InputError, QueryTruncatedWarning
 from crossrank.outputs import MODEL, check_output, mark_output, write_atomic
 from crossrank.training.data import Group
+
+if TYPE_CHECKING:
+    from crossrank.training.trainer import EpochResult
 
 FIRST_PASS = "first-pass"
 """The adapted first-pass model's folder inside the output (`crossrank.reranker.default_first_pass` finds it)."""
@@ -171,11 +175,13 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
 
     plans = [("full", out, str(resolve_base(config.base)), 1.0)]
     if config.first_pass_base is not None:
-        tiny_base = built_in_as_base("crossrank-tiny") if config.first_pass_base == "tiny" else resolve_base(
-            config.first_pass_base
+        tiny_base = (
+            built_in_as_base("crossrank-tiny")
+            if config.first_pass_base == "tiny"
+            else resolve_base(config.first_pass_base)
         )
         plans.insert(0, ("first pass", out / FIRST_PASS, str(tiny_base), 0.15))
-    histories = {}
+    histories: dict[str, list[EpochResult]] = {}
     for label, folder, base, share in plans:
         left = deadline - time.monotonic() - 120  # keep two minutes for export
         budget = max(left * share, 30.0)
@@ -194,9 +200,7 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
             teachers=config.teachers,
         )
         say(f"training the {label} model for at most {budget / 60:.1f} min")
-        histories[label] = train(
-            groups, train_config, resume=True, show_progress=show_progress, time_limit_s=budget
-        )
+        histories[label] = train(groups, train_config, resume=True, show_progress=show_progress, time_limit_s=budget)
         _finish(folder, groups, seed=config.seed, say=say)
     _write_card(out, config, documents=len(documents), groups=len(groups), histories=histories, started=started)
     say(f"adapted in {_minutes(started)} min: {out}")
@@ -209,8 +213,8 @@ def _finish(folder: Path, groups: Sequence[Group], *, seed: int, say: Callable[[
     from crossrank.export.static_int8 import calibrate, scales_path
     from crossrank.models import read_spec
     from crossrank.reranker import Reranker
-    from crossrank.training.trainer import export_onnx, split_holdout
     from crossrank.tokenization import PairEncoder, load_tokenizer, pad_batch
+    from crossrank.training.trainer import export_onnx, split_holdout
 
     if not (folder / "onnx" / "model_int8.onnx").is_file():
         export_onnx(folder)
@@ -238,7 +242,13 @@ def _finish(folder: Path, groups: Sequence[Group], *, seed: int, say: Callable[[
 
 
 def _write_card(
-    out: Path, config: AdaptConfig, *, documents: int, groups: int, histories: dict[str, list], started: float
+    out: Path,
+    config: AdaptConfig,
+    *,
+    documents: int,
+    groups: int,
+    histories: dict[str, list[EpochResult]],
+    started: float,
 ) -> None:
     """README.md: what the model is, what it learned from, how long it took and whose licences it carries."""
     base_licence = {
