@@ -65,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, split=args.split)
     out = Path(args.out) if args.out else default_folder(dataset.name)
     reranker = None if args.no_rerank else load_reranker(args)
-    alone = None  # the built-in model alone, reported beside its default path (the cascade) so the choice shows
+    alone = None  # the built-in model alone beside its default path; the built-in default path beside another cascade
     if reranker is not None and reranker.built_in and reranker.cascade is not None and args.cascade_model == "auto":
         alone = replace(model_settings(args), cascade_model=None, cascade_keep=None).load()
+    elif reranker is not None and reranker.cascade is not None and args.cascade_model == "auto":
+        alone = replace(model_settings(args), model=None).load()  # a model with its own cascade (`adapt`'s) vs ours
     from crossrank.scorers import load_baseline
 
     baselines = [load_baseline(b.strip()) for b in args.baselines.split(",") if b.strip()]
