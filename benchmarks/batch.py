@@ -20,7 +20,7 @@ from crossrank.batch import Workers, rerank_file
 from crossrank.corpora import load_cranfield
 from crossrank.evaluation.harness import build_retrievers
 from crossrank.machine import describe
-from crossrank.reranker import ModelSettings
+from crossrank.settings import ModelSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -123,10 +123,10 @@ def profile(reranker: Reranker, query: str, docs: list[str]) -> dict[str, float]
     encoded = reranker.encode(query, docs)
     tokenised = time.perf_counter()
     assert encoded.first_pass is not None
-    reranker.cascade.scorer._score_inputs([encoded.first_pass], [encoded.unique], raw=True, show_progress=False)
+    reranker.cascade.scorer.score_inputs([encoded.first_pass], [encoded.unique], raw=True, show_progress=False)
     tiny = time.perf_counter()
     kept = np.arange(min(reranker.cascade.keep, encoded.unique))
-    reranker._score_inputs([encoded.pairs.select(kept)], [len(kept)], raw=False, show_progress=False)
+    reranker.score_inputs([encoded.pairs.select(kept)], [len(kept)], raw=False, show_progress=False)
     full = time.perf_counter()
     begin_all = time.perf_counter()
     reranker.rerank_encoded([reranker.encode(query, docs)])

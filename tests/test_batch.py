@@ -16,7 +16,7 @@ from crossrank import InputError, Reranker
 from crossrank.batch import Workers, rerank_file, rerank_trec
 from crossrank.cli import main
 from crossrank.errors import OutputRefused
-from crossrank.reranker import ModelSettings
+from crossrank.settings import ModelSettings
 from tests.tiny_models import CORPUS
 
 QUERIES = ["wing flow", "cat on a mat", "rain at night", "supersonic wind tunnel", "garden dogs", "heat transfer"]

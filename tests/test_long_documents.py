@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from crossrank import Reranker
-from crossrank.reranker import _aggregate
+from crossrank.engine import aggregate as _aggregate
 from crossrank.tokenization import PairEncoder, load_tokenizer
 from tests.tiny_models import CORPUS
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from crossrank import InputError, QueryTruncatedWarning, RankedResult, Reranker
+from crossrank.cascade import MODEL_CASCADE_KEEP
 from crossrank.errors import ModelError
-from crossrank.reranker import MODEL_CASCADE_KEEP
 from tests.tiny_models import CORPUS
 
 

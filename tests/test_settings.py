@@ -10,7 +10,7 @@ from dataclasses import fields
 from crossrank import Reranker
 from crossrank.cli import build_parser
 from crossrank.cli.common import model_settings
-from crossrank.reranker import ModelSettings
+from crossrank.settings import ModelSettings
 
 # One non-default value per knob, as a command line would give it.
 COMMAND_LINE = {

@@ -32,7 +32,7 @@ from crossrank.errors import BackendUnavailable, InputError
 from crossrank.outputs import BATCH, check_output, mark_output, write_atomic, write_lines_atomic
 from crossrank.progress import progress_bar
 from crossrank.ranking import keys_best_first
-from crossrank.reranker import ModelSettings
+from crossrank.settings import ModelSettings
 
 OutputFormat = Literal["jsonl", "trec"]
 RESULTS = {"jsonl": "results.jsonl", "trec": "results.run"}

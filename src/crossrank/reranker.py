@@ -1,30 +1,27 @@
-"""`Reranker`: validate -> tokenise -> batch -> backend -> activation -> aggregate -> sort.
+"""`Reranker`: validate -> encode -> rank. The engine (`crossrank.engine`) turns encoded inputs into scores,
+the cascade (`crossrank.cascade`) decides which documents the full model scores and assembles the ranking.
 
 No model code lives here: the backend runs batches, the encoder builds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from crossrank.backends import Backend, default_backend, load_backend
 from crossrank.calibration import Calibration, load_calibration
-from crossrank.errors import Cancelled, InputError
-from crossrank.fusion import fuse_with_first_stage
-from crossrank.models import default_model_dir, display_name, is_built_in, read_spec, resolve_model
-from crossrank.progress import progress_bar
-from crossrank.ranking import Cut, Ranking, best_first
-from crossrank.tokenization import EncodedPairs, PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
-from crossrank.types import Document, ModelSpec, RankedResult
-
-Aggregate = Literal["max", "first", "mean"]
-LongDocuments = Literal["truncate", "window"]
+from crossrank.cascade import AUTO, Cascade, assemble, checked_keep, default_first_pass, self_cascade_encoder
+from crossrank.engine import Activation, Aggregate, Engine
+from crossrank.errors import InputError
+from crossrank.models import display_name, is_built_in, read_spec, resolve_model
+from crossrank.ranking import Cut, Ranking
+from crossrank.tokenization import EncodedPairs, PairEncoder, load_tokenizer
+from crossrank.types import Document, LongDocuments, ModelSpec, RankedResult
+from crossrank.validation import check_query, check_text, texts_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,39 +45,11 @@ class EncodedQuery:
     def documents(self) -> int:
         return len(self.slots)
 
-
-AUTO = "auto"
-"""`cascade_model`'s default: crossrank-tiny first when the model is the built-in crossrank-default (the default
-path, measured better and faster than the built-in model alone), no cascade for any other model."""
-DEFAULT_CASCADE_MODEL = "crossrank-tiny"
-
-
-def default_first_pass(folder: Path) -> str | None:
-    """The first-pass model `cascade_model="auto"` picks for the model in `folder`: crossrank-tiny for the
-    built-in crossrank-default (the default path), the folder's own `first-pass/` model where it has one (what
-    `crossrank adapt` writes), none for any other model."""
-    if folder.resolve() == default_model_dir().resolve():
-        return DEFAULT_CASCADE_MODEL
-    own = folder / "first-pass"
-    return str(own) if (own / "config.json").is_file() else None
-
-
-MODEL_CASCADE_KEEP = 15
-"""Documents a model cascade (crossrank-tiny first) passes on by default. Measured with `benchmarks/cascade.py`
-(BM25 top-100, first pass fused with BM25's order, crossrank-tiny v2, built-in v6, an AVX2-only AMD Zen 3):
-nDCG@10 above the built-in model alone on Cranfield (+0.012, p 0.04) and SciFact (+0.014, p 0.002), at 0.23 of
-its latency (0.22-0.24 on the three CPU kinds measured)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Cascade:
-    """The cascade's first pass: `scorer` (a smaller model; None: this one on a shorter window) scores every
-    document, tokenised by `encoder`, and the best `keep` go on to the full model."""
-
-    encoder: PairEncoder
-    keep: int
-    scorer: Reranker | None
-    fuse_order: bool = False  # keep the best of the first pass's order fused with the documents' own order
+    @property
+    def tokens(self) -> int:
+        """Model tokens this query may cost: its full-model inputs and its first-pass inputs (a server's unit
+        of work when it packs requests)."""
+        return self.pairs.tokens + (self.first_pass.tokens if self.first_pass is not None else 0)
 
 
 class Reranker:
@@ -170,26 +139,31 @@ class Reranker:
             raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
         tokenizer = load_tokenizer(folder)
         self.encoder = PairEncoder(tokenizer, max_length=self.spec.max_length)
-        self.cascade = _cascade(
-            keep=cascade_keep,
-            model=cascade_model,
-            length=cascade_length,
-            main=self.encoder,
-            fuse_order=cascade_fuse,
-            backend=backend,
-            threads=threads,
-            cache_dir=cache_dir,
-        )
+        fuse = cascade_model is not None if cascade_fuse is None else cascade_fuse  # measured: fused, with a model
+        keep = checked_keep(cascade_keep, model=cascade_model, length=cascade_length, fuse=fuse)
+        self.cascade: Cascade | None = None
+        if keep is not None and cascade_model is not None:
+            first = Reranker(
+                cascade_model, max_length=cascade_length, backend=backend, threads=threads, cache_dir=cache_dir
+            )
+            self.cascade = Cascade(encoder=first.encoder, keep=keep, scorer=first, fuse_order=fuse)
+        elif keep is not None:
+            self.cascade = Cascade(self_cascade_encoder(self.encoder, cascade_length), keep, None, fuse)
         self.backend: Backend = load_backend(
             backend or default_backend(folder),
             self.spec,
             threads=threads,
             cache_dir=Path(cache_dir) if cache_dir else None,
         )
-        self.batch_size = batch_size
-        self.token_budget = token_budget
+        self.engine = Engine(
+            self.backend,
+            pad_id=self.encoder.pad_id,
+            batch_size=batch_size,
+            token_budget=token_budget,
+            activation=Activation(self.calibration, identity=self.spec.activation == "identity"),
+            aggregate=aggregate,
+        )
         self.window_overlap = window_overlap if long_documents == "window" else None
-        self.aggregate: Aggregate = aggregate
 
     @property
     def built_in(self) -> bool:
@@ -303,8 +277,8 @@ class Reranker:
             isinstance(max_document_tokens, bool) or not isinstance(max_document_tokens, int) or max_document_tokens < 1
         ):
             raise InputError(f"max_document_tokens must be a positive integer or None, got {max_document_tokens!r}")
-        query = _check_query(query, where)
-        texts = _texts(documents, text_field)
+        query = check_query(query, where)
+        texts = texts_of(documents, text_field)
         seen: dict[str, int] = {}
         slots = np.array([seen.setdefault(t, len(seen)) for t in texts], dtype=np.int64)
         unique = list(seen)
@@ -346,7 +320,7 @@ class Reranker:
         for i, pair in enumerate(pairs):
             if not isinstance(pair, tuple | list) or len(pair) != 2:
                 raise InputError(f"pairs[{i}] must be a (query, document) pair")
-            by_query.setdefault(_check_query(pair[0], f"pairs[{i}][0]"), []).append(i)
+            by_query.setdefault(check_query(pair[0], f"pairs[{i}][0]"), []).append(i)
             if not isinstance(pair[1], str):
                 raise InputError(f"pairs[{i}][1] must be a string, got {type(pair[1]).__name__}")
             check_text(pair[1], f"pairs[{i}][1]")
@@ -356,7 +330,7 @@ class Reranker:
             self.encoder.encode(q, texts, window_overlap=self.window_overlap)
             for (q, _), texts in zip(groups, distinct, strict=True)
         ]
-        scores = self._score_inputs(parts, [len(t) for t in distinct], raw=raw, show_progress=show_progress)
+        scores = self.score_inputs(parts, [len(t) for t in distinct], raw=raw, show_progress=show_progress)
         out = np.empty(len(pairs), dtype=np.float64)
         for (_, texts), unique, positions, part in zip(groups, distinct, by_query.values(), scores, strict=True):
             index = {t: i for i, t in enumerate(unique)}
@@ -379,64 +353,37 @@ class Reranker:
         if cascading and self.cascade is not None:
             sizes = [encoded[i].unique for i, _ in cascading]
             scorer = self.cascade.scorer or self
-            margins = scorer._score_inputs(
+            margins = scorer.score_inputs(
                 [p for _, p in cascading], sizes, raw=True, show_progress=False, should_stop=should_stop
             )
             for (i, _), unique_margins in zip(cascading, margins, strict=True):
-                slots = encoded[i].slots
-                best = _best(unique_margins[slots], self.cascade.keep, fuse_order=self.cascade.fuse_order)
-                kept[i] = np.flatnonzero(np.isin(slots, slots[best]))  # a kept text's duplicates are kept too
-                first[i] = scorer.to_score(unique_margins[slots], raw=raw)
+                kept[i] = self.cascade.kept(unique_margins, encoded[i].slots)
+                first[i] = scorer.to_score(unique_margins[encoded[i].slots], raw=raw)
         needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
         parts = [e.pairs if len(n) == e.unique else e.pairs.select(n) for e, n in zip(encoded, needed, strict=True)]
-        scores = self._score_inputs(
+        scores = self.score_inputs(
             parts, [len(n) for n in needed], raw=raw, show_progress=show_progress, should_stop=should_stop
         )
-        rankings = []
-        for i, (e, k, n, part) in enumerate(zip(encoded, kept, needed, scores, strict=True)):
-            main = part[np.searchsorted(n, e.slots[k])]
-            rankings.append(self._ranking(e, k, main, first.get(i)))
-        return rankings
-
-    def _ranking(self, encoded: EncodedQuery, kept: np.ndarray, main: np.ndarray, first: np.ndarray | None) -> Ranking:
-        """The kept documents by this model's scores (`main`, aligned with `kept`), then the others by their
-        first-pass scores, each capped at the score above it so scores never increase down the list."""
-        best = best_first(main, ties=kept)
-        order, ordered = kept[best], main[best]
-        from_first = np.zeros(len(order), dtype=bool)
-        if first is not None and len(kept) < encoded.documents:
-            rest = np.setdiff1d(np.arange(encoded.documents), kept)
-            rest_order = rest[best_first(first[rest], ties=rest)]
-            floor = ordered[-1] if len(ordered) else np.inf
-            capped = np.minimum(first[rest_order], floor)
-            order = np.concatenate([order, rest_order])
-            ordered = np.concatenate([ordered, capped])
-            from_first = np.concatenate([from_first, np.ones(len(rest_order), dtype=bool)])
-        first_name = None
-        if self.cascade is not None:
-            scorer = self.cascade.scorer
-            first_name = f"{self.spec.name}@{self.cascade.encoder.max_length}" if scorer is None else scorer.spec.name
-        return Ranking(
-            positions=order,
-            scores=ordered,
-            from_first_pass=from_first,
-            model=self.spec.name,
-            first_pass_model=first_name,
-            document_tokens=encoded.document_tokens,
-        )
+        first_name = None if self.cascade is None else self.cascade.first_name(self.spec)
+        return [
+            assemble(
+                documents=e.documents,
+                kept=k,
+                main=part[np.searchsorted(n, e.slots[k])],
+                first=first.get(i),
+                model=self.spec.name,
+                first_pass_model=first_name,
+                document_tokens=e.document_tokens,
+            )
+            for i, (e, k, n, part) in enumerate(zip(encoded, kept, needed, scores, strict=True))
+        ]
 
     def to_score(self, margins: np.ndarray, *, raw: bool) -> np.ndarray:
         """Margins (one logit, or positive minus negative) as this model reports scores: its calibration's
         probabilities, the sigmoid without one, or the margins themselves with `raw` (or an identity head)."""
-        if raw:
-            return margins
-        if self.calibration is not None:
-            return self.calibration.apply(margins)
-        if self.spec.activation == "identity":
-            return margins
-        return np.asarray(1.0 / (1.0 + np.exp(-margins)), dtype=np.float64)
+        return self.engine.activation.apply(margins, raw=raw)
 
-    def _score_inputs(
+    def score_inputs(
         self,
         parts: Sequence[EncodedPairs],
         sizes: Sequence[int],
@@ -445,210 +392,5 @@ class Reranker:
         show_progress: bool,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[np.ndarray]:
-        """One score per document of each part (`sizes[k]` documents); all inputs share the workers."""
-        pairs = concat(parts, sizes)
-        input_scores = self._run(pairs, raw=raw, show_progress=show_progress, should_stop=should_stop)
-        doc_scores = _aggregate(input_scores, pairs.owner, int(sum(sizes)), self.aggregate)
-        bounds = np.cumsum([0, *sizes])
-        return [doc_scores[bounds[k] : bounds[k + 1]] for k in range(len(parts))]
-
-    def _run(
-        self, pairs: EncodedPairs, *, raw: bool, show_progress: bool, should_stop: Callable[[], bool] | None = None
-    ) -> np.ndarray:
-        """Score every model input: batches by length, backend (`workers` batches at once), activation.
-        `should_stop` is asked before each batch: True raises `Cancelled` (the batches still queued return at once)."""
-        scores = np.empty(len(pairs), dtype=np.float64)
-        if not len(pairs):
-            return scores
-        lengths = np.fromiter((len(ids) for ids in pairs.ids), dtype=np.int64, count=len(pairs))
-        workers = self.backend.workers
-        batch_size = min(self.batch_size, self.backend.max_batch or self.batch_size)
-        batches = plan_batches(lengths, batch_size=batch_size, token_budget=self.token_budget, min_batches=workers)
-
-        def run(positions: np.ndarray) -> np.ndarray:
-            if should_stop is not None and should_stop():
-                raise Cancelled("scoring stopped: nobody waits for the result")
-            return self.backend.run(pad_batch(pairs, positions, pad_id=self.encoder.pad_id))
-
-        with (
-            progress_bar(len(pairs), "reranking", enabled=show_progress and len(pairs) > 64) as advance,
-            ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="crossrank") as pool,
-        ):
-            for positions, logits in zip(batches, pool.map(run, batches), strict=True):
-                scores[positions] = self.to_score(margins_of(logits), raw=raw)
-                advance(len(positions))
-        return scores
-
-
-def _cascade(
-    *,
-    keep: int | None,
-    model: str | Path | None,
-    length: int | None,
-    main: PairEncoder,
-    fuse_order: bool | None,
-    backend: str | None,
-    threads: int | None,
-    cache_dir: str | Path | None,
-) -> Cascade | None:
-    """The cascade's first pass as `Reranker` was asked for it, or None; refuses settings that contradict."""
-    fuse = model is not None if fuse_order is None else fuse_order  # measured: fused, with a model first
-    if keep is None and model is not None:
-        keep = MODEL_CASCADE_KEEP
-    if keep is None:
-        if length is not None or fuse:
-            raise InputError("cascade_length and cascade_fuse need cascade_keep (how many documents go on)")
-        return None
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise InputError(f"cascade_keep must be a positive integer or None, got {keep!r}")
-    if model is not None:
-        scorer = Reranker(model, max_length=length, backend=backend, threads=threads, cache_dir=cache_dir)
-        return Cascade(encoder=scorer.encoder, keep=keep, scorer=scorer, fuse_order=fuse)
-    length = 64 if length is None else length
-    if not 8 <= length < main.max_length:
-        raise InputError(
-            f"cascade_length must be at least 8 and below the {main.max_length}-token window, got {length}"
-        )
-    return Cascade(encoder=PairEncoder(main.tokenizer, max_length=length), keep=keep, scorer=None, fuse_order=fuse)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSettings:
-    """A `Reranker`'s settings as plain data: every argument of `Reranker.__init__`, and what a worker process, a
-    Ray actor or a server replica builds its own reranker from (a loaded model cannot travel between processes;
-    these can). The CLI's model options fill one (`tests/test_settings.py` checks that no knob is missing)."""
-
-    model: str | None = None
-    backend: str | None = None
-    max_length: int | None = None
-    batch_size: int = 32
-    token_budget: int | None = None
-    threads: int | None = None
-    cache_dir: str | None = None
-    long_documents: LongDocuments = "truncate"
-    window_overlap: int = 64
-    aggregate: Aggregate = "max"
-    cascade_keep: int | None = None
-    cascade_model: str | None = AUTO
-    cascade_length: int | None = None
-    cascade_fuse: bool | None = None
-    calibration: str | None = None
-
-    def load(self) -> Reranker:
-        return Reranker(
-            self.model,
-            backend=self.backend,
-            max_length=self.max_length,
-            batch_size=self.batch_size,
-            token_budget=self.token_budget,
-            threads=self.threads,
-            cache_dir=self.cache_dir,
-            long_documents=self.long_documents,
-            window_overlap=self.window_overlap,
-            aggregate=self.aggregate,
-            cascade_keep=self.cascade_keep,
-            cascade_model=self.cascade_model,
-            cascade_length=self.cascade_length,
-            cascade_fuse=self.cascade_fuse,
-            calibration=self.calibration,
-        )
-
-
-def reranker_settings(reranker: Reranker | None) -> dict[str, object]:
-    """What shapes a reranker's scores, for reports: model, folder, backend, window, long documents, cascade."""
-    if reranker is None:
-        return dict.fromkeys(("model", "model_path", "backend", "max_length", "long_documents", "cascade"))
-    cascade = reranker.cascade
-    return {
-        "model": reranker.spec.name,
-        "model_path": reranker.spec.path,
-        "backend": reranker.backend.name,
-        "max_length": reranker.spec.max_length,
-        "long_documents": "truncate" if reranker.window_overlap is None else "window",
-        "cascade": None
-        if cascade is None
-        else {
-            "keep": cascade.keep,
-            "model": reranker.spec.name if cascade.scorer is None else cascade.scorer.spec.name,
-            "length": cascade.encoder.max_length,
-            "fuse_order": cascade.fuse_order,
-        },
-    }
-
-
-def margins_of(logits: np.ndarray) -> np.ndarray:
-    """Logits (batch, 1 or 2) to one margin per row: the logit, or positive minus negative (softmax(l)[1] ==
-    sigmoid(l1 - l0), so a two-logit model's probability is the sigmoid of its margin)."""
-    logits = logits.astype(np.float64)
-    return logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
-
-
-def _aggregate(scores: np.ndarray, owner: np.ndarray, n: int, how: Aggregate) -> np.ndarray:
-    """Window scores to document scores (inputs of one document are contiguous, first window first)."""
-    if len(scores) == n:
-        return scores
-    if how == "max":
-        out = np.full(n, -np.inf)
-        np.maximum.at(out, owner, scores)
-        return out
-    if how == "first":
-        first = np.unique(owner, return_index=True)[1]
-        return scores[first]
-    total = np.bincount(owner, weights=scores, minlength=n)
-    return total / np.bincount(owner, minlength=n)
-
-
-def _check_query(query: object, where: str) -> str:
-    if not isinstance(query, str):
-        raise InputError(f"{where} must be a string, got {type(query).__name__}")
-    if not query.strip():
-        raise InputError(f"{where} is empty; a reranker needs a query to score against")
-    return check_text(query, where)
-
-
-def check_text(text: str, where: str) -> str:
-    """`text` if it is valid Unicode text; lone surrogates (which no tokenizer or UTF-8 output accepts) and NUL
-    (the mark of binary data or UTF-16 read as UTF-8) raise `InputError` naming `where`, the same rule for the
-    library, files and HTTP. Other control characters are text: the tokenizer's normaliser drops them."""
-    nul = text.find("\x00")
-    if nul >= 0:
-        raise InputError(
-            f"{where} holds a NUL character (U+0000) at character {nul}; crossrank reads text, not binary data"
-        )
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InputError(
-                f"{where} holds a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}, "
-                "which is not valid Unicode"
-            ) from None
-    return text
-
-
-def _texts(documents: object, text_field: str) -> list[str]:
-    """The text of every document, or an `InputError` naming the first bad one."""
-    if isinstance(documents, str | bytes) or not isinstance(documents, Sequence):
-        raise InputError(f"documents must be a list of strings or mappings, got {type(documents).__name__}")
-    texts: list[str] = []
-    for i, doc in enumerate(documents):
-        if isinstance(doc, str):
-            texts.append(check_text(doc, f"documents[{i}]"))
-        elif isinstance(doc, Mapping):
-            text = doc.get(text_field)
-            if not isinstance(text, str):
-                problem = "has no" if text is None else f"has a non-string ({type(text).__name__})"
-                raise InputError(f"documents[{i}] {problem} {text_field!r} field")
-            texts.append(check_text(text, f"documents[{i}][{text_field!r}]"))
-        else:
-            raise InputError(f"documents[{i}] must be a string or a mapping, got {type(doc).__name__}")
-    return texts
-
-
-def _best(scores: np.ndarray, keep: int, *, fuse_order: bool = False) -> np.ndarray:
-    """Positions of the `keep` best scores, in the caller's order (ties keep the earlier document). With
-    `fuse_order`, the best of the scores' order fused by reciprocal rank with the documents' own order."""
-    if fuse_order:
-        fused = fuse_with_first_stage(best_first(scores).tolist(), list(range(len(scores))))
-        return np.sort(np.array([position for position, _ in fused[:keep]], dtype=np.int64))
-    return np.sort(best_first(scores)[:keep])
+        """One score per document of each part (`sizes[k]` documents): the engine's work."""
+        return self.engine.score_inputs(parts, sizes, raw=raw, show_progress=show_progress, should_stop=should_stop)

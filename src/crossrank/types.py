@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 Document = str | Mapping[str, Any]
 """A candidate: plain text, or a mapping holding its text under a named field."""
+LongDocuments = Literal["truncate", "window"]
+"""What a `Reranker` does with a document longer than its window: keep the head, or score windows."""
 
 
 @dataclass(frozen=True, slots=True)

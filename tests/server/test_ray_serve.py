@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from crossrank import Reranker
-from crossrank.reranker import ModelSettings
 from crossrank.server.state import ServerConfig
+from crossrank.settings import ModelSettings
 from tests.server.live import LiveServer
 from tests.tiny_models import CORPUS
 

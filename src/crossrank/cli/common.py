@@ -12,7 +12,8 @@ from crossrank.backends import BACKENDS
 from crossrank.errors import InputError
 
 if TYPE_CHECKING:
-    from crossrank.reranker import ModelSettings, Reranker
+    from crossrank.reranker import Reranker
+    from crossrank.settings import ModelSettings
 
 
 class HelpWithDefaults(argparse.HelpFormatter):
@@ -132,7 +133,7 @@ def teacher_list(text: str) -> list[str]:
 
 
 def model_settings(args: argparse.Namespace) -> ModelSettings:
-    from crossrank.reranker import ModelSettings
+    from crossrank.settings import ModelSettings
 
     return ModelSettings(
         model=args.model,

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
     from crossrank.evaluation.report import comparison_table, cut_grid, default_folder, table, write_outputs
     from crossrank.outputs import EVAL, check_output
-    from crossrank.reranker import reranker_settings
+    from crossrank.settings import reranker_settings
 
     stages = [s.strip() for s in args.first_stage.split(",") if s.strip()]
     if args.out:  # refused now, not after an hour of scoring

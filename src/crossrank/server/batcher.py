@@ -80,7 +80,7 @@ class Batcher:
 
     async def submit(self, encoded: EncodedQuery, *, raw: bool) -> Ranking:
         """Queue one encoded request and wait for its ranking (cancel-safe: a gone client's job is skipped)."""
-        tokens = encoded.pairs.tokens + (encoded.first_pass.tokens if encoded.first_pass is not None else 0)
+        tokens = encoded.tokens
         job = Job(encoded, raw, tokens, asyncio.get_running_loop().create_future())
         job.future.add_done_callback(lambda _: job.gone.set())
         try:

@@ -128,7 +128,8 @@ async def _first_pass(state: ServerState) -> Reranker | None:
             state.browser_runs_first_pass = True
         except ModelError:
             state.browser_runs_first_pass = False
-    return cascade.scorer if state.browser_runs_first_pass else None
+    first = cascade.scorer
+    return first if state.browser_runs_first_pass and isinstance(first, Reranker) else None
 
 
 async def _first_model(state: ServerState, first: Reranker) -> bytes:

@@ -11,8 +11,8 @@ from typing import Any
 
 from crossrank.errors import BackendUnavailable
 from crossrank.models import display_name
-from crossrank.reranker import ModelSettings
 from crossrank.server.state import ServerConfig
+from crossrank.settings import ModelSettings
 
 # Ray Serve kills an HTTP proxy that is not ready within 5 s and serve.start then fails; on a busy 2-core machine
 # a proxy takes longer than that to start. A local cluster started here inherits this process's environment.

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crossrank.errors import InputError
 from crossrank.ranking import Cut, Ranking
-from crossrank.reranker import EncodedQuery, Reranker, check_text
+from crossrank.reranker import EncodedQuery, Reranker
 from crossrank.server.batcher import Batcher
 from crossrank.server.errors import ApiError, from_exception
 from crossrank.server.schemas import (
@@ -29,6 +29,7 @@ from crossrank.server.schemas import (
     TeiResult,
 )
 from crossrank.server.state import ServerState, state_of
+from crossrank.validation import check_text
 
 
 async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRerankResponse:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from crossrank.training.trainer import EpochResult
 
 FIRST_PASS = "first-pass"
-"""The adapted first-pass model's folder inside the output (`crossrank.reranker.default_first_pass` finds it)."""
+"""The adapted first-pass model's folder inside the output (`crossrank.cascade.default_first_pass` finds it)."""
 WORK = "adapt"
 """Where the pseudo-pairs and the run's record live inside the output."""
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

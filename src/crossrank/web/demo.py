@@ -16,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 from crossrank.calibration import Calibration, load_calibration
+from crossrank.cascade import MODEL_CASCADE_KEEP, default_first_pass
 from crossrank.errors import ModelError
 from crossrank.models import display_name, read_spec, resolve_model
 from crossrank.outputs import DEMO, check_output, mark_output, new_folder_beside, replace_folder
-from crossrank.reranker import MODEL_CASCADE_KEEP, default_first_pass
 from crossrank.types import ModelSpec
 
 EXAMPLE_QUERY = "how do aircraft wings produce lift"

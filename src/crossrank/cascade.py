@@ -1,0 +1,148 @@
+"""The cascade: a cheap first pass scores every document, the best `keep` go on to the full model, and the
+ranking puts those in the full model's order above the rest in the first pass's.
+
+It needs of its first-pass model only the small `FirstPassScorer` protocol (a `Reranker` meets it), so this
+module imports no reranker; `Reranker` builds the first-pass model and hands it over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from crossrank.errors import InputError
+from crossrank.fusion import fuse_with_first_stage
+from crossrank.models import default_model_dir
+from crossrank.ranking import Ranking, best_first
+from crossrank.tokenization import EncodedPairs, PairEncoder
+from crossrank.types import ModelSpec
+
+AUTO = "auto"
+"""`cascade_model`'s default: crossrank-tiny first when the model is the built-in crossrank-default (the default
+path, measured better and faster than the built-in model alone), a folder's own `first-pass/` model where it
+has one, no cascade for any other model."""
+DEFAULT_CASCADE_MODEL = "crossrank-tiny"
+FIRST_PASS_FOLDER = "first-pass"
+"""A model folder's own first-pass model (what `crossrank adapt` writes)."""
+MODEL_CASCADE_KEEP = 15
+"""Documents a model cascade (crossrank-tiny first) passes on by default. Measured with `benchmarks/cascade.py`
+(BM25 top-100, first pass fused with BM25's order): nDCG@10 above the built-in model alone on Cranfield and
+SciFact at about a quarter of its latency (docs/benchmarks.md)."""
+
+
+class FirstPassScorer(Protocol):
+    """What the cascade needs of its first-pass model: its name, scores of encoded inputs, their activation."""
+
+    spec: ModelSpec
+
+    def score_inputs(
+        self,
+        parts: Sequence[EncodedPairs],
+        sizes: Sequence[int],
+        *,
+        raw: bool,
+        show_progress: bool,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[np.ndarray]: ...
+
+    def to_score(self, margins: np.ndarray, *, raw: bool) -> np.ndarray: ...
+
+
+def default_first_pass(folder: Path) -> str | None:
+    """The first-pass model `cascade_model="auto"` picks for the model in `folder`: crossrank-tiny for the
+    built-in crossrank-default (the default path), the folder's own `first-pass/` model where it has one (what
+    `crossrank adapt` writes), none for any other model."""
+    if folder.resolve() == default_model_dir().resolve():
+        return DEFAULT_CASCADE_MODEL
+    own = folder / FIRST_PASS_FOLDER
+    return str(own) if (own / "config.json").is_file() else None
+
+
+def checked_keep(keep: int | None, *, model: object, length: int | None, fuse: bool) -> int | None:
+    """How many documents go on to the full model (None: no cascade); refuses settings that contradict."""
+    if keep is None and model is not None:
+        keep = MODEL_CASCADE_KEEP
+    if keep is None:
+        if length is not None or fuse:
+            raise InputError("cascade_length and cascade_fuse need cascade_keep (how many documents go on)")
+        return None
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise InputError(f"cascade_keep must be a positive integer or None, got {keep!r}")
+    return keep
+
+
+def self_cascade_encoder(main: PairEncoder, length: int | None) -> PairEncoder:
+    """The first pass of a model cascading into itself: the same tokenizer on a `length`-token window."""
+    length = 64 if length is None else length
+    if not 8 <= length < main.max_length:
+        raise InputError(
+            f"cascade_length must be at least 8 and below the {main.max_length}-token window, got {length}"
+        )
+    return PairEncoder(main.tokenizer, max_length=length)
+
+
+@dataclass(frozen=True, slots=True)
+class Cascade:
+    """The cascade's first pass: `scorer` (a smaller model; None: the full model on a shorter window) scores
+    every document, tokenised by `encoder`, and the best `keep` go on to the full model."""
+
+    encoder: PairEncoder
+    keep: int
+    scorer: FirstPassScorer | None
+    fuse_order: bool = False  # keep the best of the first pass's order fused with the documents' own order
+
+    def kept(self, margins: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """The documents (positions, ascending) the full model scores: the best `keep` of the first pass's
+        margins (`margins[s]`: distinct text s), a kept text's duplicates with it."""
+        best = best_kept(margins[slots], self.keep, fuse_order=self.fuse_order)
+        return np.flatnonzero(np.isin(slots, slots[best]))
+
+    def first_name(self, full: ModelSpec) -> str:
+        """The name results scored only by the first pass carry."""
+        return f"{full.name}@{self.encoder.max_length}" if self.scorer is None else self.scorer.spec.name
+
+
+def best_kept(scores: np.ndarray, keep: int, *, fuse_order: bool = False) -> np.ndarray:
+    """Positions of the `keep` best scores, in the caller's order (ties keep the earlier document). With
+    `fuse_order`, the best of the scores' order fused by reciprocal rank with the documents' own order."""
+    if fuse_order:
+        fused = fuse_with_first_stage(best_first(scores).tolist(), list(range(len(scores))))
+        return np.sort(np.array([position for position, _ in fused[:keep]], dtype=np.int64))
+    return np.sort(best_first(scores)[:keep])
+
+
+def assemble(
+    *,
+    documents: int,
+    kept: np.ndarray,
+    main: np.ndarray,
+    first: np.ndarray | None,
+    model: str,
+    first_pass_model: str | None,
+    document_tokens: np.ndarray,
+) -> Ranking:
+    """The kept documents by the full model's scores (`main`, aligned with `kept`), then the others by their
+    first-pass scores, each capped at the score above it so scores never increase down the list."""
+    best = best_first(main, ties=kept)
+    order, ordered = kept[best], main[best]
+    from_first = np.zeros(len(order), dtype=bool)
+    if first is not None and len(kept) < documents:
+        rest = np.setdiff1d(np.arange(documents), kept)
+        rest_order = rest[best_first(first[rest], ties=rest)]
+        floor = ordered[-1] if len(ordered) else np.inf
+        capped = np.minimum(first[rest_order], floor)
+        order = np.concatenate([order, rest_order])
+        ordered = np.concatenate([ordered, capped])
+        from_first = np.concatenate([from_first, np.ones(len(rest_order), dtype=bool)])
+    return Ranking(
+        positions=order,
+        scores=ordered,
+        from_first_pass=from_first,
+        model=model,
+        first_pass_model=first_pass_model,
+        document_tokens=document_tokens,
+    )

@@ -1,0 +1,129 @@
+"""The engine: model inputs in, one score per document out. Batch planning by tokens, a persistent pool of
+workers (one backend run each at a time), activation (margins -> probabilities), window aggregation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from crossrank.backends import Backend
+from crossrank.calibration import Calibration
+from crossrank.errors import Cancelled
+from crossrank.progress import progress_bar
+from crossrank.tokenization import EncodedPairs, concat, pad_batch, plan_batches
+
+Aggregate = Literal["max", "first", "mean"]
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """How a model's margins become scores: its calibration's probabilities, else a sigmoid (or the margins
+    themselves for an identity head)."""
+
+    calibration: Calibration | None
+    identity: bool
+
+    def apply(self, margins: np.ndarray, *, raw: bool) -> np.ndarray:
+        """Margins as scores; `raw` returns the margins unchanged."""
+        if raw:
+            return margins
+        if self.calibration is not None:
+            return self.calibration.apply(margins)
+        if self.identity:
+            return margins
+        return np.asarray(1.0 / (1.0 + np.exp(-margins)), dtype=np.float64)
+
+
+class Engine:
+    """Scores model inputs with one backend: `backend.workers` batches at a time on a pool kept for the engine's
+    life (no thread start-up per call), batches planned by length within `batch_size` and `token_budget`."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        pad_id: int,
+        batch_size: int,
+        token_budget: int,
+        activation: Activation,
+        aggregate: Aggregate,
+    ) -> None:
+        self.backend = backend
+        self.pad_id = pad_id
+        self.batch_size = batch_size
+        self.token_budget = token_budget
+        self.activation = activation
+        self.aggregate: Aggregate = aggregate
+        self._pool: ThreadPoolExecutor | None = None
+
+    def score_inputs(
+        self,
+        parts: Sequence[EncodedPairs],
+        sizes: Sequence[int],
+        *,
+        raw: bool,
+        show_progress: bool,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[np.ndarray]:
+        """One score per document of each part (`sizes[k]` documents); all inputs share the workers."""
+        pairs = concat(parts, sizes)
+        input_scores = self.run(pairs, raw=raw, show_progress=show_progress, should_stop=should_stop)
+        doc_scores = aggregate(input_scores, pairs.owner, int(sum(sizes)), self.aggregate)
+        bounds = np.cumsum([0, *sizes])
+        return [doc_scores[bounds[k] : bounds[k + 1]] for k in range(len(parts))]
+
+    def run(
+        self, pairs: EncodedPairs, *, raw: bool, show_progress: bool, should_stop: Callable[[], bool] | None = None
+    ) -> np.ndarray:
+        """Score every model input. `should_stop` is asked before each batch: True raises `Cancelled` (the
+        batches still queued return at once)."""
+        scores = np.empty(len(pairs), dtype=np.float64)
+        if not len(pairs):
+            return scores
+        lengths = np.fromiter((len(ids) for ids in pairs.ids), dtype=np.int64, count=len(pairs))
+        workers = self.backend.workers
+        batch_size = min(self.batch_size, self.backend.max_batch or self.batch_size)
+        batches = plan_batches(lengths, batch_size=batch_size, token_budget=self.token_budget, min_batches=workers)
+
+        def run(positions: np.ndarray) -> np.ndarray:
+            if should_stop is not None and should_stop():
+                raise Cancelled("scoring stopped: nobody waits for the result")
+            return self.backend.run(pad_batch(pairs, positions, pad_id=self.pad_id))
+
+        with progress_bar(len(pairs), "reranking", enabled=show_progress and len(pairs) > 64) as advance:
+            results = map(run, batches) if len(batches) == 1 or workers == 1 else self._workers().map(run, batches)
+            for positions, logits in zip(batches, results, strict=True):
+                scores[positions] = self.activation.apply(margins_of(logits), raw=raw)
+                advance(len(positions))
+        return scores
+
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.backend.workers, thread_name_prefix="crossrank")
+        return self._pool
+
+
+def margins_of(logits: np.ndarray) -> np.ndarray:
+    """Logits (batch, 1 or 2) to one margin per row: the logit, or positive minus negative (softmax(l)[1] ==
+    sigmoid(l1 - l0), so a two-logit model's probability is the sigmoid of its margin)."""
+    logits = logits.astype(np.float64)
+    return logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
+
+
+def aggregate(scores: np.ndarray, owner: np.ndarray, n: int, how: Aggregate) -> np.ndarray:
+    """Window scores to document scores (inputs of one document are contiguous, first window first)."""
+    if len(scores) == n:
+        return scores
+    if how == "max":
+        out = np.full(n, -np.inf)
+        np.maximum.at(out, owner, scores)
+        return out
+    if how == "first":
+        first = np.unique(owner, return_index=True)[1]
+        return scores[first]
+    total = np.bincount(owner, weights=scores, minlength=n)
+    return total / np.bincount(owner, minlength=n)
