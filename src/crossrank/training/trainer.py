@@ -134,7 +134,6 @@ def train(
     """
     require_torch("train")
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
     if not groups:
         raise InputError("no training groups")
@@ -148,90 +147,132 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     train_groups, heldout = split_holdout(groups, fraction=config.holdout, seed=config.seed)
-    base = Path(config.base)
-    model_config = AutoConfig.from_pretrained(str(base), num_labels=1)
-    if config.num_layers is not None:
-        model_config.num_hidden_layers = config.num_layers
-    with hf_quiet():
-        model = AutoModelForSequenceClassification.from_pretrained(str(base), config=model_config)
-    encoder = PairEncoder(load_tokenizer(base), max_length=config.max_length)
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-    params = [
-        {
-            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-            "weight_decay": config.weight_decay,
-        },
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(params, lr=config.lr)
-    steps_per_epoch = -(-len(train_groups) // config.groups_per_step)
-    total = steps_per_epoch * config.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup), total)
+    run = _Run.start(config, steps=-(-len(train_groups) // config.groups_per_step) * config.epochs, torch=torch)
+    checkpoint = _Checkpoint(out / "checkpoint", torch)
+    state = checkpoint.restore(run) if resume else TrainState()
+    give_up = None if time_limit_s is None else time.monotonic() + time_limit_s
+    last_epoch = config.epochs if stop_after is None else min(config.epochs, state.epoch + stop_after)
+    while state.epoch < last_epoch and state.bad_epochs < config.patience:
+        started = time.perf_counter()
+        losses = _epoch(run, train_groups, state, checkpoint, show_progress=show_progress, give_up=give_up)
+        accuracy, mrr = evaluate_groups(run.model, heldout, run.encoder, torch)
+        loss = float(np.mean(losses)) if losses else 0.0
+        result = EpochResult(state.epoch + 1, loss, accuracy, mrr, time.perf_counter() - started)
+        log.info("epoch %d: %s", state.epoch + 1, result)
+        if state.end_epoch(result):
+            _save_model(run.model, Path(config.base), out, config, state.history)
+        checkpoint.save(run, state)
+        if give_up is not None and time.monotonic() >= give_up:
+            log.info("time limit reached after %d groups of the epoch", len(losses) * config.groups_per_step)
+            break
+    return state.history
 
-    state = TrainState()
-    checkpoint = out / "checkpoint"
-    if resume and (checkpoint / "state.pt").is_file():
-        saved = torch.load(checkpoint / "state.pt", weights_only=False)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["torch_rng"])
+
+@dataclass
+class _Run:
+    """What one training run moves: the model, its optimizer and schedule, the encoder and the loss."""
+
+    config: TrainConfig
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    encoder: PairEncoder
+    loss_fn: Callable[[Any], Any]
+    torch: Any
+
+    @classmethod
+    def start(cls, config: TrainConfig, *, steps: int, torch: Any) -> _Run:
+        """The base model with a one-logit head, AdamW (no decay on biases and norms), linear warm-up/decay."""
+        from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
+
+        base = Path(config.base)
+        model_config = AutoConfig.from_pretrained(str(base), num_labels=1)
+        if config.num_layers is not None:
+            model_config.num_hidden_layers = config.num_layers
+        with hf_quiet():
+            model = AutoModelForSequenceClassification.from_pretrained(str(base), config=model_config)
+        no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+        params = [
+            {
+                "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+                "weight_decay": config.weight_decay,
+            },
+            {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(params, lr=config.lr)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(steps * config.warmup), steps)
+        encoder = PairEncoder(load_tokenizer(base), max_length=config.max_length)
+        return cls(config, model, optimizer, scheduler, encoder, _loss(config.loss, torch), torch)
+
+
+class _Checkpoint:
+    """The run's state in `folder` (model, optimizer, schedule, random state, where the run stands), written
+    whole to a temporary folder and renamed into place."""
+
+    def __init__(self, folder: Path, torch: Any) -> None:
+        self.folder = folder
+        self.torch = torch
+
+    def restore(self, run: _Run) -> TrainState:
+        """Load the saved state into `run` and return where it stood (a fresh state when there is none)."""
+        if not (self.folder / "state.pt").is_file():
+            return TrainState()
+        saved = self.torch.load(self.folder / "state.pt", weights_only=False)
+        run.model.load_state_dict(saved["model"])
+        run.optimizer.load_state_dict(saved["optimizer"])
+        run.scheduler.load_state_dict(saved["scheduler"])
+        self.torch.set_rng_state(saved["torch_rng"])
         state = TrainState.from_saved(saved["state"])
         log.info("resumed at epoch %d, group %d", state.epoch, state.cursor)
+        return state
 
-    def save_checkpoint() -> None:
-        tmp = out / ".checkpoint.tmp"
+    def save(self, run: _Run, state: TrainState) -> None:
+        tmp = self.folder.with_name(".checkpoint.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        torch.save(
+        self.torch.save(
             {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
+                "model": run.model.state_dict(),
+                "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict(),
+                "torch_rng": self.torch.get_rng_state(),
                 "state": state.as_saved(),
             },
             tmp / "state.pt",
         )
-        shutil.rmtree(checkpoint, ignore_errors=True)
-        tmp.rename(checkpoint)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        tmp.rename(self.folder)
 
-    loss_fn = _loss(config.loss, torch)
-    give_up = None if time_limit_s is None else time.monotonic() + time_limit_s
-    last_epoch = config.epochs if stop_after is None else min(config.epochs, state.epoch + stop_after)
-    while state.epoch < last_epoch and state.bad_epochs < config.patience:
-        epoch = state.epoch
-        order = _epoch_order(train_groups, seed=config.seed + epoch)
-        started = time.perf_counter()
-        model.train()
-        losses: list[float] = []
-        with progress_bar(len(order), f"epoch {epoch + 1}/{config.epochs}", enabled=show_progress) as advance:
-            advance(state.cursor)
-            while state.cursor < len(order) and (give_up is None or time.monotonic() < give_up):
-                step_groups = order[state.cursor : state.cursor + config.groups_per_step]
-                loss_value = _step(model, step_groups, encoder, config, loss_fn, torch)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-                losses.append(loss_value)
-                state.cursor += len(step_groups)
-                advance(len(step_groups))
-                if len(losses) % config.checkpoint_every == 0:
-                    save_checkpoint()
-                    log.info("epoch %d step %d loss %.4f", epoch + 1, len(losses), float(np.mean(losses[-50:])))
-        accuracy, mrr = evaluate_groups(model, heldout, encoder, torch)
-        result = EpochResult(
-            epoch + 1, float(np.mean(losses)) if losses else 0.0, accuracy, mrr, time.perf_counter() - started
-        )
-        log.info("epoch %d: %s", epoch + 1, result)
-        if state.end_epoch(result):
-            _save_model(model, base, out, config, state.history)
-        save_checkpoint()
-        if give_up is not None and time.monotonic() >= give_up:
-            log.info("time limit reached after %d of %d groups", len(losses) * config.groups_per_step, len(order))
-            break
-    return state.history
+
+def _epoch(
+    run: _Run,
+    groups: Sequence[Group],
+    state: TrainState,
+    checkpoint: _Checkpoint,
+    *,
+    show_progress: bool,
+    give_up: float | None,
+) -> list[float]:
+    """Train from `state.cursor` to the end of the epoch (or `give_up`); the losses of the steps taken."""
+    config, torch = run.config, run.torch
+    order = _epoch_order(groups, seed=config.seed + state.epoch)
+    run.model.train()
+    losses: list[float] = []
+    with progress_bar(len(order), f"epoch {state.epoch + 1}/{config.epochs}", enabled=show_progress) as advance:
+        advance(state.cursor)
+        while state.cursor < len(order) and (give_up is None or time.monotonic() < give_up):
+            step_groups = order[state.cursor : state.cursor + config.groups_per_step]
+            losses.append(_step(run.model, step_groups, run.encoder, config, run.loss_fn, torch))
+            torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
+            run.optimizer.step()
+            run.scheduler.step()
+            run.optimizer.zero_grad()
+            state.cursor += len(step_groups)
+            advance(len(step_groups))
+            if len(losses) % config.checkpoint_every == 0:
+                checkpoint.save(run, state)
+                log.info("epoch %d step %d loss %.4f", state.epoch + 1, len(losses), float(np.mean(losses[-50:])))
+    return losses
 
 
 def _loss(kind: Loss, torch: Any) -> Callable[[Any], Any]:
