@@ -88,3 +88,22 @@ def test_the_core_imports_nothing_built_on_it() -> None:
     assert names >= CORE  # the core's names still exist
     wrong = {(part, target) for part in CORE for target in graph.get(part, ()) if target in UPPER}
     assert not wrong, f"core parts importing upper layers: {sorted(wrong)}"
+
+
+ARGUMENT_DECLARATIONS = {"add", "add_model_arguments"}
+"""Functions that only declare command-line arguments: long by nature, and read as a table."""
+
+
+def test_modules_and_functions_stay_small_enough_to_hold_in_your_head() -> None:
+    """No source module over 400 lines, no function over 60 (argument declarations aside)."""
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if source.count("\n") > 400:
+            too_long.append(f"{path.relative_to(PACKAGE)}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name not in ARGUMENT_DECLARATIONS:
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60:
+                    too_long.append(f"{path.relative_to(PACKAGE)}: {node.name} has {length} lines")
+    assert not too_long, too_long

@@ -44,6 +44,11 @@ class Calibration:
         return json.dumps({"kind": "platt", "written_by": "crossrank", **asdict(self)}, indent=2) + "\n"
 
     @classmethod
+    def of(cls, given: str | Path | Calibration) -> Calibration:
+        """A calibration given as itself or as the path of its file."""
+        return given if isinstance(given, Calibration) else cls.read(Path(given))
+
+    @classmethod
     def read(cls, path: Path) -> Calibration:
         """A calibration file as `crossrank calibrate` writes it; `ModelError` naming the file otherwise."""
         try:

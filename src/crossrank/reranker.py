@@ -21,7 +21,7 @@ from crossrank.models import display_name, is_built_in, read_spec, resolve_model
 from crossrank.ranking import Cut, Ranking
 from crossrank.tokenization import EncodedPairs, PairEncoder, load_tokenizer
 from crossrank.types import Document, LongDocuments, ModelSpec, RankedResult
-from crossrank.validation import check_query, check_text, texts_of
+from crossrank.validation import check_arguments, check_query, check_text, texts_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,26 +113,12 @@ class Reranker:
         cascade_fuse: bool | None = None,
         calibration: str | Path | Calibration | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise InputError(f"batch_size must be at least 1, got {batch_size}")
-        if long_documents not in ("truncate", "window"):
-            raise InputError(f"long_documents must be 'truncate' or 'window', got {long_documents!r}")
-        if aggregate not in ("max", "first", "mean"):
-            raise InputError(f"aggregate must be 'max', 'first' or 'mean', got {aggregate!r}")
-        if window_overlap < 0:
-            raise InputError(f"window_overlap must be >= 0, got {window_overlap}")
-        if threads is not None and threads < 1:
-            raise InputError(f"threads must be at least 1, got {threads}")
+        check_arguments(batch_size, long_documents, aggregate, window_overlap, threads)
         folder = resolve_model(model)
         self.spec: ModelSpec = read_spec(folder, name=display_name(model), max_length=max_length)
         if isinstance(cascade_model, str) and cascade_model == AUTO:
             cascade_model = default_first_pass(folder) if cascade_length is None else None
-        if calibration is None:
-            self.calibration = load_calibration(folder)
-        else:
-            self.calibration = (
-                calibration if isinstance(calibration, Calibration) else Calibration.read(Path(calibration))
-            )
+        self.calibration = load_calibration(folder) if calibration is None else Calibration.of(calibration)
         if token_budget is None:
             token_budget = max(512, self.spec.max_length)
         if token_budget < self.spec.max_length:

@@ -148,13 +148,7 @@ class PairEncoder:
         owner: list[int] = []
         post_process = self.tokenizer.post_process
         for position, doc_enc in enumerate(doc_encs):
-            pieces: list[Encoding]
-            if len(doc_enc.ids) <= doc_room:
-                pieces = [doc_enc]
-            else:
-                doc_enc.truncate(doc_room, stride=stride)
-                pieces = [doc_enc] if window_overlap is None else [doc_enc, *doc_enc.overflowing]
-            for piece in pieces:
+            for piece in _pieces(doc_enc, doc_room, stride=stride, windows=window_overlap is not None):
                 pair = post_process(query_enc, piece, add_special_tokens=True)
                 ids.append(pair.ids)
                 type_ids.append(pair.type_ids)
@@ -210,3 +204,12 @@ def pad_batch(pairs: EncodedPairs, positions: np.ndarray | None = None, *, pad_i
         type_ids[row, :n] = pairs.type_ids[p]
         mask[row, :n] = 1
     return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": type_ids}
+
+
+def _pieces(document: Encoding, room: int, *, stride: int, windows: bool) -> list[Encoding]:
+    """A document's encoding as it enters the window: whole when it fits, else its head (and, with `windows`,
+    the overlapping windows after it)."""
+    if len(document.ids) <= room:
+        return [document]
+    document.truncate(room, stride=stride)
+    return [document, *document.overflowing] if windows else [document]

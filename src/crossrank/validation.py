@@ -53,3 +53,19 @@ def texts_of(documents: object, text_field: str) -> list[str]:
         else:
             raise InputError(f"documents[{i}] must be a string or a mapping, got {type(doc).__name__}")
     return texts
+
+
+def check_arguments(
+    batch_size: int, long_documents: str, aggregate: str, window_overlap: int, threads: int | None
+) -> None:
+    """`InputError` for the first `Reranker` argument out of its range."""
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if long_documents not in ("truncate", "window"):
+        raise InputError(f"long_documents must be 'truncate' or 'window', got {long_documents!r}")
+    if aggregate not in ("max", "first", "mean"):
+        raise InputError(f"aggregate must be 'max', 'first' or 'mean', got {aggregate!r}")
+    if window_overlap < 0:
+        raise InputError(f"window_overlap must be >= 0, got {window_overlap}")
+    if threads is not None and threads < 1:
+        raise InputError(f"threads must be at least 1, got {threads}")

@@ -77,8 +77,7 @@ def float_graph(int8: Path, *, keep_int8_weights: bool = False) -> Any:
     del graph.node[:]
     graph.node.extend(_live(nodes, {o.name for o in graph.output}))
     graph.initializer.extend(new_init)
-    used = {name for node in graph.node for name in node.input}
-    kept = [i for i in graph.initializer if i.name in used]
+    kept = [i for i in graph.initializer if i.name in {name for node in graph.node for name in node.input}]
     del graph.initializer[:]
     graph.initializer.extend(kept)
     return model

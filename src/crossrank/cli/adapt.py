@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from crossrank.cli.common import HelpWithDefaults, positive_int, progress, teacher_list
+from crossrank.cli.common import HelpWithDefaults, log_training_to_stderr, positive_int, progress, teacher_list
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,15 +45,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
     from crossrank.training.adapt import AdaptConfig, adapt
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    training_log = logging.getLogger("crossrank.training")
-    training_log.addHandler(handler)
-    training_log.setLevel(logging.INFO)
+    log_training_to_stderr()
     config = AdaptConfig(
         docs=args.docs,
         out=args.out,

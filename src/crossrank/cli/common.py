@@ -181,3 +181,15 @@ def print_json(payload: object) -> None:
 def count(n: int, noun: str) -> str:
     """`1 document`, `2 documents`."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def log_training_to_stderr() -> None:
+    """Training's progress lines (`crossrank.training`) to stderr with a timestamp, for `train` and `adapt`."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    training_log = logging.getLogger("crossrank.training")
+    training_log.addHandler(handler)
+    training_log.setLevel(logging.INFO)
+    training_log.propagate = False

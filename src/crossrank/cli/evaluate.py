@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crossrank.cli.common import (
     HelpWithDefaults,
@@ -15,6 +16,9 @@ from crossrank.cli.common import (
     progress,
 )
 from crossrank.errors import InputError
+
+if TYPE_CHECKING:
+    from crossrank.reranker import Reranker
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,8 +53,6 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from rich.console import Console
 
     from crossrank.corpora import load_dataset
@@ -65,11 +67,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, split=args.split)
     out = Path(args.out) if args.out else default_folder(dataset.name)
     reranker = None if args.no_rerank else load_reranker(args)
-    alone = None  # the built-in model alone beside its default path; the built-in default path beside another cascade
-    if reranker is not None and reranker.built_in and reranker.cascade is not None and args.cascade_model == "auto":
-        alone = replace(model_settings(args), cascade_model=None, cascade_keep=None).load()
-    elif reranker is not None and reranker.cascade is not None and args.cascade_model == "auto":
-        alone = replace(model_settings(args), model=None).load()  # a model with its own cascade (`adapt`'s) vs ours
+    alone = _companion(args, reranker)
     from crossrank.scorers import load_baseline
 
     baselines = [load_baseline(b.strip()) for b in args.baselines.split(",") if b.strip()]
@@ -113,3 +111,15 @@ def run(args: argparse.Namespace) -> int:
         console.print(cut_grid(cut))
     print(f"report, run files and plot written to {out}/", file=sys.stderr)
     return 0
+
+
+def _companion(args: argparse.Namespace, reranker: Reranker | None) -> Reranker | None:
+    """What the reranker is measured beside: the built-in model alone beside its default path (the cascade), the
+    built-in default path beside a model with its own cascade (what `adapt` writes); nothing otherwise."""
+    from dataclasses import replace
+
+    if reranker is None or reranker.cascade is None or args.cascade_model != "auto":
+        return None
+    if reranker.built_in:
+        return replace(model_settings(args), cascade_model=None, cascade_keep=None).load()
+    return replace(model_settings(args), model=None).load()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from crossrank.cli.common import (
     HelpWithDefaults,
@@ -12,6 +13,9 @@ from crossrank.cli.common import (
     model_settings,
     positive_int,
 )
+
+if TYPE_CHECKING:
+    from crossrank.server.state import ServerConfig
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,25 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     name = display_name(args.model)
     if args.ray_replicas is not None:
-        from dataclasses import replace
-
-        from crossrank.server.ray_serve import run
-
-        threads = args.threads or max(1, int(args.cpus_per_replica))
-        print(
-            f"crossrank: serving {name} from {args.ray_replicas} Ray Serve replicas on port {args.port}",
-            file=sys.stderr,
-        )
-        run(
-            replace(model_settings(args), threads=threads),
-            config,
-            replicas=args.ray_replicas,
-            cpus_per_replica=args.cpus_per_replica,
-            host=args.host,
-            port=args.port,
-            address=args.ray_address,
-        )
-        return 0
+        return _serve_on_ray(args, config, name)
     from crossrank.server.listen import listen, open_to_network
 
     sock = listen(args.host, args.port)  # before any "serving" line: a port in use or a bad host is exit 2
@@ -115,4 +101,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"crossrank: serving {name} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30))
     server.run(sockets=[sock])
+    return 0
+
+
+def _serve_on_ray(args: argparse.Namespace, config: ServerConfig, name: str) -> int:
+    """`--ray-replicas N`: the same server as N Ray Serve replicas, each loading its own model."""
+    from dataclasses import replace
+
+    from crossrank.server.ray_serve import run
+
+    threads = args.threads or max(1, int(args.cpus_per_replica))
+    print(
+        f"crossrank: serving {name} from {args.ray_replicas} Ray Serve replicas on port {args.port}",
+        file=sys.stderr,
+    )
+    run(
+        replace(model_settings(args), threads=threads),
+        config,
+        replicas=args.ray_replicas,
+        cpus_per_replica=args.cpus_per_replica,
+        host=args.host,
+        port=args.port,
+        address=args.ray_address,
+    )
     return 0

@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crossrank.cli.common import (
     HelpWithDefaults,
+    log_training_to_stderr,
     positive_int,
     progress,
     teacher_list,
 )
+
+if TYPE_CHECKING:
+    from crossrank.training.trainer import TrainConfig
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,20 +69,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
     from crossrank.basemodels import resolve_base
     from crossrank.outputs import MODEL, check_output
     from crossrank.training.data import load_sources
-    from crossrank.training.trainer import TrainConfig, export_onnx, train
+    from crossrank.training.trainer import export_onnx, train
 
     check_output(Path(args.out), MODEL, inputs=[Path(source) for source in args.data])
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    training_log = logging.getLogger("crossrank.training")
-    training_log.addHandler(handler)
-    training_log.setLevel(logging.INFO)
+    log_training_to_stderr()
     base = resolve_base(args.base)
     groups, stats = load_sources(
         args.data,
@@ -93,7 +91,30 @@ def run(args: argparse.Namespace) -> int:
         from crossrank.training.data import with_teacher_scores
 
         groups = with_teacher_scores(groups, args.teacher, show_progress=progress(args))
-    config = TrainConfig(
+    config = _config(args, base)
+    history = train(
+        groups,
+        config,
+        resume=args.resume,
+        stop_after=args.stop_after,
+        show_progress=progress(args),
+    )
+    for epoch in history:
+        print(
+            f"epoch {epoch.epoch}: loss {epoch.train_loss:.4f}, held-out accuracy {epoch.heldout_accuracy:.3f}, "
+            f"MRR {epoch.heldout_mrr:.3f} ({epoch.seconds:.0f} s)"
+        )
+    if not args.no_export:
+        for path in export_onnx(Path(args.out)):
+            print(f"exported {path}", file=sys.stderr)
+    return 0
+
+
+def _config(args: argparse.Namespace, base: Path) -> TrainConfig:
+    """The training settings the arguments ask for."""
+    from crossrank.training.trainer import TrainConfig
+
+    return TrainConfig(
         distill=args.distill if args.teacher else 0.0,
         base=str(base),
         out=args.out,
@@ -115,19 +136,3 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         teachers=tuple(args.teacher or ()),
     )
-    history = train(
-        groups,
-        config,
-        resume=args.resume,
-        stop_after=args.stop_after,
-        show_progress=progress(args),
-    )
-    for epoch in history:
-        print(
-            f"epoch {epoch.epoch}: loss {epoch.train_loss:.4f}, held-out accuracy {epoch.heldout_accuracy:.3f}, "
-            f"MRR {epoch.heldout_mrr:.3f} ({epoch.seconds:.0f} s)"
-        )
-    if not args.no_export:
-        for path in export_onnx(Path(args.out)):
-            print(f"exported {path}", file=sys.stderr)
-    return 0

@@ -65,6 +65,16 @@ def create_app(load: Callable[[], Reranker], *, config: ServerConfig, model_name
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    _routes(app)
+    from crossrank.server.page import install_page
+
+    install_page(app)
+    app.openapi = lambda: _openapi(app, config)  # type: ignore[method-assign]
+    return app
+
+
+def _routes(app: FastAPI) -> None:
+    """The rerank routes (Cohere v2 / v1 and Jina, TEI) and the operations routes, each with its declared errors."""
     failures: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorBody, "description": text} for status, text in errors.DECLARED.items()
     }
@@ -90,11 +100,6 @@ def create_app(load: Callable[[], Reranker], *, config: ServerConfig, model_name
         responses={401: failures[401]},
     )(routes.metrics)
     app.get("/v1/models", tags=["ops"], summary="the served model", responses={401: failures[401]})(routes.models)
-    from crossrank.server.page import install_page
-
-    install_page(app)
-    app.openapi = lambda: _openapi(app, config)  # type: ignore[method-assign]
-    return app
 
 
 async def _load(state: ServerState, load: Callable[[], Reranker]) -> None:

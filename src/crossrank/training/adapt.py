@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from crossrank.cascade import FIRST_PASS_FOLDER
 from crossrank.corpora import SourceDocument, read_collection
 from crossrank.errors import InputError, QueryTruncatedWarning
 from crossrank.outputs import MODEL, check_output, mark_output, write_atomic
@@ -35,8 +36,6 @@ from crossrank.training.data import Group
 if TYPE_CHECKING:
     from crossrank.training.trainer import EpochResult
 
-FIRST_PASS = "first-pass"
-"""The adapted first-pass model's folder inside the output (`crossrank.cascade.default_first_pass` finds it)."""
 WORK = "adapt"
 """Where the pseudo-pairs and the run's record live inside the output."""
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -144,9 +143,7 @@ def adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None
 
 
 def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None]) -> Path:
-    from crossrank.basemodels import built_in_as_base, resolve_base
     from crossrank.training.data import with_teacher_scores
-    from crossrank.training.trainer import TrainConfig, train
 
     started = time.monotonic()
     deadline = started + config.minutes * 60
@@ -173,35 +170,7 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
     groups = with_teacher_scores(groups, config.teachers, show_progress=show_progress)
     say(f"teachers scored: {', '.join(config.teachers)} ({_minutes(started)} min so far)")
 
-    plans = [("full", out, str(resolve_base(config.base)), 1.0)]
-    if config.first_pass_base is not None:
-        tiny_base = (
-            built_in_as_base("crossrank-tiny")
-            if config.first_pass_base == "tiny"
-            else resolve_base(config.first_pass_base)
-        )
-        plans.insert(0, ("first pass", out / FIRST_PASS, str(tiny_base), 0.15))
-    histories: dict[str, list[EpochResult]] = {}
-    for label, folder, base, share in plans:
-        left = deadline - time.monotonic() - 120  # keep two minutes for export
-        budget = max(left * share, 30.0)
-        train_config = TrainConfig(
-            base=base,
-            out=str(folder),
-            lr=config.lr,
-            max_length=config.max_length,
-            seed=config.seed,
-            distill=config.distill,
-            threads=config.threads,
-            holdout=0.05,
-            base_name=config.base if label == "full" else config.first_pass_base,
-            sources=(config.docs,),
-            negatives=config.negatives,
-            teachers=config.teachers,
-        )
-        say(f"training the {label} model for at most {budget / 60:.1f} min")
-        histories[label] = train(groups, train_config, resume=True, show_progress=show_progress, time_limit_s=budget)
-        _finish(folder, groups, seed=config.seed, say=say)
+    histories = _train_models(config, groups, out=out, deadline=deadline, show_progress=show_progress, say=say)
     _write_card(out, config, documents=len(documents), groups=len(groups), histories=histories, started=started)
     say(f"adapted in {_minutes(started)} min: {out}")
     return out
@@ -268,7 +237,7 @@ def _write_card(
         f"and inverse-cloze sentences; {config.negatives} BM25 hard negatives each; teachers "
         f"{', '.join(config.teachers)}), in {_minutes(started)} minutes. No queries or judgements were used.",
         "",
-        f"- Full model: from `{config.base}`; first pass (`{FIRST_PASS}/`): from `{config.first_pass_base}`.",
+        f"- Full model: from `{config.base}`; first pass (`{FIRST_PASS_FOLDER}/`): from `{config.first_pass_base}`.",
         f"- Licence lineage: {base_licence}; teachers: all-MiniLM-L6-v2 (Apache-2.0), BM25 (no weights);",
         "  the documents: their owner's terms.",
         "",
@@ -291,3 +260,49 @@ def _jsonable(config: AdaptConfig) -> dict[str, object]:
 
 def _minutes(started: float) -> str:
     return f"{(time.monotonic() - started) / 60:.1f}"
+
+
+def _train_models(
+    config: AdaptConfig,
+    groups: Sequence[Group],
+    *,
+    out: Path,
+    deadline: float,
+    show_progress: bool,
+    say: Callable[[str], None],
+) -> dict[str, list[EpochResult]]:
+    """The first pass (15% of the time left) then the full model (the rest, less two minutes for export), each
+    resumed from its checkpoint, exported and calibrated; their training histories."""
+    from crossrank.basemodels import built_in_as_base, resolve_base
+    from crossrank.training.trainer import TrainConfig, train
+
+    plans = [("full", out, str(resolve_base(config.base)), 1.0)]
+    if config.first_pass_base is not None:
+        tiny_base = (
+            built_in_as_base("crossrank-tiny")
+            if config.first_pass_base == "tiny"
+            else resolve_base(config.first_pass_base)
+        )
+        plans.insert(0, ("first pass", out / FIRST_PASS_FOLDER, str(tiny_base), 0.15))
+    histories: dict[str, list[EpochResult]] = {}
+    for label, folder, base, share in plans:
+        left = deadline - time.monotonic() - 120  # keep two minutes for export
+        budget = max(left * share, 30.0)
+        train_config = TrainConfig(
+            base=base,
+            out=str(folder),
+            lr=config.lr,
+            max_length=config.max_length,
+            seed=config.seed,
+            distill=config.distill,
+            threads=config.threads,
+            holdout=0.05,
+            base_name=config.base if label == "full" else config.first_pass_base,
+            sources=(config.docs,),
+            negatives=config.negatives,
+            teachers=config.teachers,
+        )
+        say(f"training the {label} model for at most {budget / 60:.1f} min")
+        histories[label] = train(groups, train_config, resume=True, show_progress=show_progress, time_limit_s=budget)
+        _finish(folder, groups, seed=config.seed, say=say)
+    return histories
