@@ -123,10 +123,10 @@ def profile(reranker: Reranker, query: str, docs: list[str]) -> dict[str, float]
     encoded = reranker.encode(query, docs)
     tokenised = time.perf_counter()
     assert encoded.first_pass is not None
-    reranker.cascade.scorer.score_inputs([encoded.first_pass], [encoded.unique], raw=True, show_progress=False)
+    reranker.cascade.scorer.engine.score_inputs([encoded.first_pass], [encoded.unique], raw=True, show_progress=False)
     tiny = time.perf_counter()
     kept = np.arange(min(reranker.cascade.keep, encoded.unique))
-    reranker.score_inputs([encoded.pairs.select(kept)], [len(kept)], raw=False, show_progress=False)
+    reranker.engine.score_inputs([encoded.pairs.select(kept)], [len(kept)], raw=False, show_progress=False)
     full = time.perf_counter()
     begin_all = time.perf_counter()
     reranker.rerank_encoded([reranker.encode(query, docs)])

@@ -7,18 +7,18 @@ module imports no reranker; `Reranker` builds the first-pass model and hands it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from crossrank.engine import Engine
 from crossrank.errors import InputError
 from crossrank.fusion import fuse_with_first_stage
 from crossrank.models import default_model_dir
 from crossrank.ranking import Ranking, best_first
-from crossrank.tokenization import EncodedPairs, PairEncoder
+from crossrank.tokenization import PairEncoder
 from crossrank.types import ModelSpec
 
 AUTO = "auto"
@@ -35,21 +35,10 @@ SciFact at about a quarter of its latency (docs/benchmarks.md)."""
 
 
 class FirstPassScorer(Protocol):
-    """What the cascade needs of its first-pass model: its name, scores of encoded inputs, their activation."""
+    """What the cascade needs of its first-pass model: its name and the engine that scores and activates."""
 
     spec: ModelSpec
-
-    def score_inputs(
-        self,
-        parts: Sequence[EncodedPairs],
-        sizes: Sequence[int],
-        *,
-        raw: bool,
-        show_progress: bool,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> list[np.ndarray]: ...
-
-    def to_score(self, margins: np.ndarray, *, raw: bool) -> np.ndarray: ...
+    engine: Engine
 
 
 def default_first_pass(folder: Path) -> str | None:

@@ -316,7 +316,7 @@ class Reranker:
             self.encoder.encode(q, texts, window_overlap=self.window_overlap)
             for (q, _), texts in zip(groups, distinct, strict=True)
         ]
-        scores = self.score_inputs(parts, [len(t) for t in distinct], raw=raw, show_progress=show_progress)
+        scores = self.engine.score_inputs(parts, [len(t) for t in distinct], raw=raw, show_progress=show_progress)
         out = np.empty(len(pairs), dtype=np.float64)
         for (_, texts), unique, positions, part in zip(groups, distinct, by_query.values(), scores, strict=True):
             index = {t: i for i, t in enumerate(unique)}
@@ -338,16 +338,16 @@ class Reranker:
         cascading = [(i, e.first_pass) for i, e in enumerate(encoded) if e.first_pass is not None]
         if cascading and self.cascade is not None:
             sizes = [encoded[i].unique for i, _ in cascading]
-            scorer = self.cascade.scorer or self
-            margins = scorer.score_inputs(
+            first_engine = (self.cascade.scorer or self).engine
+            margins = first_engine.score_inputs(
                 [p for _, p in cascading], sizes, raw=True, show_progress=False, should_stop=should_stop
             )
             for (i, _), unique_margins in zip(cascading, margins, strict=True):
                 kept[i] = self.cascade.kept(unique_margins, encoded[i].slots)
-                first[i] = scorer.to_score(unique_margins[encoded[i].slots], raw=raw)
+                first[i] = first_engine.activation.apply(unique_margins[encoded[i].slots], raw=raw)
         needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
         parts = [e.pairs if len(n) == e.unique else e.pairs.select(n) for e, n in zip(encoded, needed, strict=True)]
-        scores = self.score_inputs(
+        scores = self.engine.score_inputs(
             parts, [len(n) for n in needed], raw=raw, show_progress=show_progress, should_stop=should_stop
         )
         first_name = None if self.cascade is None else self.cascade.first_name(self.spec)
@@ -363,20 +363,3 @@ class Reranker:
             )
             for i, (e, k, n, part) in enumerate(zip(encoded, kept, needed, scores, strict=True))
         ]
-
-    def to_score(self, margins: np.ndarray, *, raw: bool) -> np.ndarray:
-        """Margins (one logit, or positive minus negative) as this model reports scores: its calibration's
-        probabilities, the sigmoid without one, or the margins themselves with `raw` (or an identity head)."""
-        return self.engine.activation.apply(margins, raw=raw)
-
-    def score_inputs(
-        self,
-        parts: Sequence[EncodedPairs],
-        sizes: Sequence[int],
-        *,
-        raw: bool,
-        show_progress: bool,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> list[np.ndarray]:
-        """One score per document of each part (`sizes[k]` documents): the engine's work."""
-        return self.engine.score_inputs(parts, sizes, raw=raw, show_progress=show_progress, should_stop=should_stop)
