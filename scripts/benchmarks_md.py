@@ -71,7 +71,8 @@ def speed_table(speeds: list[dict[str, Any]]) -> list[str]:
             default = by_name["default path (static int8)"]
             alone = by_name["crossrank-default alone (float32)"]
             lines.append(
-                f"| {_machine(speed['machine'])} | {found['set']}, {found['pair_tokens']['median']} tokens "
+                f"| {_machine(speed['machine'])} | {found['set'].split(' (')[0]}, median {found['pair_tokens']['median']} "
+                "tokens a pair "
                 f"| {default['p50_ms']:.0f} ms | {default['times_faster_than_reference']:.1f}x "
                 f"| {alone['p50_ms'] / default['p50_ms']:.1f}x |"
             )
