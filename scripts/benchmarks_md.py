@@ -70,9 +70,9 @@ def speed_table(speeds: list[dict[str, Any]]) -> list[str]:
             by_name = {s["name"]: s for s in found["systems"]}
             default = by_name["default path (static int8)"]
             alone = by_name["crossrank-default alone (float32)"]
+            candidates = f"{found['set'].split(' (')[0]}, median {found['pair_tokens']['median']} tokens a pair"
             lines.append(
-                f"| {_machine(speed['machine'])} | {found['set'].split(' (')[0]}, median {found['pair_tokens']['median']} "
-                "tokens a pair "
+                f"| {_machine(speed['machine'])} | {candidates} "
                 f"| {default['p50_ms']:.0f} ms | {default['times_faster_than_reference']:.1f}x "
                 f"| {alone['p50_ms'] / default['p50_ms']:.1f}x |"
             )

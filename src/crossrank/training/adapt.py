@@ -176,8 +176,12 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
     return out
 
 
-def _finish(folder: Path, groups: Sequence[Group], *, seed: int, say: Callable[[str], None]) -> None:
-    """ONNX export (float32 and int8), static int8 scales and a calibration, both on held-out pseudo-groups."""
+def _finish(
+    folder: Path, groups: Sequence[Group], *, seed: int, base_calibration: Path | None, say: Callable[[str], None]
+) -> None:
+    """ONNX export (float32 and int8), static int8 scales fitted on held-out pseudo-pairs, and a calibration: the
+    base model's own where it has one (measured on Cranfield: ECE 0.018, against 0.092 for a fit on pseudo-pairs,
+    whose positives are far easier than a real query's), else a fit on held-out pseudo-pairs (rough)."""
     from crossrank.calibration import fit
     from crossrank.export.static_int8 import calibrate, scales_path
     from crossrank.models import read_spec
@@ -197,6 +201,10 @@ def _finish(folder: Path, groups: Sequence[Group], *, seed: int, say: Callable[[
         for text in (g.positive, *g.negatives[:1])
     ]
     calibrate(int8, feeds, quantile=0.99999, source=f"{len(feeds)} held-out pseudo-pairs").write(scales_path(int8))
+    if base_calibration is not None:
+        write_atomic(folder / "calibration.json", base_calibration.read_text(encoding="utf-8"))
+        say(f"{folder.name}: exported, int8 scales fitted on held-out pseudo-pairs, the base model's calibration kept")
+        return
     reranker = Reranker(folder, cascade_model=None, calibration=None)
     pairs = [(g.query, text, int(k == 0)) for g in heldout for k, text in enumerate((g.positive, *g.negatives))]
     logits = reranker.score([(q, t) for q, t, _ in pairs], raw=True)
@@ -286,6 +294,7 @@ def _train_models(
         plans.insert(0, ("first pass", out / FIRST_PASS_FOLDER, str(tiny_base), 0.15))
     histories: dict[str, list[EpochResult]] = {}
     for label, folder, base, share in plans:
+        base_name = config.base if label == "full" else config.first_pass_base
         left = deadline - time.monotonic() - 120  # keep two minutes for export
         budget = max(left * share, 30.0)
         train_config = TrainConfig(
@@ -297,12 +306,23 @@ def _train_models(
             distill=config.distill,
             threads=config.threads,
             holdout=0.05,
-            base_name=config.base if label == "full" else config.first_pass_base,
+            base_name=base_name,
             sources=(config.docs,),
             negatives=config.negatives,
             teachers=config.teachers,
         )
         say(f"training the {label} model for at most {budget / 60:.1f} min")
         histories[label] = train(groups, train_config, resume=True, show_progress=show_progress, time_limit_s=budget)
-        _finish(folder, groups, seed=config.seed, say=say)
+        _finish(folder, groups, seed=config.seed, base_calibration=_calibration_of(base_name), say=say)
     return histories
+
+
+def _calibration_of(base: str | None) -> Path | None:
+    """The calibration file the named base ships: the built-in models' ("default", "tiny"), a folder's own."""
+    from crossrank.models import built_in_dir
+
+    folder = {"default": built_in_dir("crossrank-default"), "tiny": built_in_dir("crossrank-tiny")}.get(
+        base or "", Path(base or "")
+    )
+    found = folder / "calibration.json"
+    return found if base and base != "minilm" and found.is_file() else None
