@@ -73,7 +73,8 @@ def card(folder: Path, facts: dict[str, Any]) -> str:
         f"{config['hidden_size']} wide, one relevance logit; window {settings['max_length']} tokens.",
         f"- Weights: `onnx/model_int8.onnx` ({size:.1f} MB), 8-bit per-column weights with smoothed activations.",
         "- Arithmetic: static int8 by default (activation scales fixed in `onnx/activation_scales.json`, fitted on "
-        f"{scales['source']}): a pair's score is the same in any batch and on the CPU kinds measured. "
+        f"{scales['source']}): a pair's score is the same in any batch, and at most ~2e-3 apart across the CPU "
+        "kinds measured. "
         '`backend="onnx"` runs the same weights in float32.',
         f"- Scores: probabilities of relevance by Platt scaling (`calibration.json`: scale {calibration['scale']:.3f},"
         f" bias {calibration['bias']:.3f}), fitted on {calibration['fitted_on']}; expected calibration error there "

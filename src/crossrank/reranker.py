@@ -59,7 +59,7 @@ class Reranker:
         model: a model folder, a Hugging Face hub id, or None for the built-in default.
         backend: "onnx" (float32 ONNX Runtime), "onnx-int8" (int8 arithmetic) or "torch"; None picks
             `crossrank.backends.default_backend`: static int8 for the built-in models (calibrated activation
-            scales: the same bits in any batch and on the CPU kinds measured), float32 for other models, whose
+            scales: the same bits in any batch, ~2e-3 apart across CPU kinds), float32 for other models, whose
             "onnx-int8" is dynamic int8 (scores ~0.02 apart between CPU kinds). A folder that ships only int8
             weights (the built-in models) runs them with float32 arithmetic under "onnx".
         max_length: token window per pair; defaults to the model's own.

@@ -14,7 +14,7 @@ BACKENDS = ("onnx", "onnx-int8", "torch")
 
 def default_backend(folder: Path) -> str:
     """`onnx-int8` for a folder whose int8 file ships calibrated activation scales (the built-in models: static
-    int8, the same bits in any batch and on the CPU kinds measured, ~2x faster than float32 with VNNI or AMX),
+    int8, the same bits in any batch, ~2e-3 apart across CPU kinds, ~2x faster than float32 with VNNI or AMX),
     `onnx` (float32) for every other model."""
     from crossrank.export.static_int8 import SCALES_FILE
 

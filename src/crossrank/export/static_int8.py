@@ -4,8 +4,8 @@ Dynamic int8 (`quantize_dynamic`) measures each activation tensor's range at run
 moved with its batch companions, and the range itself came out a few units apart on AVX2 and AVX-512
 kernels. With one scale and zero point per tensor fixed in the file, quantising is an elementwise rounding,
 the integer products are exact on every CPU, and a pair's score is a function of the pair alone: the same
-bits in any batch, with any thread count and (checked under emulation, `benchmarks/cross_cpu.py`) on AVX2 and
-AVX-512 kernels.
+bits in any batch and with any thread count. Across CPU kinds the float parts feeding the roundings differ in
+the last place, which flips a few roundings: up to ~2e-3 on an emulated AVX2 CPU (`benchmarks/cross_cpu.py`).
 
 The scales live beside the int8 file as `activation_scales.json`: the graph is rewritten at load, so one
 int8 file serves the float path (`crossrank.backends.dequantize`), dynamic int8 and static int8.
