@@ -15,7 +15,8 @@ from crossrank import Reranker
 from crossrank.server.state import ServerConfig
 from tests.server.live import LiveServer
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PROSE = Path(__file__).resolve().parents[1] / "docs" / "experiments" / "model-card-history.md"
+"""Real prose of many lengths, markdown and all: a record that no longer changes (the README does)."""
 QUERIES = [
     "how does the server batch concurrent requests",
     "what happens to long documents",
@@ -26,13 +27,13 @@ QUERIES = [
 
 
 def _paragraphs() -> list[str]:
-    """Real prose of many lengths: the README's paragraphs (markdown and all)."""
-    blocks = [re.sub(r"\s+", " ", b).strip() for b in README.read_text(encoding="utf-8").split("\n\n")]
+    """Real prose of many lengths: the paragraphs of `PROSE`."""
+    blocks = [re.sub(r"\s+", " ", b).strip() for b in PROSE.read_text(encoding="utf-8").split("\n\n")]
     return [b for b in blocks if len(b) > 40]
 
 
 def real_pairs() -> list[tuple[str, str]]:
-    """50 (query, passage) pairs: 5 queries x 10 README paragraphs."""
+    """50 (query, passage) pairs: 5 queries x 10 paragraphs."""
     paragraphs = _paragraphs()
     return [(q, paragraphs[(7 * i + 3 * j) % len(paragraphs)]) for i, q in enumerate(QUERIES) for j in range(10)]
 
