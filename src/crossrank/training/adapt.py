@@ -180,8 +180,8 @@ def _finish(
     folder: Path, groups: Sequence[Group], *, seed: int, base_calibration: Path | None, say: Callable[[str], None]
 ) -> None:
     """ONNX export (float32 and int8), static int8 scales fitted on held-out pseudo-pairs, and a calibration: the
-    base model's own where it has one (measured on Cranfield: ECE 0.018, against 0.092 for a fit on pseudo-pairs,
-    whose positives are far easier than a real query's), else a fit on held-out pseudo-pairs (rough)."""
+    base model's own where it has one (a fit on pseudo-pairs, whose positives are far easier than a real query's,
+    calibrated much worse: docs/experiments/adapt.md), else a fit on held-out pseudo-pairs (rough)."""
     from crossrank.calibration import fit
     from crossrank.export.static_int8 import calibrate, scales_path
     from crossrank.models import read_spec
