@@ -27,7 +27,7 @@ from onnx import TensorProto, helper
 
 from crossrank import Reranker
 from crossrank.backends.dequantize import float_graph
-from crossrank.export.static_int8 import ActivationScales, scales_path, static_graph
+from crossrank.export.static_int8 import static_graph
 from crossrank.models import default_model_dir
 from crossrank.tokenization import pad_batch
 
@@ -83,7 +83,7 @@ def graphs() -> dict[str, tuple[onnx.ModelProto, str]]:
         # float32 arithmetic: noise on every MatMul's input stands in for the previous product's reordering
         "onnx (float32)": (float_graph(int8_path), "MatMul"),
         "onnx-int8 (static int8, the default)": (
-            static_graph(int8_path, ActivationScales.read(scales_path(int8_path))),
+            static_graph(int8_path),
             "QuantizeLinear",
         ),
         "dynamic int8 (other models' onnx-int8)": (onnx.load(str(int8_path)), "DynamicQuantizeLinear"),

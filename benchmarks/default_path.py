@@ -30,6 +30,7 @@ from crossrank import Reranker
 from crossrank.corpora import load_dataset
 from crossrank.evaluation.harness import percentile
 from crossrank.machine import cpu_family, cpu_features, cpu_name
+from crossrank.outputs import write_atomic
 from crossrank.retrieval.bm25 import BM25Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,8 +89,8 @@ def _top100(queries: list[str], texts: list[str]) -> list[list[str]]:
     return [[texts[p] for p in hit.positions.tolist()] for hit in bm25.retrieve(queries, k=100)]
 
 
-def systems(threads: int) -> dict[str, Callable[[str, list[str]], Any]]:
-    """Each system as a function ranking one query's candidates."""
+def systems(threads: int) -> tuple[dict[str, Callable[[str, list[str]], Any]], Reranker, Reranker]:
+    """Each system as a function ranking one query's candidates; and the default path in int8 and in float32."""
     import torch
     from sentence_transformers import CrossEncoder
 
@@ -101,7 +102,7 @@ def systems(threads: int) -> dict[str, Callable[[str, list[str]], Any]]:
     alone = Reranker(cascade_model=None, threads=threads)
     alone_float = Reranker(backend="onnx", cascade_model=None, threads=threads)
     st = CrossEncoder(str(default_as_base()), device="cpu", max_length=alone.spec.max_length)
-    return dict(
+    run = dict(
         zip(
             SYSTEMS,
             [
@@ -114,6 +115,7 @@ def systems(threads: int) -> dict[str, Callable[[str, list[str]], Any]]:
             strict=True,
         )
     )
+    return run, default, default_float
 
 
 def profile(reranker: Reranker, query: str, docs: list[str]) -> dict[str, float]:
@@ -140,11 +142,14 @@ def profile(reranker: Reranker, query: str, docs: list[str]) -> dict[str, float]
     return steps
 
 
-def measure(name: str, queries: list[str], shortlists: list[list[str]], threads: int) -> dict[str, Any]:
+def measure(
+    name: str,
+    queries: list[str],
+    shortlists: list[list[str]],
+    loaded: tuple[dict[str, Callable[[str, list[str]], Any]], Reranker, Reranker],
+) -> dict[str, Any]:
     """p50/p95 of every system over the queries, the default path's profile and its top-10 agreement."""
-    run = systems(threads)
-    default = Reranker(threads=threads)
-    default_float = Reranker(backend="onnx", threads=threads)
+    run, default, default_float = loaded
     for system in run.values():  # warm up: first calls allocate
         system(queries[0], shortlists[0])
     times: dict[str, list[float]] = {s: [] for s in run}
@@ -201,8 +206,9 @@ def main() -> None:
         "cranfield (abstracts)": cranfield_set(DATASETS / "cranfield", queries=args.queries),
     }
     results = []
+    loaded = systems(args.threads)
     for name, (queries, shortlists) in sets.items():
-        found = measure(name, queries, shortlists, args.threads)
+        found = measure(name, queries, shortlists, loaded)
         results.append(found)
         print(f"\n{name}: {found['queries']} queries x 100, pair tokens median {found['pair_tokens']['median']}")
         for s in found["systems"]:
@@ -220,9 +226,7 @@ def main() -> None:
         "sets": results,
     }
     if args.out:
-        tmp = args.out.with_name(f".{args.out.name}.tmp")
-        tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(args.out)
+        write_atomic(args.out, json.dumps(body, indent=1) + "\n")
         print(f"\nwritten to {args.out}")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crossrank.corpora import titled
 from crossrank.export.static_int8 import calibrate, scales_path
 from crossrank.models import built_in_dir, read_spec
 from crossrank.tokenization import PairEncoder, load_tokenizer, pad_batch
@@ -43,7 +44,7 @@ def pairs(selqa: Path, scifact: Path, *, short: int, long: int, seed: int) -> li
         for line in handle:
             doc = json.loads(line)
             if doc["_id"] in docs:
-                corpus[doc["_id"]] = f"{doc['title']}. {doc['text']}" if doc.get("title") else doc["text"]
+                corpus[doc["_id"]] = titled(doc.get("title") or "", doc["text"])
     return chosen + [(queries[q], corpus[d]) for q, d in sorted(wanted)]
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from crossrank.errors import BackendUnavailable
 from crossrank.export.onnx import onnx_file
-from crossrank.export.static_int8 import ActivationScales, scales_path, static_graph
+from crossrank.export.static_int8 import scales_path, static_graph
 from crossrank.models import ships_int8_only
 from crossrank.types import ModelSpec
 
@@ -68,7 +68,7 @@ class OnnxBackend:
         self.arithmetic = "float32"
         source: Path | bytes = self.path
         if quantized and scales_path(self.path).is_file():
-            source = static_graph(self.path, ActivationScales.read(scales_path(self.path))).SerializeToString()
+            source = static_graph(self.path).SerializeToString()
             self.arithmetic = "static int8"
         elif quantized:
             self.arithmetic = "dynamic int8"

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from crossrank.outputs import write_atomic
+
 SCALES_FILE = "activation_scales.json"
 FORMAT = 1
 
@@ -34,15 +36,13 @@ class ActivationScales:
     """What the ranges were measured on (pairs, quantile), for the record."""
 
     def write(self, path: Path) -> None:
-        """Write as JSON, atomically (a temporary file renamed into place)."""
+        """Write as JSON, atomically."""
         body = {
             "format": FORMAT,
             "source": self.source,
             "scales": {name: [scale, zero] for name, (scale, zero) in sorted(self.scales.items())},
         }
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, json.dumps(body, indent=1) + "\n")
 
     @classmethod
     def read(cls, path: Path) -> ActivationScales:
@@ -98,13 +98,14 @@ def calibrate(
     return ActivationScales(scales=scales, source=source)
 
 
-def static_graph(int8_file: Path, scales: ActivationScales) -> Any:
+def static_graph(int8_file: Path) -> Any:
     """The dynamically quantised model in `int8_file` with each `DynamicQuantizeLinear` replaced by a
-    `QuantizeLinear` of its calibrated scale and zero point (which also stand in for its scale and zero
-    point outputs). Returns an `onnx.ModelProto`."""
+    `QuantizeLinear` of its calibrated scale and zero point (from the scales file beside it, which also stand
+    in for its scale and zero point outputs). Returns an `onnx.ModelProto`."""
     import onnx
     from onnx import numpy_helper
 
+    scales = ActivationScales.read(scales_path(int8_file))
     model = onnx.load(str(int8_file))
     nodes = []
     for node in model.graph.node:

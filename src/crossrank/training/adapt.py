@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from crossrank.cascade import FIRST_PASS_FOLDER
-from crossrank.corpora import SourceDocument, read_collection
+from crossrank.corpora import SourceDocument, read_collection, titled
 from crossrank.errors import InputError, QueryTruncatedWarning
 from crossrank.outputs import MODEL, check_output, mark_output, write_atomic
 from crossrank.training.data import Group
@@ -105,8 +105,7 @@ def pseudo_queries(
         rng.shuffle(readable)
         for k in readable[: max(per_document - len(made), 0)]:
             rest = " ".join(parts[:k] + parts[k + 1 :])
-            positive = f"{doc.title}. {rest}" if doc.title else rest
-            made.append(PseudoQuery(parts[k], positive, position, "cloze"))
+            made.append(PseudoQuery(parts[k], titled(doc.title, rest), position, "cloze"))
         out += made[:per_document]
     return out
 
@@ -117,7 +116,7 @@ def hard_negative_groups(
     """Each pseudo-query with `negatives` other documents from BM25's top 30 for it (the best first)."""
     from crossrank.retrieval.bm25 import BM25Retriever
 
-    texts = [f"{d.title}. {d.text}" if d.title else d.text for d in documents]
+    texts = [titled(d.title, d.text) for d in documents]
     bm25 = BM25Retriever.build(texts)
     hits = bm25.retrieve([q.query for q in queries], k=min(30, len(texts)))
     rng = random.Random(seed)

@@ -151,9 +151,9 @@ def browser_model(folder: Path, name: str, *, cache_dir: Path | None) -> bytes:
 
     int8 = folder / "onnx" / "model_int8.onnx"
     if default_backend(folder) == "onnx-int8":
-        from crossrank.export.static_int8 import ActivationScales, scales_path, static_graph
+        from crossrank.export.static_int8 import static_graph
 
-        return bytes(static_graph(int8, ActivationScales.read(scales_path(int8))).SerializeToString())
+        return bytes(static_graph(int8).SerializeToString())
     if ships_int8_only(folder):
         from crossrank.backends.dequantize import float_graph
 
