@@ -16,6 +16,7 @@ import pytest
 from crossrank import Reranker
 from crossrank.corpora import read_collection
 from crossrank.models import built_in_dir
+from crossrank.outputs import MARKER, MODEL, mark_output
 from crossrank.training.adapt import hard_negative_groups, pseudo_queries
 from tests.tiny_models import CORPUS
 
@@ -85,6 +86,14 @@ def test_adapt_learns_loads_resumes_and_guards_its_output(
 
     other = adapt(docs, out, base, "--negatives", "3")
     assert other.returncode == 2 and "other settings" in other.stderr and str(out) in other.stderr
+
+    trained = tmp_path / "trained"  # `crossrank train`'s output is a model folder too, but not adapt's to resume
+    trained.mkdir()
+    mark_output(trained, MODEL)
+    (trained / "training.json").write_text("{}")
+    refused = adapt(docs, trained, base)
+    assert refused.returncode == 2 and str(trained) in refused.stderr and "adapt did not make" in refused.stderr
+    assert sorted(p.name for p in trained.iterdir()) == sorted([MARKER, "training.json"])
 
     theirs = tmp_path / "theirs"
     theirs.mkdir()

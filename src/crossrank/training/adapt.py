@@ -29,8 +29,8 @@ import numpy as np
 
 from crossrank.cascade import FIRST_PASS_FOLDER
 from crossrank.corpora import SourceDocument, read_collection, titled
-from crossrank.errors import InputError, QueryTruncatedWarning
-from crossrank.outputs import MODEL, check_output, mark_output, write_atomic
+from crossrank.errors import InputError, OutputRefused, QueryTruncatedWarning
+from crossrank.outputs import MARKER, MODEL, check_output, mark_output, write_atomic
 from crossrank.training.data import Group
 
 if TYPE_CHECKING:
@@ -147,11 +147,13 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
     started = time.monotonic()
     deadline = started + config.minutes * 60
     out = check_output(Path(config.out), MODEL, inputs=[Path(config.docs)])
+    saved = out / WORK / "config.json"
+    if out.is_dir() and not saved.is_file() and any(p.name != MARKER for p in out.iterdir()):
+        # a `crossrank train` output (same kind): its checkpoint must not be resumed as this run's
+        raise OutputRefused(f"{out} holds a crossrank model that adapt did not make; rerun with a new --out")
     out.mkdir(parents=True, exist_ok=True)
     mark_output(out, MODEL)
-    work = out / WORK
-    work.mkdir(exist_ok=True)
-    saved = work / "config.json"
+    saved.parent.mkdir(exist_ok=True)
     if saved.is_file() and json.loads(saved.read_text(encoding="utf-8")) != _jsonable(config):
         raise InputError(f"{out} holds an adaptation with other settings; rerun with a new --out")
     write_atomic(saved, json.dumps(_jsonable(config), indent=2))
