@@ -268,12 +268,14 @@ class Reranker:
         seen: dict[str, int] = {}
         slots = np.array([seen.setdefault(t, len(seen)) for t in texts], dtype=np.int64)
         unique = list(seen)
-        pairs = self.encoder.encode(
-            query, unique, window_overlap=self.window_overlap, max_document_tokens=max_document_tokens
-        )
+        tokenised = self.encoder.tokenise(unique, max_document_tokens=max_document_tokens)
+        pairs = self.encoder.assemble(query, tokenised, window_overlap=self.window_overlap)
         first_pass = None
         if self.cascade is not None and len(texts) > self.cascade.keep:
-            first_pass = self.cascade.encoder.encode(query, unique, max_document_tokens=max_document_tokens)
+            first = self.cascade.encoder
+            if not first.same_tokens_as(self.encoder):  # a first pass with its own vocabulary tokenises again
+                tokenised = first.tokenise(unique, max_document_tokens=max_document_tokens)
+            first_pass = first.assemble(query, tokenised)
         assert pairs.pair_tokens is not None and pairs.document_tokens is not None
         return EncodedQuery(
             slots=slots,

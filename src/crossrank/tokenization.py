@@ -8,6 +8,8 @@ of the window and a `QueryTruncatedWarning` says so.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +83,14 @@ class EncodedPairs:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class TokenisedDocuments:
+    """Documents as tokens, before any window: `encodings[d]` document d's, `tokens[d]` how many it has."""
+
+    encodings: list[Encoding]
+    tokens: np.ndarray
+
+
 def concat(parts: Sequence[EncodedPairs], sizes: Sequence[int]) -> EncodedPairs:
     """One `EncodedPairs` of all parts; part k's owners are shifted past the `sizes` of the parts before it."""
     offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])[:-1]
@@ -101,8 +111,13 @@ class PairEncoder:
         self.max_length = max_length
         self.special_tokens = tokenizer.num_special_tokens_to_add(is_pair=True)
         self.pad_id = pad_id_of(tokenizer)
+        self._signature = hashlib.sha256(tokenizer.to_str().encode()).hexdigest()
         if max_length - self.special_tokens < 4:
             raise ModelError(f"max_length={max_length} leaves no room for text after special tokens")
+
+    def same_tokens_as(self, other: PairEncoder) -> bool:
+        """Whether `other` cuts text into the same tokens (then one `tokenise` serves both encoders)."""
+        return self.tokenizer is other.tokenizer or self._signature == other._signature
 
     def encode(
         self,
@@ -112,12 +127,26 @@ class PairEncoder:
         window_overlap: int | None = None,
         max_document_tokens: int | None = None,
     ) -> EncodedPairs:
-        """Encode one query against its documents.
+        """Encode one query against its documents: `tokenise`, then `assemble`."""
+        tokenised = self.tokenise(documents, max_document_tokens=max_document_tokens)
+        return self.assemble(query, tokenised, window_overlap=window_overlap)
+
+    def tokenise(self, documents: list[str], *, max_document_tokens: int | None = None) -> TokenisedDocuments:
+        """The documents' tokens (no special tokens), each first cut to `max_document_tokens` (Cohere's
+        `max_tokens_per_doc`); any encoder with `same_tokens_as` this one may assemble them."""
+        encodings = self.tokenizer.encode_batch(documents, add_special_tokens=False)
+        if max_document_tokens is not None:
+            for encoding in encodings:
+                if len(encoding.ids) > max_document_tokens:
+                    encoding.truncate(max_document_tokens)
+        return TokenisedDocuments(encodings, np.array([len(e.ids) for e in encodings], dtype=np.int64))
+
+    def assemble(self, query: str, documents: TokenisedDocuments, *, window_overlap: int | None = None) -> EncodedPairs:
+        """The model inputs of one query against tokenised documents, within this encoder's window (the
+        documents are left as they are: another window may assemble them again).
 
         `window_overlap=None` truncates each document to the window; an integer splits a long document
         into windows that overlap by that many tokens, each one input owned by the same document.
-        `max_document_tokens` first cuts every document to its first that many tokens (Cohere's
-        `max_tokens_per_doc`).
         """
         budget = self.max_length - self.special_tokens
         query_enc = self.tokenizer.encode(query, add_special_tokens=False)
@@ -135,12 +164,8 @@ class PairEncoder:
         stride = 0
         if window_overlap is not None:
             stride = max(0, min(window_overlap, doc_room // 2))
-        doc_encs = self.tokenizer.encode_batch(documents, add_special_tokens=False)
-        if max_document_tokens is not None:
-            for doc_enc in doc_encs:
-                if len(doc_enc.ids) > max_document_tokens:
-                    doc_enc.truncate(max_document_tokens)
-        document_tokens = np.array([len(d.ids) for d in doc_encs], dtype=np.int64)
+        doc_encs = documents.encodings
+        document_tokens = documents.tokens
         pair_tokens = document_tokens + query_tokens + self.special_tokens
 
         ids: list[list[int]] = []
@@ -211,5 +236,6 @@ def _pieces(document: Encoding, room: int, *, stride: int, windows: bool) -> lis
     the overlapping windows after it)."""
     if len(document.ids) <= room:
         return [document]
+    document = copy.copy(document)  # the caller's encoding stays whole for another window
     document.truncate(room, stride=stride)
     return [document, *document.overflowing] if windows else [document]

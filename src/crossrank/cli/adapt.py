@@ -34,9 +34,17 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the first-pass model to start from: tiny (crossrank-tiny), a folder, or none (no cascade)",
     )
     adapt.add_argument("--queries-per-document", type=positive_int, default=2, help="pseudo-queries per document")
+    adapt.add_argument(
+        "--max-queries", type=positive_int, default=2000, help="most pseudo-queries (a seeded sample) to train on"
+    )
     adapt.add_argument("--negatives", type=positive_int, default=4, help="hard negatives per pseudo-query")
-    adapt.add_argument("--teacher", type=teacher_list, default=["biencoder", "bm25"], help="teachers, fused")
-    adapt.add_argument("--lr", type=float, default=3e-5, help="peak learning rate of both models")
+    adapt.add_argument(
+        "--teacher",
+        type=teacher_list,
+        default=None,
+        help="teachers, fused (default: biencoder,bm25, and default when the base is the built-in model)",
+    )
+    adapt.add_argument("--lr", type=float, default=5e-5, help="peak learning rate of both models")
     adapt.add_argument("--max-length", type=positive_int, default=256, help="token window per pair")
     adapt.add_argument("--seed", type=int, default=0, help="seed of the pseudo-queries and the training")
     adapt.add_argument("--threads", type=positive_int, default=None, help="torch threads")
@@ -55,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
         first_pass_base=None if args.first_pass_base == "none" else args.first_pass_base,
         minutes=args.minutes,
         queries_per_document=args.queries_per_document,
+        max_queries=args.max_queries,
         negatives=args.negatives,
-        teachers=tuple(args.teacher),
+        teachers=None if args.teacher is None else tuple(args.teacher),
         max_length=args.max_length,
         lr=args.lr,
         seed=args.seed,

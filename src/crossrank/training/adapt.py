@@ -3,7 +3,7 @@
 1. Pseudo-queries from each document: its title (the positive is the text without it) and inverse-cloze
    sentences from the part the model reads (the positive is the document with that sentence removed).
 2. Hard negatives: the other documents BM25 ranks highest for the pseudo-query.
-3. Teacher labels: the teachers' scores of every group (bi-encoder and BM25 by default, fused), cached.
+3. Teacher labels: the teachers' scores of every group (bi-encoder, BM25 and a built-in base; fused), cached.
 4. Distillation into both models of the default path: crossrank-tiny (the first pass) and the built-in model
    (or `--base`), each starting from its shipped weights; then ONNX export, static int8 scales and a
    calibration, both fitted on held-out pseudo-groups.
@@ -52,13 +52,19 @@ class AdaptConfig:
     first_pass_base: str | None = "tiny"
     minutes: float = 40.0
     queries_per_document: int = 2
+    max_queries: int = 2000
     negatives: int = 4
-    teachers: tuple[str, ...] = ("biencoder", "bm25")
+    teachers: tuple[str, ...] | None = None
     distill: float = 0.5
     max_length: int = 256
-    lr: float = 3e-5
+    lr: float = 5e-5
     seed: int = 0
     threads: int | None = None
+
+    @property
+    def teacher_names(self) -> tuple[str, ...]:
+        """The teachers given, else `default_teachers` of the base."""
+        return self.teachers or default_teachers(self.base)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +139,22 @@ def hard_negative_groups(
     return groups
 
 
+def default_teachers(base: str) -> tuple[str, ...]:
+    """The bi-encoder and BM25 bring what the collection's words and meanings say; the built-in model, when it is
+    the base, joins them, so the fused target keeps what the base already ranks well (a base under other terms,
+    e.g. `minilm` for a model free of crossrank-default's, never learns from crossrank-default)."""
+    return ("biencoder", "bm25", "default") if base == "default" else ("biencoder", "bm25")
+
+
+def capped(queries: Sequence[PseudoQuery], *, most: int, seed: int) -> list[PseudoQuery]:
+    """At most `most` pseudo-queries, a seeded sample in collection order: teachers then score only what the
+    time budget can train (two cores train ~2,000 groups of the built-in model in 40 minutes)."""
+    if len(queries) <= most:
+        return list(queries)
+    keep = sorted(random.Random(seed).sample(range(len(queries)), most))
+    return [queries[k] for k in keep]
+
+
 def adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None]) -> Path:
     """Run (or resume) the adaptation into `config.out`; return the output folder. A pseudo-query longer than
     a quarter of the window is cut without a warning per pair (an inverse-cloze sentence may be long)."""
@@ -163,13 +185,15 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
         raise InputError(f"{config.docs}: {len(documents)} documents with text; adapting needs at least 10")
     say(f"{len(documents)} documents ({len(skipped)} files skipped)")
     queries = pseudo_queries(documents, per_document=config.queries_per_document, seed=config.seed)
+    queries = capped(queries, most=config.max_queries, seed=config.seed)
     groups = hard_negative_groups(documents, queries, negatives=config.negatives, seed=config.seed)
     kinds = {k: sum(g.source == k for g in groups) for k in ("title", "heading", "first sentence", "cloze")}
     say(f"{len(groups)} pseudo-queries with {config.negatives} hard negatives each ({kinds})")
     if len(groups) < 20:
         raise InputError(f"{config.docs}: only {len(groups)} pseudo-queries could be made; adapting needs 20")
-    groups = with_teacher_scores(groups, config.teachers, show_progress=show_progress)
-    say(f"teachers scored: {', '.join(config.teachers)} ({_minutes(started)} min so far)")
+    teachers = config.teacher_names
+    groups = with_teacher_scores(groups, teachers, show_progress=show_progress)
+    say(f"teachers scored: {', '.join(teachers)} ({_minutes(started)} min so far)")
 
     histories = _train_models(config, groups, out=out, deadline=deadline, show_progress=show_progress, say=say)
     _write_card(out, config, documents=len(documents), groups=len(groups), histories=histories, started=started)
@@ -244,10 +268,10 @@ def _write_card(
         "",
         f"Made by `crossrank adapt` from {documents} documents alone ({groups} pseudo-queries: titles, headings",
         f"and inverse-cloze sentences; {config.negatives} BM25 hard negatives each; teachers "
-        f"{', '.join(config.teachers)}), in {_minutes(started)} minutes. No queries or judgements were used.",
+        f"{', '.join(config.teacher_names)}), in {_minutes(started)} minutes. No queries or judgements were used.",
         "",
         f"- Full model: from `{config.base}`; first pass (`{FIRST_PASS_FOLDER}/`): from `{config.first_pass_base}`.",
-        f"- Licence lineage: {base_licence}; teachers: all-MiniLM-L6-v2 (Apache-2.0), BM25 (no weights);",
+        f"- Licence lineage: {base_licence}; teachers: {_teacher_licences(config.teacher_names)};",
         "  the documents: their owner's terms.",
         "",
         "| model | epochs | held-out MRR | seconds |",
@@ -260,9 +284,18 @@ def _write_card(
     write_atomic(out / "README.md", "\n".join(lines) + "\n")
 
 
+def _teacher_licences(teachers: Sequence[str]) -> str:
+    known = {
+        "biencoder": "all-MiniLM-L6-v2 (Apache-2.0)",
+        "bm25": "BM25 (no weights)",
+        "default": "crossrank-default (CC BY-NC)",
+    }
+    return ", ".join(known.get(t, f"{t} (see its package)") for t in teachers)
+
+
 def _jsonable(config: AdaptConfig) -> dict[str, object]:
     body = asdict(config)
-    body["teachers"] = list(config.teachers)
+    body["teachers"] = list(config.teacher_names)
     body.pop("minutes")  # a rerun may bring another budget
     return body
 
@@ -310,7 +343,7 @@ def _train_models(
             base_name=base_name,
             sources=(config.docs,),
             negatives=config.negatives,
-            teachers=config.teachers,
+            teachers=config.teacher_names,
         )
         say(f"training the {label} model for at most {budget / 60:.1f} min")
         histories[label] = train(groups, train_config, resume=True, show_progress=show_progress, time_limit_s=budget)
