@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from crossrank.errors import BackendUnavailable
+from crossrank.export.cls_only import cls_only
 from crossrank.export.onnx import onnx_file
 from crossrank.export.static_int8 import scales_path, static_graph
 from crossrank.models import ships_int8_only
@@ -45,6 +46,36 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+Arithmetic = Literal["float32", "static int8", "dynamic int8"]
+
+
+def arithmetic_of(path: Path, *, quantized: bool) -> Arithmetic:
+    """What an ONNX file runs as: int8 with activation scales beside it is static int8, without them dynamic."""
+    if not quantized:
+        return "float32"
+    return "static int8" if scales_path(path).is_file() else "dynamic int8"
+
+
+def runtime_graph(path: Path, arithmetic: Arithmetic, *, int8_weights: bool, keep_int8_weights: bool = False) -> bytes:
+    """The serialised graph a session runs: the file as it is for dynamic int8; for static int8 and float32
+    (from an int8-only file, `int8_weights`, dequantised unless `keep_int8_weights`) the rewritten graph with
+    its last layer cut to the first token (`crossrank.export.cls_only`: the same bits, less work)."""
+    import onnx
+
+    if arithmetic == "dynamic int8":
+        return path.read_bytes()
+    if arithmetic == "static int8":
+        model = static_graph(path)
+    elif int8_weights:
+        from crossrank.backends.dequantize import float_graph
+
+        model = float_graph(path, keep_int8_weights=keep_int8_weights)
+    else:
+        model = onnx.load(str(path))
+    cls_only(model)
+    return bytes(model.SerializeToString())
+
+
 class OnnxBackend:
     """Runs a cross-encoder with ONNX Runtime's CPU provider, `workers` batches at once, one thread each.
 
@@ -64,19 +95,9 @@ class OnnxBackend:
         self.name = "onnx-int8" if quantized else "onnx"
         self.path = onnx_file(Path(spec.path), spec.name, quantized=quantized, cache_dir=cache_dir)
         self.workers = threads if threads is not None else available_cpus()
-        self.max_batch: int | None = None
-        self.arithmetic = "float32"
-        source: Path | bytes = self.path
-        if quantized and scales_path(self.path).is_file():
-            source = static_graph(self.path).SerializeToString()
-            self.arithmetic = "static int8"
-        elif quantized:
-            self.arithmetic = "dynamic int8"
-            self.max_batch = 1
-        elif ships_int8_only(Path(spec.path)):
-            from crossrank.backends.dequantize import float_graph
-
-            source = float_graph(self.path).SerializeToString()
+        self.arithmetic = arithmetic_of(self.path, quantized=quantized)
+        self.max_batch: int | None = 1 if self.arithmetic == "dynamic int8" else None
+        source = runtime_graph(self.path, self.arithmetic, int8_weights=ships_int8_only(Path(spec.path)))
         self.session = open_session(source, threads=1)
         self.input_names = [i.name for i in self.session.get_inputs()]
 

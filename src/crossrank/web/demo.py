@@ -146,16 +146,13 @@ def browser_model(folder: Path, name: str, *, cache_dir: Path | None) -> bytes:
     where the folder ships activation scales (the built-in models), else float32 (int8-only weights kept
     8-bit behind `DequantizeLinear`; any other model its float32 ONNX file, exported if needed)."""
     from crossrank.backends import default_backend
+    from crossrank.backends.onnx import arithmetic_of, runtime_graph
     from crossrank.export.onnx import onnx_file
     from crossrank.models import ships_int8_only
 
     int8 = folder / "onnx" / "model_int8.onnx"
     if default_backend(folder) == "onnx-int8":
-        from crossrank.export.static_int8 import static_graph
-
-        return bytes(static_graph(int8).SerializeToString())
+        return runtime_graph(int8, arithmetic_of(int8, quantized=True), int8_weights=True)
     if ships_int8_only(folder):
-        from crossrank.backends.dequantize import float_graph
-
-        return bytes(float_graph(int8, keep_int8_weights=True).SerializeToString())
-    return onnx_file(folder, name, quantized=False, cache_dir=cache_dir).read_bytes()
+        return runtime_graph(int8, "float32", int8_weights=True, keep_int8_weights=True)
+    return runtime_graph(onnx_file(folder, name, quantized=False, cache_dir=cache_dir), "float32", int8_weights=False)
