@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 from tests.tiny_models import build_bert_family, build_xlmr
+
+if TYPE_CHECKING:
+    from crossrank import Reranker
 
 CROSS_CPU_BOUND = 2e-4
 """How far float32 arithmetic may move a score between CPU kinds (benchmarks/cross_cpu.py measured 1.4e-5)."""
@@ -102,3 +106,25 @@ def tiny_electra(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_xlmr(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_xlmr(tmp_path_factory.mktemp("tiny-xlmr"), seed=3)
+
+
+REWRITE_QUERY = "how do wings make lift"
+REWRITE_DOCUMENTS = [
+    "A wing makes lift by turning the air that flows past it downwards.",
+    "Lift.",
+    "Pressure below the wing is higher than above it, and the difference holds the aircraft up in the air " * 3,
+    "Bread is baked from flour, water and yeast.",
+]
+
+
+def graph_logits(model: Any, reranker: Reranker) -> np.ndarray:
+    """An ONNX graph's (`onnx.ModelProto`) logits for a few documents of mixed lengths in one padded batch, fed
+    as `reranker` encodes them: what a graph rewrite must leave unchanged."""
+    from crossrank.backends.onnx import open_session
+    from crossrank.tokenization import pad_batch
+
+    pairs = reranker.encoder.encode(REWRITE_QUERY, REWRITE_DOCUMENTS)
+    feed = pad_batch(pairs, None, pad_id=reranker.encoder.pad_id)
+    session = open_session(model.SerializeToString(), threads=1)
+    names = [i.name for i in session.get_inputs()]
+    return np.asarray(session.run(["logits"], {n: feed[n] for n in names})[0])

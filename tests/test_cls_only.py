@@ -11,29 +11,11 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.backends.dequantize import float_graph
-from crossrank.backends.onnx import open_session
 from crossrank.export.cls_only import cls_only
 from crossrank.export.onnx import onnx_file
 from crossrank.export.static_int8 import static_graph
 from crossrank.models import built_in_dir
-from crossrank.tokenization import pad_batch
-
-QUERY = "how do wings make lift"
-DOCUMENTS = [
-    "A wing makes lift by turning the air that flows past it downwards.",
-    "Lift.",
-    "Pressure below the wing is higher than above it, and the difference holds the aircraft up in the air " * 3,
-    "Bread is baked from flour, water and yeast.",
-]
-
-
-def logits_of(model: onnx.ModelProto, reranker: Reranker) -> np.ndarray:
-    """The graph's logits for the documents in one padded batch of mixed lengths."""
-    pairs = reranker.encoder.encode(QUERY, DOCUMENTS)
-    feed = pad_batch(pairs, None, pad_id=reranker.encoder.pad_id)
-    session = open_session(model.SerializeToString(), threads=1)
-    names = [i.name for i in session.get_inputs()]
-    return np.asarray(session.run(["logits"], {n: feed[n] for n in names})[0])
+from tests.conftest import graph_logits
 
 
 @pytest.mark.parametrize("name", ["crossrank-tiny", "crossrank-default"])
@@ -44,7 +26,7 @@ def test_built_in_graphs_give_the_same_bits_with_the_last_layer_cut(name: str, g
     assert cls_only(cut)
     assert sum(n.op_type == "Slice" for n in cut.graph.node) == sum(n.op_type == "Slice" for n in whole.graph.node) + 2
     reranker = Reranker(name, cascade_model=None)
-    assert np.array_equal(logits_of(whole, reranker), logits_of(cut, reranker))
+    assert np.array_equal(graph_logits(whole, reranker), graph_logits(cut, reranker))
 
 
 @pytest.mark.parametrize("family", ["tiny_bert", "tiny_bert_two_logits", "tiny_electra", "tiny_xlmr"])
@@ -56,7 +38,7 @@ def test_float_exports_of_each_family_give_the_same_bits(
     whole, cut = onnx.load(str(path)), onnx.load(str(path))
     assert cls_only(cut), f"{family}: the head was not recognised"
     reranker = Reranker(folder, backend="onnx", cache_dir=cache_dir)
-    assert np.array_equal(logits_of(whole, reranker), logits_of(cut, reranker))
+    assert np.array_equal(graph_logits(whole, reranker), graph_logits(cut, reranker))
 
 
 def test_a_graph_that_also_returns_the_last_hidden_states_is_left_alone() -> None:

@@ -139,4 +139,3 @@ def _scalar_constants(graph: Any) -> dict[str, int]:
 
 def _axis(node: Any) -> int:
     return next((int(a.i) for a in node.attribute if a.name == "axis"), 0)
-

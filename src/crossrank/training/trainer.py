@@ -191,6 +191,7 @@ class _Run:
             model_config.num_hidden_layers = config.num_layers
         with hf_quiet():
             model = AutoModelForSequenceClassification.from_pretrained(str(base), config=model_config)
+        model.to("cuda" if torch.cuda.is_available() else "cpu")  # a GPU when torch sees one
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
         params = [
             {
@@ -217,11 +218,11 @@ class _Checkpoint:
         """Load the saved state into `run` and return where it stood (a fresh state when there is none)."""
         if not (self.folder / "state.pt").is_file():
             return TrainState()
-        saved = self.torch.load(self.folder / "state.pt", weights_only=False)
+        saved = self.torch.load(self.folder / "state.pt", weights_only=False, map_location=_device(run.model))
         run.model.load_state_dict(saved["model"])
         run.optimizer.load_state_dict(saved["optimizer"])
         run.scheduler.load_state_dict(saved["scheduler"])
-        self.torch.set_rng_state(saved["torch_rng"])
+        self.torch.set_rng_state(saved["torch_rng"].cpu())
         state = TrainState.from_saved(saved["state"])
         log.info("resumed at epoch %d, group %d", state.epoch, state.cursor)
         return state
@@ -279,7 +280,7 @@ def _loss(kind: Loss, torch: Any) -> Callable[[Any], Any]:
     """Logits of shape (groups, 1 + negatives), positive in column 0 -> mean loss per group."""
     if kind == "listwise":
         return lambda logits: torch.nn.functional.cross_entropy(
-            logits, torch.zeros(len(logits), dtype=torch.long), reduction="sum"
+            logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device), reduction="sum"
         )
     if kind == "bce":
 
@@ -298,7 +299,7 @@ def _distill_loss(groups: Sequence[Group], logits: Any, torch: Any) -> Any:
     """Summed KL(teacher || model) over the groups' softmax distributions."""
     if any(g.teacher is None for g in groups):
         raise InputError("distillation needs teacher scores on every group (crossrank train --teacher ...)")
-    teacher = torch.tensor([g.teacher for g in groups], dtype=logits.dtype)
+    teacher = torch.tensor([g.teacher for g in groups], dtype=logits.dtype, device=logits.device)
     teacher = (teacher - teacher.mean(dim=1, keepdim=True)) / (teacher.std(dim=1, keepdim=True) + 1e-6) * 3.0
     return torch.nn.functional.kl_div(
         torch.log_softmax(logits, dim=1), torch.log_softmax(teacher, dim=1), log_target=True, reduction="sum"
@@ -334,7 +335,8 @@ def _step(
                 break
             end += 1
         batch = pad_batch(concat(encoded[start:end], [width] * (end - start)), pad_id=encoder.pad_id)
-        logits = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.view(end - start, width)
+        inputs = {k: torch.from_numpy(v).to(_device(model)) for k, v in batch.items()}
+        logits = model(**inputs).logits.view(end - start, width)
         loss = loss_fn(logits)
         if config.distill > 0:
             loss = (1 - config.distill) * loss + config.distill * _distill_loss(groups[start:end], logits, torch)
@@ -356,12 +358,18 @@ def evaluate_groups(model: Any, groups: Sequence[Group], encoder: PairEncoder, t
         for group in groups:
             pairs = encoder.encode(group.query, [group.positive, *group.negatives])
             batch = pad_batch(pairs, pad_id=encoder.pad_id)
-            scores = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits[:, 0].numpy()
+            inputs = {k: torch.from_numpy(v).to(_device(model)) for k, v in batch.items()}
+            scores = model(**inputs).logits[:, 0].float().cpu().numpy()
             rank = 1 + int(np.sum(scores[1:] >= scores[0]))
             hits += rank == 1
             reciprocal += 1.0 / rank
     model.train()
     return hits / len(groups), reciprocal / len(groups)
+
+
+def _device(model: Any) -> Any:
+    """Where the model's weights live (the CPU, or the GPU `_Run.start` chose)."""
+    return next(model.parameters()).device
 
 
 def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history: list[EpochResult]) -> None:
