@@ -45,3 +45,11 @@ def test_the_default_path_tokenises_each_document_once_and_each_window_cuts_its_
     assert long_pairs.ids == full.encode("wings lift", documents, window_overlap=8, max_document_tokens=100).ids
     assert [len(e.ids) for e in shared.encodings] == shared.tokens.tolist() == [2, 100, 0, 20]
     assert max(len(ids) for ids in short_pairs.ids) == 24 and long_pairs.owner.tolist().count(1) > 1
+
+
+def test_the_last_round_of_batches_keeps_every_worker_busy() -> None:
+    """15 pairs of 100 tokens fit 5 to a 512-token batch: on two workers they go as two rounds of two batches."""
+    lengths = np.full(15, 100)
+    assert [len(b) for b in plan_batches(lengths, batch_size=32, token_budget=512, min_batches=1)] == [5, 5, 5]
+    assert [len(b) for b in plan_batches(lengths, batch_size=32, token_budget=512, min_batches=2)] == [4, 4, 4, 3]
+    assert [len(b) for b in plan_batches(lengths, batch_size=32, token_budget=512, min_batches=3)] == [5, 5, 5]

@@ -200,16 +200,28 @@ def plan_batches(lengths: np.ndarray, *, batch_size: int, token_budget: int, min
     """Group input positions into batches of similar length.
 
     Sorting by length keeps padding small; a batch closes when it holds `batch_size` inputs or when
-    padding everything to its longest input would pass `token_budget` tokens. `min_batches` caps the batch
-    size so that (inputs permitting) there are at least that many batches, one for each worker to run.
+    padding everything to its longest input would pass `token_budget` tokens. `min_batches` (the workers)
+    caps the batch size so that (inputs permitting) there are at least that many batches, and evens them out
+    so the last round of batches keeps every worker busy: 15 pairs that fit 5 to a batch go as 4 + 4 + 4 + 3
+    on two workers (two rounds of two), not 5 + 5 + 5 (a second round with one worker idle).
     """
     order = np.argsort(-lengths, kind="stable")
-    cap = max(1, min(batch_size, -(-len(order) // max(min_batches, 1))))
+    workers = max(min_batches, 1)
+    batches = _fill(order, lengths, cap=max(1, min(batch_size, -(-len(order) // workers))), budget=token_budget)
+    if len(batches) % workers and len(batches) < len(order):
+        rounds = -(-len(batches) // workers)
+        even = _fill(order, lengths, cap=max(1, -(-len(order) // (rounds * workers))), budget=token_budget)
+        batches = even if len(even) <= rounds * workers else batches
+    return batches
+
+
+def _fill(order: np.ndarray, lengths: np.ndarray, *, cap: int, budget: int) -> list[np.ndarray]:
+    """`order` cut into consecutive batches of at most `cap` inputs and `budget` padded tokens."""
     batches: list[np.ndarray] = []
     start = 0
     while start < len(order):
         longest = int(lengths[order[start]])
-        fit = max(1, min(cap, token_budget // max(longest, 1)))
+        fit = max(1, min(cap, budget // max(longest, 1)))
         batches.append(order[start : start + fit])
         start += fit
     return batches
