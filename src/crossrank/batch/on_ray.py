@@ -45,7 +45,7 @@ def run_ray(rows: Path, parts: Path, todo: Sequence[tuple[int, int, int]], job: 
         raise BackendUnavailable("ray", "ray", "ray") from exc
     if not todo:
         return
-    with _ray_session(ray, workers.ray_address, log=parts.parent / RAY_LOG):
+    with ray_session(ray, workers.ray_address, log=parts.parent / RAY_LOG):
         _map_chunks(ray, rows, parts, todo, job, workers)
 
 
@@ -54,7 +54,7 @@ RAY_LOG = "ray.log"
 
 
 @contextmanager
-def _ray_session(ray: Any, address: str | None, *, log: Path) -> Iterator[None]:
+def ray_session(ray: Any, address: str | None, *, log: Path) -> Iterator[None]:
     """Ray for the length of one job: started (or joined) here and shut down on every way out, Ctrl-C included,
     so no Ray process outlives the command; Ray's log lines go to `log`, not to the user's terminal. Ctrl-C
     during start-up is held until `ray.init` returns (interrupting it crashed the process) and then raised as

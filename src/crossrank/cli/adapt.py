@@ -48,6 +48,15 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     adapt.add_argument("--max-length", type=positive_int, default=256, help="token window per pair")
     adapt.add_argument("--seed", type=int, default=0, help="seed of the pseudo-queries and the training")
     adapt.add_argument("--threads", type=positive_int, default=None, help="torch threads")
+    adapt.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="score the teachers on Ray Data: a cluster address, or nothing for a local Ray on this machine",
+    )
+    adapt.add_argument("--actors", type=positive_int, default=1, help="Ray actors, each loading a teacher once")
     adapt.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     adapt.set_defaults(handler=run)
 
@@ -70,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         threads=args.threads,
+        ray=args.ray,
+        actors=args.actors,
     )
     out = adapt(config, show_progress=progress(args), say=lambda line: print(f"crossrank: {line}", file=sys.stderr))
     print(f"adapted model in {out}: Reranker({str(Path(out))!r}), crossrank serve --model {out}")

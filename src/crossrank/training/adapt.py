@@ -15,6 +15,7 @@ model's training continues from its checkpoint.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -31,7 +32,7 @@ from crossrank.cascade import FIRST_PASS_FOLDER
 from crossrank.corpora import SourceDocument, read_collection, titled
 from crossrank.errors import InputError, OutputRefused, QueryTruncatedWarning
 from crossrank.outputs import MARKER, MODEL, check_output, mark_output, write_atomic
-from crossrank.training.data import Group
+from crossrank.training.data import Group, TeacherScorer
 
 if TYPE_CHECKING:
     from crossrank.training.trainer import EpochResult
@@ -60,6 +61,8 @@ class AdaptConfig:
     lr: float = 5e-5
     seed: int = 0
     threads: int | None = None
+    ray: str | None = None  # teachers on Ray Data: "local" or a cluster address (None: here)
+    actors: int = 1
 
     @property
     def teacher_names(self) -> tuple[str, ...]:
@@ -192,13 +195,24 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
     if len(groups) < 20:
         raise InputError(f"{config.docs}: only {len(groups)} pseudo-queries could be made; adapting needs 20")
     teachers = config.teacher_names
-    groups = with_teacher_scores(groups, teachers, show_progress=show_progress)
+    groups = with_teacher_scores(groups, teachers, show_progress=show_progress, elsewhere=_on_ray(config, out))
     say(f"teachers scored: {', '.join(teachers)} ({_minutes(started)} min so far)")
 
     histories = _train_models(config, groups, out=out, deadline=deadline, show_progress=show_progress, say=say)
     _write_card(out, config, documents=len(documents), groups=len(groups), histories=histories, started=started)
     say(f"adapted in {_minutes(started)} min: {out}")
     return out
+
+
+def _on_ray(config: AdaptConfig, out: Path) -> TeacherScorer | None:
+    """The teachers' scoring on Ray Data when `config.ray` names where (Ray's log in OUT/adapt/ray.log)."""
+    if config.ray is None:
+        return None
+    from crossrank.batch.rows import Workers
+    from crossrank.training.on_ray import teacher_scores_on_ray
+
+    workers = Workers(ray_address=config.ray, actors=config.actors)
+    return functools.partial(teacher_scores_on_ray, workers=workers, log=out / WORK / "ray.log")
 
 
 def _finish(
@@ -296,7 +310,8 @@ def _teacher_licences(teachers: Sequence[str]) -> str:
 def _jsonable(config: AdaptConfig) -> dict[str, object]:
     body = asdict(config)
     body["teachers"] = list(config.teacher_names)
-    body.pop("minutes")  # a rerun may bring another budget
+    for key in ("minutes", "ray", "actors"):  # a rerun may bring another budget, or score elsewhere
+        body.pop(key)
     return body
 
 

@@ -113,6 +113,7 @@ def with_teacher_scores(
     *,
     show_progress: bool = False,
     cache_dir: Path | str | None = None,
+    elsewhere: TeacherScorer | None = None,
 ) -> list[Group]:
     """Score every group's passages with one teacher or a fusion of teachers, for distillation.
 
@@ -121,7 +122,7 @@ def with_teacher_scores(
     group's source). With several, each one's scores are
     standardised within the group and averaged, so no teacher dominates by its score range. Each teacher's
     scores are kept in the cache folder (`cache_dir`, see `crossrank.cache`), so a repeated or resumed run over
-    the same groups scores nothing again.
+    the same groups scores nothing again. `elsewhere` scores the teachers other than BM25 (on Ray, for `--ray`).
     """
     from crossrank.scorers import baseline_name
 
@@ -131,7 +132,7 @@ def with_teacher_scores(
         raise InputError(f"teachers are {', '.join(TEACHERS)}; got {', '.join(teachers) or 'none'}")
     fused = np.zeros((len(groups), 1 + len(groups[0].negatives) if groups else 0))
     for teacher in teachers:
-        for row, scores in enumerate(_cached_teacher_scores(groups, teacher, show_progress, cache_dir)):
+        for row, scores in enumerate(_cached_teacher_scores(groups, teacher, show_progress, cache_dir, elsewhere)):
             fused[row] += scores if len(teachers) == 1 else (scores - scores.mean()) / (scores.std() + 1e-6)
     fused /= len(teachers)
     return [
@@ -141,7 +142,11 @@ def with_teacher_scores(
 
 
 def _cached_teacher_scores(
-    groups: Sequence[Group], teacher: str, show_progress: bool, cache_dir: Path | str | None
+    groups: Sequence[Group],
+    teacher: str,
+    show_progress: bool,
+    cache_dir: Path | str | None,
+    elsewhere: TeacherScorer | None,
 ) -> list[np.ndarray]:
     """`_teacher_scores`, read from the cache folder when this teacher has scored these very groups before
     (all-mpnet-base-v2 over 1,200 groups takes ~17 min); written there atomically otherwise."""
@@ -155,7 +160,7 @@ def _cached_teacher_scores(
         flat = np.load(path)
         if flat.shape == (sum(sizes),):
             return np.split(flat, np.cumsum(sizes)[:-1])
-    scores = _teacher_scores(groups, teacher, show_progress=show_progress)
+    scores = _teacher_scores(groups, teacher, show_progress=show_progress, elsewhere=elsewhere)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -201,18 +206,49 @@ _TEACHER_PACKAGES = {
 }
 
 
-def _teacher_scores(groups: Sequence[Group], teacher: str, *, show_progress: bool) -> list[np.ndarray]:
-    """One teacher's raw scores for each group's (positive, *negatives)."""
+TeacherScorer = Callable[[Sequence[Group], str], list[np.ndarray]]
+"""Scores groups with one teacher other than BM25: here (`neural_teacher`) or elsewhere (Ray, `--ray`)."""
+
+
+def _teacher_scores(
+    groups: Sequence[Group], teacher: str, *, show_progress: bool, elsewhere: TeacherScorer | None
+) -> list[np.ndarray]:
+    """One teacher's raw scores for each group's (positive, *negatives). BM25 always runs here: its term
+    statistics come from all of a source's passages at once."""
     from crossrank.progress import progress_bar
 
+    if elsewhere is not None and teacher != "bm25":
+        return elsewhere(groups, teacher)
     with progress_bar(len(groups), f"teacher {teacher}", enabled=show_progress) as advance:
         if teacher == "bm25":
             return _bm25_scores(groups, advance)
-        if teacher == "default":
-            return _cross_encoder_scores(groups, advance)
-        from crossrank.scorers import BiEncoderScorer, load_baseline
+        return neural_teacher(teacher, show_progress=show_progress)(groups, advance)
 
-        scorer = load_baseline(teacher)
+
+def neural_teacher(
+    teacher: str, *, show_progress: bool = False
+) -> Callable[[Sequence[Group], Callable[[int], None]], list[np.ndarray]]:
+    """A teacher other than BM25, loaded once: a function scoring each group's (positive, *negatives) and
+    reporting progress per group (`show_progress`: a bar for the bi-encoder's one pass over the passages too)."""
+    if teacher == "default":
+        from crossrank.reranker import Reranker
+
+        reranker = Reranker(backend="onnx-int8", cascade_model=None)  # int8: fastest, a teacher needs no bitwise score
+
+        def cross_encoder(groups: Sequence[Group], advance: Callable[[int], None]) -> list[np.ndarray]:
+            out = []
+            for group in groups:
+                passages = (group.positive, *group.negatives)
+                out.append(np.array(reranker.score([(group.query, p) for p in passages], raw=True), dtype=np.float64))
+                advance(1)
+            return out
+
+        return cross_encoder
+    from crossrank.scorers import BiEncoderScorer, load_baseline
+
+    scorer = load_baseline(teacher)
+
+    def baseline(groups: Sequence[Group], advance: Callable[[int], None]) -> list[np.ndarray]:
         if isinstance(scorer, BiEncoderScorer):
             scorer.cache_documents([p for g in groups for p in (g.positive, *g.negatives)], show_progress=show_progress)
         out = []
@@ -224,18 +260,7 @@ def _teacher_scores(groups: Sequence[Group], teacher: str, *, show_progress: boo
             advance(1)
         return out
 
-
-def _cross_encoder_scores(groups: Sequence[Group], advance: Callable[[int], None]) -> list[np.ndarray]:
-    """The built-in cross-encoder's logits (int8 arithmetic: the fastest here, and a teacher needs no bitwise score)."""
-    from crossrank.reranker import Reranker
-
-    reranker = Reranker(backend="onnx-int8", cascade_model=None)  # a teacher scores every candidate
-    out = []
-    for group in groups:
-        passages = (group.positive, *group.negatives)
-        out.append(np.array(reranker.score([(group.query, p) for p in passages], raw=True), dtype=np.float64))
-        advance(1)
-    return out
+    return baseline
 
 
 def _bm25_scores(groups: Sequence[Group], advance: Callable[[int], None]) -> list[np.ndarray]:
