@@ -18,7 +18,7 @@ from tests.conftest import PINNED, pinned_pairs
 def test_int8_weights_read_back_within_one_quantisation_step(tiny_bert: Path, tmp_path: Path) -> None:
     from safetensors.numpy import load_file
 
-    from crossrank.training.trainer import export_onnx
+    from crossrank.export.onnx import export_onnx
 
     folder = Path(shutil.copytree(tiny_bert, tmp_path / "model"))
     export_onnx(folder)

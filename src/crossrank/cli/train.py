@@ -70,9 +70,10 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from crossrank.basemodels import resolve_base
+    from crossrank.export.onnx import export_onnx
     from crossrank.outputs import MODEL, check_output
     from crossrank.training.data import load_sources
-    from crossrank.training.trainer import export_onnx, train
+    from crossrank.training.trainer import train
 
     check_output(Path(args.out), MODEL, inputs=[Path(source) for source in args.data])
     log_training_to_stderr()

@@ -161,3 +161,15 @@ def _quiet(*names: str) -> Iterator[None]:
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
+
+
+def export_onnx(out: Path) -> list[Path]:
+    """Write onnx/model.onnx and onnx/model_int8.onnx (embeddings in int8 too, smoothed) beside the weights of a
+    trained model folder (`crossrank train` and `crossrank adapt` ship both)."""
+    from crossrank.export.calibration import calibration_feeds
+
+    target = out / "onnx"
+    target.mkdir(exist_ok=True)
+    export(out, target / "model.onnx")
+    quantize(target / "model.onnx", target / "model_int8.onnx", embeddings=True, calibration=calibration_feeds(out))
+    return [target / "model.onnx", target / "model_int8.onnx"]

@@ -1,5 +1,6 @@
 """The training loop: token-budget micro-batches of groups, gradient accumulation, held-out evaluation each
-epoch, checkpoint and resume, early stop, and export of the best model (HF folder + ONNX + int8).
+epoch, checkpoint and resume, early stop, and the best model saved as a Hugging Face folder (its ONNX files:
+`crossrank.export.onnx.export_onnx`). On a GPU when torch sees one.
 
 Losses: `listwise` (softmax cross-entropy over the positive and its negatives) or `bce` (pointwise); with
 `distill > 0`, a KL term pulls the model's distribution over each group towards a teacher's (the teacher's
@@ -335,8 +336,7 @@ def _step(
                 break
             end += 1
         batch = pad_batch(concat(encoded[start:end], [width] * (end - start)), pad_id=encoder.pad_id)
-        inputs = {k: torch.from_numpy(v).to(_device(model)) for k, v in batch.items()}
-        logits = model(**inputs).logits.view(end - start, width)
+        logits = _logits(model, batch, torch).view(end - start, width)
         loss = loss_fn(logits)
         if config.distill > 0:
             loss = (1 - config.distill) * loss + config.distill * _distill_loss(groups[start:end], logits, torch)
@@ -358,8 +358,7 @@ def evaluate_groups(model: Any, groups: Sequence[Group], encoder: PairEncoder, t
         for group in groups:
             pairs = encoder.encode(group.query, [group.positive, *group.negatives])
             batch = pad_batch(pairs, pad_id=encoder.pad_id)
-            inputs = {k: torch.from_numpy(v).to(_device(model)) for k, v in batch.items()}
-            scores = model(**inputs).logits[:, 0].float().cpu().numpy()
+            scores = _logits(model, batch, torch)[:, 0].float().cpu().numpy()
             rank = 1 + int(np.sum(scores[1:] >= scores[0]))
             hits += rank == 1
             reciprocal += 1.0 / rank
@@ -370,6 +369,11 @@ def evaluate_groups(model: Any, groups: Sequence[Group], encoder: PairEncoder, t
 def _device(model: Any) -> Any:
     """Where the model's weights live (the CPU, or the GPU `_Run.start` chose)."""
     return next(model.parameters()).device
+
+
+def _logits(model: Any, batch: dict[str, np.ndarray], torch: Any) -> Any:
+    """The model's logits for a padded batch, moved to the model's device."""
+    return model(**{k: torch.from_numpy(v).to(_device(model)) for k, v in batch.items()}).logits
 
 
 def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history: list[EpochResult]) -> None:
@@ -389,15 +393,3 @@ def _save_model(model: Any, base: Path, out: Path, config: TrainConfig, history:
     (out / "training.json").write_text(
         json.dumps({"config": asdict(config), "history": [asdict(h) for h in history]}, indent=2)
     )
-
-
-def export_onnx(out: Path) -> list[Path]:
-    """Write onnx/model.onnx and onnx/model_int8.onnx (embeddings in int8 too, smoothed) beside the weights."""
-    from crossrank.export.calibration import calibration_feeds
-    from crossrank.export.onnx import export, quantize
-
-    target = out / "onnx"
-    target.mkdir(exist_ok=True)
-    export(out, target / "model.onnx")
-    quantize(target / "model.onnx", target / "model_int8.onnx", embeddings=True, calibration=calibration_feeds(out))
-    return [target / "model.onnx", target / "model_int8.onnx"]
