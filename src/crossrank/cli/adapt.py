@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from crossrank.cli.common import HelpWithDefaults, log_training_to_stderr, positive_int, progress, teacher_list
+from crossrank.cli.common import (
+    HelpWithDefaults,
+    add_ray_arguments,
+    log_training_to_stderr,
+    positive_int,
+    progress,
+    teacher_list,
+)
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,15 +55,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     adapt.add_argument("--max-length", type=positive_int, default=256, help="token window per pair")
     adapt.add_argument("--seed", type=int, default=0, help="seed of the pseudo-queries and the training")
     adapt.add_argument("--threads", type=positive_int, default=None, help="torch threads")
-    adapt.add_argument(
-        "--ray",
-        nargs="?",
-        const="local",
-        default=None,
-        metavar="ADDRESS",
-        help="score the teachers on Ray Data: a cluster address, or nothing for a local Ray on this machine",
-    )
-    adapt.add_argument("--actors", type=positive_int, default=1, help="Ray actors, each loading a teacher once")
+    add_ray_arguments(adapt, what="score the teachers", each="a teacher")
     adapt.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     adapt.set_defaults(handler=run)
 

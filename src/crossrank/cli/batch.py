@@ -9,6 +9,7 @@ from pathlib import Path
 from crossrank.cli.common import (
     HelpWithDefaults,
     add_model_arguments,
+    add_ray_arguments,
     model_settings,
     positive_int,
     progress,
@@ -36,15 +37,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     batch.add_argument("--text-field", default="text", help="field holding the text in document objects")
     batch.add_argument("--top-k", type=positive_int, default=None, help="keep only each row's best K results")
     batch.add_argument("--chunk-rows", type=positive_int, default=64, help="rows per chunk (the unit of resuming)")
-    batch.add_argument(
-        "--ray",
-        nargs="?",
-        const="local",
-        default=None,
-        metavar="ADDRESS",
-        help="run on Ray Data: a cluster address, or nothing for a local Ray on this machine",
-    )
-    batch.add_argument("--actors", type=positive_int, default=1, help="Ray actors, each loading the model once")
+    add_ray_arguments(batch, what="run", each="the model")
     batch.add_argument("--cpus-per-actor", type=float, default=1.0, help="CPUs (and threads) per Ray actor")
     add_model_arguments(batch)
     batch.set_defaults(handler=run)

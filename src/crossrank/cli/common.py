@@ -111,6 +111,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
+def add_ray_arguments(parser: argparse.ArgumentParser, *, what: str, each: str) -> None:
+    """`--ray [ADDRESS]` and `--actors N`: run `what` on Ray Data, each actor loading `each` once."""
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help=f"{what} on Ray Data: a cluster address, or nothing for a local Ray on this machine",
+    )
+    parser.add_argument("--actors", type=positive_int, default=1, help=f"Ray actors, each loading {each} once")
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
