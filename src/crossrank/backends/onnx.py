@@ -56,14 +56,17 @@ def arithmetic_of(path: Path, *, quantized: bool) -> Arithmetic:
     return "static int8" if scales_path(path).is_file() else "dynamic int8"
 
 
-def runtime_graph(path: Path, arithmetic: Arithmetic, *, int8_weights: bool, keep_int8_weights: bool = False) -> bytes:
-    """The serialised graph a session runs: the file as it is for dynamic int8; for static int8 and float32
-    (from an int8-only file, `int8_weights`, dequantised unless `keep_int8_weights`) the rewritten graph with
-    its last layer cut to the first token (`crossrank.export.cls_only`: the same bits, less work)."""
+def runtime_graph(
+    path: Path, arithmetic: Arithmetic, *, int8_weights: bool, keep_int8_weights: bool = False
+) -> Path | bytes:
+    """What a session runs: the file as it is for dynamic int8; for static int8 and float32 (from an int8-only
+    file, `int8_weights`, dequantised unless `keep_int8_weights`) the rewritten graph with its last layer cut to
+    the first token (`crossrank.export.cls_only`: the same bits, less work). A float32 file whose weights live
+    outside it (models over 2 GB) runs as it is: its graph cannot be held in one serialised message."""
     import onnx
 
     if arithmetic == "dynamic int8":
-        return path.read_bytes()
+        return path
     if arithmetic == "static int8":
         model = static_graph(path)
     elif int8_weights:
@@ -71,6 +74,9 @@ def runtime_graph(path: Path, arithmetic: Arithmetic, *, int8_weights: bool, kee
 
         model = float_graph(path, keep_int8_weights=keep_int8_weights)
     else:
+        outline = onnx.load(str(path), load_external_data=False)
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in outline.graph.initializer):
+            return path
         model = onnx.load(str(path))
     cls_only(model)
     return bytes(model.SerializeToString())

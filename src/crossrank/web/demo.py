@@ -152,7 +152,11 @@ def browser_model(folder: Path, name: str, *, cache_dir: Path | None) -> bytes:
 
     int8 = folder / "onnx" / "model_int8.onnx"
     if default_backend(folder) == "onnx-int8":
-        return runtime_graph(int8, arithmetic_of(int8, quantized=True), int8_weights=True)
-    if ships_int8_only(folder):
-        return runtime_graph(int8, "float32", int8_weights=True, keep_int8_weights=True)
-    return runtime_graph(onnx_file(folder, name, quantized=False, cache_dir=cache_dir), "float32", int8_weights=False)
+        graph = runtime_graph(int8, arithmetic_of(int8, quantized=True), int8_weights=True)
+    elif ships_int8_only(folder):
+        graph = runtime_graph(int8, "float32", int8_weights=True, keep_int8_weights=True)
+    else:
+        graph = runtime_graph(
+            onnx_file(folder, name, quantized=False, cache_dir=cache_dir), "float32", int8_weights=False
+        )
+    return graph.read_bytes() if isinstance(graph, Path) else graph
