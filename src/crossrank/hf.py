@@ -56,8 +56,10 @@ def load_torch_model(folder: Path, *, task: str = "classify", attention: str | N
     try:
         with hf_quiet():
             auto = AutoModelForSequenceClassification if task == "classify" else AutoModel
-            options = {} if attention is None else {"attn_implementation": attention}
-            model = auto.from_pretrained(str(folder), **options)
+            if attention is None:
+                model = auto.from_pretrained(str(folder))
+            else:
+                model = auto.from_pretrained(str(folder), attn_implementation=attention)
     except Exception as exc:  # noqa: BLE001 - surface as one model error
         raise ModelError(f"transformers cannot load {folder}: {exc}") from exc
     return model.eval()
