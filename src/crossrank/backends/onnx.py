@@ -74,10 +74,9 @@ def runtime_graph(
 
         model = float_graph(path, keep_int8_weights=keep_int8_weights)
     else:
-        outline = onnx.load(str(path), load_external_data=False)
-        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in outline.graph.initializer):
+        model = onnx.load(str(path), load_external_data=False)  # inline weights are read all the same
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
             return path
-        model = onnx.load(str(path))
     cls_only(model)
     return bytes(model.SerializeToString())
 

@@ -56,9 +56,9 @@ RAY_LOG = "ray.log"
 @contextmanager
 def ray_session(ray: Any, address: str | None, *, log: Path) -> Iterator[None]:
     """Ray for the length of one job: started (or joined) here and shut down on every way out, Ctrl-C included,
-    so no Ray process outlives the command; Ray's log lines go to `log`, not to the user's terminal. Ctrl-C
-    during start-up is held until `ray.init` returns (interrupting it crashed the process) and then raised as
-    `KeyboardInterrupt`."""
+    so no Ray process outlives the command; Ray's log lines go to `log`, not to the user's terminal, and Ray Data
+    draws no progress bars. Ctrl-C during start-up is held until `ray.init` returns (interrupting it crashed the
+    process) and then raised as `KeyboardInterrupt`."""
     started = not ray.is_initialized()
     sys.stderr.flush()
     saved = os.dup(2)
@@ -73,6 +73,8 @@ def ray_session(ray: Any, address: str | None, *, log: Path) -> Iterator[None]:
                     logging_level=logging.WARNING,
                     include_dashboard=False,
                 )
+        ray.data.DataContext.get_current().enable_progress_bars = False  # one line per task on stderr otherwise
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         yield
     finally:
         try:
@@ -110,9 +112,6 @@ def _map_chunks(
     ray: Any, rows: Path, parts: Path, todo: Sequence[tuple[int, int, int]], job: BatchJob, workers: Workers
 ) -> None:
     """Score the pending chunks on Ray Data, one chunk a row, mapped by a pool of `_ChunkActor`s."""
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # one line per chunk on stderr otherwise
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     threads = max(1, int(workers.cpus_per_actor))
     settings = asdict(job)
     settings["model"] = {**settings["model"], "threads": threads}

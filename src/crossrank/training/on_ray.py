@@ -4,7 +4,6 @@ term statistics need all passages at once)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,6 @@ def teacher_scores_on_ray(groups: Sequence[Group], teacher: str, *, workers: Wor
     ]
     scores: list[np.ndarray | None] = [None] * len(groups)
     with ray_session(ray, workers.ray_address, log=log):
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
         mapped = ray.data.from_items(rows).map_batches(
             _TeacherActor,
             fn_constructor_kwargs={"teacher": teacher},
