@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crossrank.errors import BackendUnavailable
+from crossrank.export.attention import fuse_attention
 from crossrank.export.cls_only import cls_only
 from crossrank.export.onnx import onnx_file
 from crossrank.export.static_int8 import scales_path, static_graph
@@ -61,8 +62,9 @@ def runtime_graph(
 ) -> Path | bytes:
     """What a session runs: the file as it is for dynamic int8; for static int8 and float32 (from an int8-only
     file, `int8_weights`, dequantised unless `keep_int8_weights`) the rewritten graph with its last layer cut to
-    the first token (`crossrank.export.cls_only`: the same bits, less work). A float32 file whose weights live
-    outside it (models over 2 GB) runs as it is: its graph cannot be held in one serialised message."""
+    the first token (`crossrank.export.cls_only`: the same bits, less work), and for static int8 each
+    attention block in one operator (`crossrank.export.attention`: the same bits again). A float32 file whose
+    weights live outside it (models over 2 GB) runs as it is: its graph cannot be held in one serialised message."""
     import onnx
 
     if arithmetic == "dynamic int8":
@@ -78,6 +80,8 @@ def runtime_graph(
         if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
             return path
     cls_only(model)
+    if arithmetic == "static int8":  # bitwise batch-invariant there; float32 batches moved by ~1e-9 with it
+        fuse_attention(model)
     return bytes(model.SerializeToString())
 
 
