@@ -9,7 +9,9 @@ built once from the `attention_mask` input. The operator runs the same GEMM, mas
 same numbers, so every pair keeps its bits (`tests/test_attention_fusion.py`); it skips the transposes and the
 broadcast mask `Add` (~1.2x on the attention of 232-token pairs). A last layer cut to the first token
 (`crossrank.export.cls_only`) keeps its cut: the query projection is sliced to position 0 before the operator.
-A block of another shape (a `Div` by the scale, a scaled query) is left as it is.
+The mask is taken for a padding mask, as in the encoders this serves (BERT, ELECTRA, XLM-R); a decoder's block
+(rotary positions between the reshape and the product, a causal mask) does not have this shape. A graph with any
+block of another shape (a `Div` by the scale, a scaled query) is left as it is.
 """
 
 from __future__ import annotations
