@@ -51,6 +51,7 @@ def variants(int8: Path) -> dict[str, Any]:
         "+ first-token last layer": made(cut=True),
         "+ folded rescales": made(fold=True),
         "+ attention in one operator": made(attention=True),
+        "+ first two (shipped before)": made(cut=True, fold=True),
         "+ all three (shipped)": made(cut=True, fold=True, attention=True),
     }
 
