@@ -27,6 +27,7 @@ from onnx import TensorProto, helper
 
 from crossrank import Reranker
 from crossrank.backends.dequantize import float_graph
+from crossrank.export.attention import fuse_attention
 from crossrank.export.cls_only import cls_only
 from crossrank.export.static_int8 import static_graph
 from crossrank.models import default_model_dir
@@ -81,8 +82,9 @@ def graphs() -> dict[str, tuple[onnx.ModelProto, str]]:
     """Each arithmetic path of the built-in model, with the operator whose first input the noise model perturbs."""
     int8_path = default_model_dir() / "onnx" / "model_int8.onnx"
     float32, static = float_graph(int8_path), static_graph(int8_path)
-    cls_only(float32)  # the graphs the backends run (the rewrite changes no bit on one CPU)
+    cls_only(float32)  # the graphs the backends run (the rewrites change no bit on one CPU)
     cls_only(static)
+    fuse_attention(static)
     return {
         # float32 arithmetic: noise on every MatMul's input stands in for the previous product's reordering
         "onnx (float32)": (float32, "MatMul"),
