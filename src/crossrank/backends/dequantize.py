@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from crossrank.export.pruning import prune
+
 
 def dequantize(init: dict[str, np.ndarray], stem: str) -> np.ndarray:
     """The float32 tensor behind the 8-bit initializer `{stem}_quantized` (scale and zero point per column)."""
@@ -73,22 +75,6 @@ def float_graph(int8: Path, *, keep_int8_weights: bool = False) -> Any:
             )
             replaced[id(node)] = steps
             replaced[id(cast)] = replaced[id(rescale)] = []
-    nodes = [step for node in graph.node for step in replaced.get(id(node), [node])]
-    del graph.node[:]
-    graph.node.extend(_live(nodes, {o.name for o in graph.output}))
     graph.initializer.extend(new_init)
-    kept = [i for i in graph.initializer if i.name in {name for node in graph.node for name in node.input}]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    prune(graph, [step for node in graph.node for step in replaced.get(id(node), [node])])
     return model
-
-
-def _live(nodes: list[Any], outputs: set[str]) -> list[Any]:
-    """The nodes that some graph output depends on, in their original order."""
-    needed = set(outputs)
-    live: list[Any] = []
-    for node in reversed(nodes):
-        if any(out in needed for out in node.output):
-            live.append(node)
-            needed.update(node.input)
-    return live[::-1]

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from crossrank.export.pruning import prune
+
 _PREFIX = "crossrank_attention"
 
 
@@ -81,12 +83,7 @@ def fuse_attention(model: Any) -> int:
     nodes = [helper.make_node("Cast", ["attention_mask"], [mask], name=mask, to=TensorProto.INT32)]
     for node in graph.node:
         nodes += fused.get(id(node), []) if id(node) in dropped else [node]
-    del graph.node[:]
-    graph.node.extend(_live(nodes, [o.name for o in graph.output]))
-    used = {i for node in graph.node for i in node.input}
-    unused = [t for t in graph.initializer if t.name not in used]
-    for tensor in unused:  # the removed reshapes' shapes (`cls_only`'s among them)
-        graph.initializer.remove(tensor)
+    prune(graph, nodes)  # the removed reshapes' shape arithmetic and constants (`cls_only`'s among them)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     return len(blocks)
@@ -217,17 +214,6 @@ def _cuts_position0(node: Any, constants: dict[str, np.ndarray]) -> bool:
         return False
     start, end, axis = (int(v.reshape(-1)[0]) for v in values)  # type: ignore[union-attr]
     return (start, end, axis) == (0, 1, 2)
-
-
-def _live(nodes: list[Any], outputs: list[str]) -> list[Any]:
-    """`nodes` less those whose outputs nothing needs (the shape arithmetic of the removed reshapes), in order."""
-    needed = set(outputs)
-    keep: list[Any] = []
-    for node in reversed(nodes):
-        if any(o in needed for o in node.output):
-            keep.append(node)
-            needed.update(i for i in node.input if i)
-    return keep[::-1]
 
 
 def _constants(graph: Any) -> dict[str, np.ndarray]:
