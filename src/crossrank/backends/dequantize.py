@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from crossrank.export.pruning import prune
+from crossrank.export.graph_edit import prune
 
 
 def dequantize(init: dict[str, np.ndarray], stem: str) -> np.ndarray:

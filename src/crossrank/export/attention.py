@@ -16,13 +16,12 @@ block of another shape (a `Div` by the scale, a scaled query) is left as it is.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from crossrank.export.pruning import prune
+from crossrank.export.graph_edit import attribute, links, prune, small_constants, use_microsoft_domain
 
 _PREFIX = "crossrank_attention"
 
@@ -84,21 +83,16 @@ def fuse_attention(model: Any) -> int:
     for node in graph.node:
         nodes += fused.get(id(node), []) if id(node) in dropped else [node]
     prune(graph, nodes)  # the removed reshapes' shape arithmetic and constants (`cls_only`'s among them)
-    if not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    use_microsoft_domain(model)
     return len(blocks)
 
 
 def _blocks(graph: Any) -> list[_Block]:
     """Every attention block of the graph when all have the shape this module fuses and share one padding mask;
     otherwise none (a graph is fused whole or not at all)."""
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in node.input:
-            consumers[name].append(node)
+    producer, consumers = links(graph.node)
     shapes = {t.name: tuple(int(d) for d in t.dims) for t in graph.initializer}
-    graph_view = _Graph(producer, consumers, _constants(graph), shapes)
+    graph_view = _Graph(producer, consumers, small_constants(graph), shapes)
     found = [_block(s, graph_view) for s in graph.node if s.op_type == "Softmax"]
     blocks = [b for b in found if b is not None]
     if len(blocks) != len(found) or len({b.mask for b in blocks}) != 1:
@@ -145,7 +139,7 @@ class _Graph:
 
 def _block(softmax: Any, g: _Graph) -> _Block | None:
     """The block around one `Softmax`, or None when any step differs from the standard shape."""
-    add = g.made_by(softmax.input[0], "Add") if _attribute(softmax, "axis", -1) == -1 else None
+    add = g.made_by(softmax.input[0], "Add") if attribute(softmax, "axis", -1) == -1 else None
     mul = next((g.made_by(i, "Mul") for i in add.input if g.made_by(i, "Mul")), None) if add else None
     scores = next((g.made_by(i, "MatMul") for i in mul.input if g.made_by(i, "MatMul")), None) if mul else None
     if add is None or mul is None or scores is None or not g.single_use(scores, mul, add):
@@ -164,7 +158,7 @@ def _block(softmax: Any, g: _Graph) -> _Block | None:
         return None
     if query_cut is not None and not (g.single_use(query_cut) and _cuts_position0(query_cut, g.constants)):
         return None
-    perms = [_attribute(n, "perm", None) for n in (*heads_of, back)]
+    perms = [attribute(n, "perm", None) for n in (*heads_of, back)]
     if perms != [[0, 2, 1, 3], [0, 2, 3, 1], [0, 2, 1, 3], [0, 2, 1, 3]]:
         return None
     splits = [g.made_by(n.input[0], "Reshape") for n in heads_of]
@@ -214,20 +208,3 @@ def _cuts_position0(node: Any, constants: dict[str, np.ndarray]) -> bool:
         return False
     start, end, axis = (int(v.reshape(-1)[0]) for v in values)  # type: ignore[union-attr]
     return (start, end, axis) == (0, 1, 2)
-
-
-def _constants(graph: Any) -> dict[str, np.ndarray]:
-    """Small constant tensors (initializers and Constant nodes of at most 8 values), by name."""
-    from onnx import numpy_helper
-
-    tensors = [(t.name, t) for t in graph.initializer if int(np.prod(t.dims)) <= 8]
-    for node in graph.node:
-        if node.op_type == "Constant":
-            tensors += [(node.output[0], a.t) for a in node.attribute if a.name == "value"]
-    return {name: numpy_helper.to_array(t) for name, t in tensors if int(np.prod(t.dims)) <= 8}
-
-
-def _attribute(node: Any, name: str, default: Any) -> Any:
-    from onnx import helper
-
-    return next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)

@@ -10,10 +10,11 @@ A graph whose head is not `Gather(LayerNorm(...), 0, axis=1)` after a standard a
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
+
+from crossrank.export.graph_edit import attribute, links, small_constants
 
 _WALK_LIMIT = 12  # nodes to walk between two landmarks of one attention block
 
@@ -63,11 +64,7 @@ def _slice(name: str, source: str, axis: str, prefix: str) -> Any:
 def _last_layer(graph: Any) -> tuple[Any, str, Any, Any] | None:
     """(the attention residual Add, the layer's input, the scores MatMul, the context Reshape) of the layer under
     the head, or None."""
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[Any]] = defaultdict(list)
-    for node in graph.node:
-        for name in node.input:
-            consumers[name].append(node)
+    producer, consumers = links(graph.node)
     outputs = {o.name for o in graph.output}
     constants = _scalar_constants(graph)
     head = next(
@@ -75,7 +72,7 @@ def _last_layer(graph: Any) -> tuple[Any, str, Any, Any] | None:
             n
             for n in graph.node
             if n.op_type == "Gather"
-            and _axis(n) == 1
+            and attribute(n, "axis", 0) == 1
             and constants.get(n.input[1]) == 0
             and getattr(producer.get(n.input[0]), "op_type", "") == "LayerNormalization"
         ),
@@ -124,18 +121,8 @@ def _up_to(producer: dict[str, Any], name: str, op_type: str) -> Any | None:
 
 def _scalar_constants(graph: Any) -> dict[str, int]:
     """Integer scalars (0-d or one element) held by initializers and Constant nodes, by tensor name."""
-    from onnx import numpy_helper
-
-    found: dict[str, int] = {}
-    tensors = [(t.name, t) for t in graph.initializer]
-    for node in graph.node:
-        if node.op_type == "Constant":
-            tensors += [(node.output[0], a.t) for a in node.attribute if a.name == "value"]
-    for name, tensor in tensors:
-        if tensor.data_type in (6, 7) and int(np.prod(tensor.dims)) == 1:  # int32, int64
-            found[name] = int(numpy_helper.to_array(tensor).reshape(-1)[0])
-    return found
-
-
-def _axis(node: Any) -> int:
-    return next((int(a.i) for a in node.attribute if a.name == "axis"), 0)
+    return {
+        name: int(value.reshape(-1)[0])
+        for name, value in small_constants(graph).items()
+        if value.size == 1 and value.dtype in (np.int32, np.int64)
+    }

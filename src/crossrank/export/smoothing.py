@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from crossrank.export.graph_edit import drop_unread_initializers
+
 if TYPE_CHECKING:
     import onnx
 
@@ -99,9 +101,6 @@ def smooth(
         ordered.append(node)
     del graph.node[:]
     graph.node.extend(ordered)
-    used = {i for n in graph.node for i in n.input}
-    kept = [w for w in graph.initializer if w.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    drop_unread_initializers(graph)
     onnx.save(model, str(out))
     return len(muls)

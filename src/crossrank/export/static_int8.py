@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from crossrank.export.graph_edit import links, use_microsoft_domain
 from crossrank.outputs import write_atomic
 
 SCALES_FILE = "activation_scales.json"
@@ -146,11 +147,7 @@ def fuse_rescales(model: Any) -> int:
 
     graph = model.graph
     before = list(graph.node)  # one set of node objects: they are told apart by identity below
-    producer = {out: node for node in before for out in node.output}
-    consumers: dict[str, list[Any]] = {}
-    for node in before:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    producer, consumers = links(before)
     constants = {t.name for t in graph.initializer}
     replaced: dict[int, Any] = {}
     dropped: set[int] = set()
@@ -173,8 +170,8 @@ def fuse_rescales(model: Any) -> int:
     nodes = [replaced.get(id(n), n) for n in before if id(n) not in dropped]
     del graph.node[:]
     graph.node.extend(nodes)
-    if replaced and not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    if replaced:
+        use_microsoft_domain(model)
     return len(replaced)
 
 
