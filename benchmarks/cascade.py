@@ -64,14 +64,16 @@ def all_scores(
     return run
 
 
-def cascade_run(first: Run, full: Run, shortlist: dict[str, list[str]], keep: int, *, fuse: bool = False) -> Run:
-    """The cascade's ranking: the best `keep` by `first` (`fuse`: by `first`'s order fused with BM25's, as
-    `cascade_fuse=True` keeps them), ordered by `full`; the rest after them in BM25 order."""
+def cascade_run(
+    first: Run, full: Run, shortlist: dict[str, list[str]], keep: int, *, fuse_with: dict[str, list[str]] | None = None
+) -> Run:
+    """The cascade's ranking: the best `keep` by `first` (`fuse_with`: by `first`'s order fused with that input
+    order, as `rerank(..., ranked_input=True)` keeps them), ordered by `full`; the rest after them in BM25 order."""
     run: Run = {}
     for qid, docs in shortlist.items():
-        kept = sorted(docs, key=lambda d: (-first[qid][d], docs.index(d)))
-        if fuse:
-            kept = [d for d, _ in fuse_with_first_stage(kept, docs)]
+        kept = sorted(docs, key=lambda d: (-first[qid][d], d))
+        if fuse_with is not None:
+            kept = [d for d, _ in fuse_with_first_stage(kept, fuse_with[qid])]
         kept = kept[:keep]
         scores = {d: full[qid][d] for d in kept}
         floor = min(scores.values())
@@ -110,17 +112,21 @@ def quality(
     for keep in keeps:
         run = cascade_run(tiny_scores, full_scores, shortlist, keep)
         ndcg[f"cascade K={keep}"] = per_query(qrels, run, ("nDCG@10",))["nDCG@10"]
-    for keep in keeps:
-        run = cascade_run(tiny_scores, full_scores, shortlist, keep, fuse=True)
-        ndcg[f"cascade K={keep} fused"] = per_query(qrels, run, ("nDCG@10",))["nDCG@10"]
+    rng = np.random.default_rng(0)
+    shuffled = {q: [docs[i] for i in rng.permutation(len(docs))] for q, docs in shortlist.items()}
+    for keep in keeps:  # ranked_input=True: the input order (BM25's) fused in; and what it did to unordered input
+        run = cascade_run(tiny_scores, full_scores, shortlist, keep, fuse_with=shortlist)
+        ndcg[f"cascade K={keep} ranked input"] = per_query(qrels, run, ("nDCG@10",))["nDCG@10"]
+        run = cascade_run(tiny_scores, full_scores, shortlist, keep, fuse_with=shuffled)
+        ndcg[f"K={keep} fused, shuffled"] = per_query(qrels, run, ("nDCG@10",))["nDCG@10"]
     rate = pairs / tiny_seconds
     print(f"\n{name}: {len(queries)} queries, BM25 top-{k} ({pairs} pairs); crossrank-tiny scored {rate:.0f} pairs/s")
-    print(f"  {'system':<22} {'nDCG@10':>8} {'vs BM25':>8} {'p':>7} {'vs default':>10} {'p':>7}")
+    print(f"  {'system':<26} {'nDCG@10':>8} {'vs BM25':>8} {'p':>7} {'vs default':>10} {'p':>7}")
     for system, values in ndcg.items():
         versus_bm25 = paired_test(ndcg["BM25"], values)
         versus_full = paired_test(ndcg["crossrank-default"], values)
         print(
-            f"  {system:<22} {mean(values):>8.4f} {versus_bm25.delta:>+8.4f} {versus_bm25.t_test_p:>7.3f} "
+            f"  {system:<26} {mean(values):>8.4f} {versus_bm25.delta:>+8.4f} {versus_bm25.t_test_p:>7.3f} "
             f"{versus_full.delta:>+10.4f} {versus_full.t_test_p:>7.3f}"
         )
 
@@ -143,13 +149,9 @@ def latency(data: Dataset, keeps: Sequence[int], queries: int, threads: int, k: 
         "crossrank-tiny (onnx)": lambda q, docs: tiny.rerank(q, docs),
     }
     int8 = Reranker(backend="onnx-int8", threads=threads, cascade_model=None)
-    cascades = {
-        (keep, fuse): Reranker(threads=threads, cascade_keep=keep, cascade_model="crossrank-tiny", cascade_fuse=fuse)
-        for keep in keeps
-        for fuse in (False, True)
-    }
-    for (keep, fuse), reranker in cascades.items():
-        systems[f"cascade tiny{' fused' if fuse else ''} -> default, K={keep}"] = reranker.rerank  # type: ignore[assignment]
+    cascades = {keep: Reranker(threads=threads, cascade_keep=keep, cascade_model="crossrank-tiny") for keep in keeps}
+    for keep, reranker in cascades.items():
+        systems[f"cascade tiny -> default, K={keep}"] = reranker.rerank  # type: ignore[assignment]
     times: dict[str, list[float]] = {name: [] for name in systems}
     lengths = []
     for qid in chosen:
@@ -159,7 +161,7 @@ def latency(data: Dataset, keeps: Sequence[int], queries: int, threads: int, k: 
             start = time.perf_counter()
             run(judged[qid], docs)
             times[name].append((time.perf_counter() - start) * 1000)
-        for (keep, _), reranker in cascades.items():  # each cascade's kept documents are in the full model's order
+        for keep, reranker in cascades.items():  # each cascade's kept documents are in the full model's order
             real = [r.index for r in reranker.rerank(judged[qid], docs)][:keep]
             scores = np.array(full.score([(judged[qid], docs[i]) for i in real]))
             assert list(np.argsort(-scores, kind="stable")) == list(range(len(real))), f"cascade K={keep} order"

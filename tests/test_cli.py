@@ -96,7 +96,7 @@ def test_cascade_model_flag(
     assert json.loads(out)["model"] == expected.name
     assert [r["index"] for r in json.loads(out)["results"]] == [r.index for r in expected.rerank("wing flow", CORPUS)]
     code, _, err = _run(["rerank", "-q", "x", "-d", str(docs), "--cascade-length", "32"], capsys)
-    assert code == 2 and "cascade_length and cascade_fuse need cascade_keep" in err
+    assert code == 2 and "cascade_length needs cascade_keep" in err
 
 
 def test_jsonl_from_stdin_with_top_k_and_a_table(

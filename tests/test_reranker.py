@@ -172,27 +172,26 @@ def test_cascade_with_another_model_keeps_its_best_for_the_full_model(
 ) -> None:
     full = Reranker(tiny_bert, cache_dir=cache_dir)
     first_pass = Reranker(tiny_electra, cache_dir=cache_dir)
-    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra, cascade_fuse=False)
+    cascade = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra)
     query = "wing flow at supersonic speed"
     first_scores = np.array(first_pass.score([(query, d) for d in CORPUS]))
-    kept = sorted(np.lexsort((np.arange(len(CORPUS)), -first_scores))[:4].tolist())
+    text_order = np.argsort(np.argsort(np.array(CORPUS, dtype=object)))  # equal scores: by text, then index
+    kept = sorted(np.lexsort((text_order, -first_scores))[:4].tolist())
     full_scores = full.score([(query, d) for d in CORPUS])
     results = cascade.rerank(query, CORPUS)[:4]
     assert sorted(r.index for r in results) == kept
-    assert [r.index for r in results] == sorted(kept, key=lambda i: (-full_scores[i], i))
+    assert [r.index for r in results] == sorted(kept, key=lambda i: (-full_scores[i], CORPUS[i], i))
     assert [r.score for r in results] == [full_scores[r.index] for r in results]  # bitwise: one pair per pass
     assert cascade.name == f"{first_pass.spec.name} top-4 > {full.spec.name}"
     assert cascade.cascade is not None and cascade.cascade.encoder.max_length == first_pass.spec.max_length
     # rerank_batch cascades every query on its own
     batch = cascade.rerank_batch([query, "cat"], [CORPUS, CORPUS])
     assert [r.index for r in batch[0][:4]] == [r.index for r in results] and len(batch[1]) == len(CORPUS)
-    # cascade_fuse: the first pass's order fused by reciprocal rank with the order the documents came in
-    fused = Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=4, cascade_model=tiny_electra)  # fused by default
+    # ranked_input: the first pass's order fused by reciprocal rank with the order the documents came in
     first_rank = {int(d): r for r, d in enumerate(np.lexsort((np.arange(len(CORPUS)), -first_scores)), start=1)}
     rrf = {d: 1 / (60 + first_rank[d]) + 1 / (61 + d) for d in range(len(CORPUS))}
     expected_kept = sorted(sorted(rrf, key=lambda d: (-rrf[d], first_rank[d]))[:4])
-    assert sorted(r.index for r in fused.rerank(query, CORPUS)[:4]) == expected_kept
-    assert fused.name == f"{first_pass.spec.name} fused with the input order top-4 > {full.spec.name}"
+    assert sorted(r.index for r in cascade.rerank(query, CORPUS, ranked_input=True)[:4]) == expected_kept
 
 
 def test_bad_cascade_arguments(tiny_bert: Path, tiny_electra: Path, cache_dir: Path) -> None:
@@ -200,10 +199,10 @@ def test_bad_cascade_arguments(tiny_bert: Path, tiny_electra: Path, cache_dir: P
         Reranker(tiny_bert, cascade_keep=0, cache_dir=cache_dir)
     with pytest.raises(InputError, match="cascade_length must be at least 8 and below the 128-token window"):
         Reranker(tiny_bert, cascade_keep=5, cascade_length=128, cache_dir=cache_dir)
-    with pytest.raises(InputError, match="cascade_length and cascade_fuse need cascade_keep"):
+    with pytest.raises(InputError, match="cascade_length needs cascade_keep"):
         Reranker(tiny_bert, cascade_length=32, cache_dir=cache_dir)
     measured = Reranker(tiny_bert, cascade_model=tiny_electra, cache_dir=cache_dir).cascade  # the measured defaults
-    assert measured is not None and (measured.keep, measured.fuse_order) == (MODEL_CASCADE_KEEP, True)
+    assert measured is not None and measured.keep == MODEL_CASCADE_KEEP
     with pytest.raises(ModelError, match="does not exist"):
         Reranker(tiny_bert, cascade_keep=5, cascade_model="./no-such-model", cache_dir=cache_dir)
 

@@ -27,7 +27,6 @@ COMMAND_LINE = {
     "cascade_keep": (["--cascade-keep", "7"], 7),
     "cascade_model": (["--no-cascade"], None),
     "cascade_length": (["--cascade-length", "33"], 33),
-    "cascade_fuse": (["--no-cascade-fuse"], False),
     "calibration": (["--calibration", "c.json"], "c.json"),
 }
 

@@ -55,16 +55,18 @@ def test_the_default_answers_to_its_name_too() -> None:
 
 def test_cascade_from_tiny_into_the_default() -> None:
     passages = [line.strip() for line in EXAMPLES.read_text().splitlines() if line.strip()]
-    cascade = Reranker(cascade_keep=3, cascade_model="crossrank-tiny", cascade_fuse=False)
+    cascade = Reranker(cascade_keep=3, cascade_model="crossrank-tiny")
     assert cascade.name == "crossrank-tiny top-3 > crossrank-default"
     tiny_scores = Reranker("crossrank-tiny").score([(LIFT, p) for p in passages])
-    kept = sorted(range(len(passages)), key=lambda i: (-tiny_scores[i], i))[:3]
+    kept = sorted(sorted(range(len(passages)), key=lambda i: (-tiny_scores[i], passages[i], i))[:3])
     full = Reranker().score([(LIFT, passages[i]) for i in kept])
     results = cascade.rerank(LIFT, passages)
-    assert [r.index for r in results[:3]] == [kept[j] for j in sorted(range(3), key=lambda j: (-full[j], j))]
+    assert [r.index for r in results[:3]] == [
+        kept[j] for j in sorted(range(3), key=lambda j: (-full[j], passages[kept[j]], kept[j]))
+    ]
     assert [r.score for r in results[:3]] == sorted(full, reverse=True)
     assert [r.scored_by for r in results] == ["crossrank-default"] * 3 + ["crossrank-tiny"] * (len(passages) - 3)
-    rest = sorted(set(range(len(passages))) - set(kept), key=lambda i: (-tiny_scores[i], i))
+    rest = sorted(set(range(len(passages))) - set(kept), key=lambda i: (-tiny_scores[i], passages[i], i))
     assert [r.index for r in results[3:]] == rest
     assert [r.score for r in results[3:]] == [min(tiny_scores[i], results[2].score) for i in rest]
 
@@ -73,7 +75,7 @@ def test_the_default_path_is_the_cascade_and_scores_are_probabilities() -> None:
     passages = [line.strip() for line in EXAMPLES.read_text().splitlines() if line.strip()] * 3  # 21 > 15
     passages = [f"{p} ({i})" for i, p in enumerate(passages)]
     default = Reranker()
-    assert default.name == "crossrank-tiny fused with the input order top-15 > crossrank-default"
+    assert default.name == "crossrank-tiny top-15 > crossrank-default"
     assert Reranker(cascade_model=None).cascade is None and Reranker("crossrank-tiny").cascade is None
     results = default.rerank(LIFT, passages)
     assert sorted(r.index for r in results) == list(range(len(passages)))
@@ -93,4 +95,4 @@ def test_cli_takes_the_tiny_model_by_name(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["model"] == "crossrank-tiny fused with the input order top-2 > crossrank-tiny"
+    assert json.loads(proc.stdout)["model"] == "crossrank-tiny top-2 > crossrank-tiny"

@@ -51,13 +51,13 @@ def default_first_pass(folder: Path) -> str | None:
     return str(own) if (own / "config.json").is_file() else None
 
 
-def checked_keep(keep: int | None, *, model: object, length: int | None, fuse: bool) -> int | None:
+def checked_keep(keep: int | None, *, model: object, length: int | None) -> int | None:
     """How many documents go on to the full model (None: no cascade); refuses settings that contradict."""
     if keep is None and model is not None:
         keep = MODEL_CASCADE_KEEP
     if keep is None:
-        if length is not None or fuse:
-            raise InputError("cascade_length and cascade_fuse need cascade_keep (how many documents go on)")
+        if length is not None:
+            raise InputError("cascade_length needs cascade_keep (how many documents go on)")
         return None
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise InputError(f"cascade_keep must be a positive integer or None, got {keep!r}")
@@ -82,12 +82,12 @@ class Cascade:
     encoder: PairEncoder
     keep: int
     scorer: FirstPassScorer | None
-    fuse_order: bool = False  # keep the best of the first pass's order fused with the documents' own order
 
-    def kept(self, margins: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    def kept(self, margins: np.ndarray, slots: np.ndarray, ties: np.ndarray, *, ranked_input: bool) -> np.ndarray:
         """The documents (positions, ascending) the full model scores: the best `keep` of the first pass's
-        margins (`margins[s]`: distinct text s), a kept text's duplicates with it."""
-        best = best_kept(margins[slots], self.keep, fuse_order=self.fuse_order)
+        margins (`margins[s]`: distinct text s; equal margins in ascending `ties`), a kept text's duplicates
+        with it. With `ranked_input` the first pass's order is fused with the input order (a first stage's)."""
+        best = best_kept(margins[slots], self.keep, ties=ties, fuse_order=ranked_input)
         return np.flatnonzero(np.isin(slots, slots[best]))
 
     def first_name(self, full: ModelSpec) -> str:
@@ -95,13 +95,14 @@ class Cascade:
         return f"{full.name}@{self.encoder.max_length}" if self.scorer is None else self.scorer.spec.name
 
 
-def best_kept(scores: np.ndarray, keep: int, *, fuse_order: bool = False) -> np.ndarray:
-    """Positions of the `keep` best scores, in the caller's order (ties keep the earlier document). With
-    `fuse_order`, the best of the scores' order fused by reciprocal rank with the documents' own order."""
+def best_kept(scores: np.ndarray, keep: int, *, ties: np.ndarray, fuse_order: bool = False) -> np.ndarray:
+    """Positions of the `keep` best scores, ascending (equal scores in ascending `ties`). With `fuse_order`, the
+    best of the scores' order fused by reciprocal rank with the documents' own order (a first stage's ranking)."""
+    order = best_first(scores, ties=ties)
     if fuse_order:
-        fused = fuse_with_first_stage(best_first(scores).tolist(), list(range(len(scores))))
+        fused = fuse_with_first_stage(order.tolist(), list(range(len(scores))))
         return np.sort(np.array([position for position, _ in fused[:keep]], dtype=np.int64))
-    return np.sort(best_first(scores)[:keep])
+    return np.sort(order[:keep])
 
 
 def assemble(
@@ -113,15 +114,17 @@ def assemble(
     model: str,
     first_pass_model: str | None,
     document_tokens: np.ndarray,
+    ties: np.ndarray,
 ) -> Ranking:
     """The kept documents by the full model's scores (`main`, aligned with `kept`), then the others by their
-    first-pass scores, each capped at the score above it so scores never increase down the list."""
-    best = best_first(main, ties=kept)
+    first-pass scores, each capped at the score above it so scores never increase down the list. Equal scores
+    come in ascending `ties` (one key per document)."""
+    best = best_first(main, ties=ties[kept])
     order, ordered = kept[best], main[best]
     from_first = np.zeros(len(order), dtype=bool)
     if first is not None and len(kept) < documents:
         rest = np.setdiff1d(np.arange(documents), kept)
-        rest_order = rest[best_first(first[rest], ties=rest)]
+        rest_order = rest[best_first(first[rest], ties=ties[rest])]
         floor = ordered[-1] if len(ordered) else np.inf
         capped = np.minimum(first[rest_order], floor)
         order = np.concatenate([order, rest_order])
@@ -132,6 +135,6 @@ def assemble(
         scores=ordered,
         from_first_pass=from_first,
         model=model,
-        first_pass_model=first_pass_model,
+        first_pass_model=first_pass_model if from_first.any() else None,
         document_tokens=document_tokens,
     )

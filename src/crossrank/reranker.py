@@ -31,10 +31,13 @@ class EncodedQuery:
     `slots[d]` is document d's distinct text; `pairs` are the model inputs of the distinct texts (owner =
     distinct text); `first_pass` the cascade's short-window inputs, when it will run; `pair_tokens[d]` the
     tokens document d makes with the query before any cut; `document_tokens[d]` its own tokens (what a token
-    budget counts).
+    budget counts). `ties[d]` orders documents of equal score: by text (code points) unless `ranked_input`
+    says the input order is a first stage's ranking, then by position.
     """
 
     slots: np.ndarray
+    ties: np.ndarray
+    ranked_input: bool
     unique: int
     pairs: EncodedPairs
     first_pass: EncodedPairs | None
@@ -88,10 +91,9 @@ class Reranker:
             a `Calibration`, or None for the one the model folder ships (`calibration.json`; the built-in
             models ship theirs). Without any, scores are the sigmoid of the logit.
         cascade_length: token window of the first pass (default: 64 for this model, the cascade model's own).
-        cascade_fuse: keep the best `cascade_keep` of the first pass's order fused (reciprocal rank) with the
-            order the documents came in, for documents that arrive in a first stage's order: the first stage's
-            evidence then also decides what reaches the full model. Default: on with a `cascade_model` (measured:
-            crossrank-tiny fused keeps better candidates than alone, see the README), off without one.
+
+    A ranking is a function of the set of documents: any order of the same documents gives the same results,
+    scores and order. Only `rerank(..., ranked_input=True)` lets the input order (a first stage's ranking) count.
     """
 
     def __init__(
@@ -110,7 +112,6 @@ class Reranker:
         cascade_keep: int | None = None,
         cascade_model: str | Path | None = AUTO,
         cascade_length: int | None = None,
-        cascade_fuse: bool | None = None,
         calibration: str | Path | Calibration | None = None,
     ) -> None:
         check_arguments(batch_size, long_documents, aggregate, window_overlap, threads)
@@ -125,16 +126,15 @@ class Reranker:
             raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
         tokenizer = load_tokenizer(folder)
         self.encoder = PairEncoder(tokenizer, max_length=self.spec.max_length)
-        fuse = cascade_model is not None if cascade_fuse is None else cascade_fuse  # measured: fused, with a model
-        keep = checked_keep(cascade_keep, model=cascade_model, length=cascade_length, fuse=fuse)
+        keep = checked_keep(cascade_keep, model=cascade_model, length=cascade_length)
         self.cascade: Cascade | None = None
         if keep is not None and cascade_model is not None:
             first = Reranker(
                 cascade_model, max_length=cascade_length, backend=backend, threads=threads, cache_dir=cache_dir
             )
-            self.cascade = Cascade(encoder=first.encoder, keep=keep, scorer=first, fuse_order=fuse)
+            self.cascade = Cascade(encoder=first.encoder, keep=keep, scorer=first)
         elif keep is not None:
-            self.cascade = Cascade(self_cascade_encoder(self.encoder, cascade_length), keep, None, fuse)
+            self.cascade = Cascade(self_cascade_encoder(self.encoder, cascade_length), keep, None)
         self.backend: Backend = load_backend(
             backend or default_backend(folder),
             self.spec,
@@ -162,10 +162,9 @@ class Reranker:
         cascade's settings when it has one."""
         if self.cascade is None:
             return self.spec.name
-        fused = " fused with the input order" if self.cascade.fuse_order else ""
         if self.cascade.scorer is None:
-            return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}{fused}"
-        return f"{self.cascade.scorer.spec.name}{fused} top-{self.cascade.keep} > {self.spec.name}"
+            return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}"
+        return f"{self.cascade.scorer.spec.name} top-{self.cascade.keep} > {self.spec.name}"
 
     @property
     def gives_probabilities(self) -> bool:
@@ -190,18 +189,23 @@ class Reranker:
         return_documents: bool = True,
         text_field: str = "text",
         raw: bool = False,
+        ranked_input: bool = False,
         show_progress: bool = False,
     ) -> list[RankedResult]:
         """Sort `documents` by relevance to `query`, best first: every document, unless a cut below says otherwise.
 
         Documents are strings or mappings with their text under `text_field`. Every result keeps the
         document's `index` in the caller's list. Duplicates are scored once and each returned with its own
-        index; ties keep the caller's order. An empty string is scored as an empty passage. Scores are
+        index. An empty string is scored as an empty passage. Scores are
         probabilities of relevance when the model has a calibration (the built-in models do), else the sigmoid
         of the logit; `raw=True` returns logits (for two-logit models, the positive minus the negative logit).
         The cuts, applied in this order down the ranking: `min_score` drops results scoring below it; `top_k`
         keeps the best k; `max_tokens` keeps results best first while their documents' tokens (as this model's
         tokenizer counts them, without the query) fit in that budget, and stops at the first that does not.
+
+        The ranking depends on the set of documents, never on their order: equal scores come in code-point order
+        of their text, duplicates by index. `ranked_input=True` says the list is a first stage's ranking, best
+        first: a cascade then keeps the best of its first pass fused with that order, and ties keep it.
         """
         return self.rerank_batch(
             [query],
@@ -212,6 +216,7 @@ class Reranker:
             return_documents=return_documents,
             text_field=text_field,
             raw=raw,
+            ranked_input=ranked_input,
             show_progress=show_progress,
         )[0]
 
@@ -226,6 +231,7 @@ class Reranker:
         return_documents: bool = True,
         text_field: str = "text",
         raw: bool = False,
+        ranked_input: bool = False,
         show_progress: bool = False,
     ) -> list[list[RankedResult]]:
         """`rerank` for many queries at once, each with its own documents; pairs share batches."""
@@ -235,7 +241,13 @@ class Reranker:
             raise InputError("documents must be a list holding one list of documents per query")
         cut = Cut.checked(top_k=top_k, min_score=min_score, max_tokens=max_tokens)
         encoded = [
-            self.encode(query, docs, text_field=text_field, where=f"queries[{i}]" if len(queries) > 1 else "query")
+            self.encode(
+                query,
+                docs,
+                text_field=text_field,
+                ranked_input=ranked_input,
+                where=f"queries[{i}]" if len(queries) > 1 else "query",
+            )
             for i, (query, docs) in enumerate(zip(queries, documents, strict=True))
         ]
         rankings = self._score_encoded(encoded, raw=raw, show_progress=show_progress)
@@ -251,6 +263,7 @@ class Reranker:
         *,
         text_field: str = "text",
         max_document_tokens: int | None = None,
+        ranked_input: bool = False,
         where: str = "query",
     ) -> EncodedQuery:
         """Validate and tokenise one query's documents (each distinct text once), ready for `rerank_encoded`.
@@ -263,11 +276,16 @@ class Reranker:
             isinstance(max_document_tokens, bool) or not isinstance(max_document_tokens, int) or max_document_tokens < 1
         ):
             raise InputError(f"max_document_tokens must be a positive integer or None, got {max_document_tokens!r}")
+        if not isinstance(ranked_input, bool):
+            raise InputError(f"ranked_input must be True or False, got {ranked_input!r}")
         query = check_query(query, where)
         texts = texts_of(documents, text_field)
-        seen: dict[str, int] = {}
-        slots = np.array([seen.setdefault(t, len(seen)) for t in texts], dtype=np.int64)
-        unique = list(seen)
+        # Distinct texts in an order of the set alone (code points), unless the input order is a ranking: the
+        # model then sees the same inputs, in the same batches, whatever order the documents came in.
+        unique = list(dict.fromkeys(texts)) if ranked_input else sorted(set(texts))
+        number = {text: i for i, text in enumerate(unique)}
+        slots = np.array([number[t] for t in texts], dtype=np.int64)
+        ties = np.arange(len(texts), dtype=np.int64) if ranked_input else slots
         tokenised = self.encoder.tokenise(unique, max_document_tokens=max_document_tokens)
         pairs = self.encoder.assemble(query, tokenised, window_overlap=self.window_overlap)
         first_pass = None
@@ -279,6 +297,8 @@ class Reranker:
         assert pairs.pair_tokens is not None and pairs.document_tokens is not None
         return EncodedQuery(
             slots=slots,
+            ties=ties,
+            ranked_input=ranked_input,
             unique=len(unique),
             pairs=pairs,
             first_pass=first_pass,
@@ -345,7 +365,8 @@ class Reranker:
                 [p for _, p in cascading], sizes, raw=True, show_progress=False, should_stop=should_stop
             )
             for (i, _), unique_margins in zip(cascading, margins, strict=True):
-                kept[i] = self.cascade.kept(unique_margins, encoded[i].slots)
+                e = encoded[i]
+                kept[i] = self.cascade.kept(unique_margins, e.slots, e.ties, ranked_input=e.ranked_input)
                 first[i] = first_engine.activation.apply(unique_margins[encoded[i].slots], raw=raw)
         needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
         parts = [e.pairs if len(n) == e.unique else e.pairs.select(n) for e, n in zip(encoded, needed, strict=True)]
@@ -362,6 +383,7 @@ class Reranker:
                 model=self.spec.name,
                 first_pass_model=first_name,
                 document_tokens=e.document_tokens,
+                ties=e.ties,
             )
             for i, (e, k, n, part) in enumerate(zip(encoded, kept, needed, scores, strict=True))
         ]

@@ -34,7 +34,7 @@ class CandidateReranker(Protocol):
     @property
     def name(self) -> str: ...
 
-    def rerank(self, query: str, documents: Sequence[str]) -> list[RankedResult]: ...
+    def rerank(self, query: str, documents: Sequence[str], *, ranked_input: bool = False) -> list[RankedResult]: ...
 
 
 def baseline_name(name: str) -> str:
@@ -64,7 +64,8 @@ class BiEncoderScorer:
         if missing:
             self._vectors.update(zip(missing, self.embedder.embed(missing, show_progress=show_progress), strict=True))
 
-    def rerank(self, query: str, documents: Sequence[str]) -> list[RankedResult]:
+    def rerank(self, query: str, documents: Sequence[str], *, ranked_input: bool = False) -> list[RankedResult]:
+        """Candidates by score (the baselines run no cascade: `ranked_input` only keeps ties in input order)."""
         self.cache_documents(documents)
         q = self.embedder.embed([query])[0]
         return _ranked(np.array([float(self._vectors[d] @ q) for d in documents]))
@@ -89,7 +90,8 @@ class E5Scorer:
         unit: np.ndarray = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
         return unit
 
-    def rerank(self, query: str, documents: Sequence[str]) -> list[RankedResult]:
+    def rerank(self, query: str, documents: Sequence[str], *, ranked_input: bool = False) -> list[RankedResult]:
+        """Candidates by score (the baselines run no cascade: `ranked_input` only keeps ties in input order)."""
         missing = [d for d in dict.fromkeys(documents) if d not in self._vectors]
         if missing:
             self._vectors.update(zip(missing, self._unit(self.engine.passage(missing)), strict=True))
@@ -133,7 +135,8 @@ class SpladeScorer:
                 out.append(weights.max(dim=1).values.to_sparse())
         return out
 
-    def rerank(self, query: str, documents: Sequence[str]) -> list[RankedResult]:
+    def rerank(self, query: str, documents: Sequence[str], *, ranked_input: bool = False) -> list[RankedResult]:
+        """Candidates by score (the baselines run no cascade: `ranked_input` only keeps ties in input order)."""
         torch = self._torch
         missing = list(dict.fromkeys(d for d in documents if d not in self._vectors))
         for chunk_start in range(0, len(missing), self.batch_size):

@@ -32,7 +32,6 @@ class ModelSettings:
     cascade_keep: int | None = None
     cascade_model: str | None = AUTO
     cascade_length: int | None = None
-    cascade_fuse: bool | None = None
     calibration: str | None = None
 
     def load(self) -> Reranker:
@@ -52,7 +51,6 @@ class ModelSettings:
             cascade_keep=self.cascade_keep,
             cascade_model=self.cascade_model,
             cascade_length=self.cascade_length,
-            cascade_fuse=self.cascade_fuse,
             calibration=self.calibration,
         )
 
@@ -74,6 +72,5 @@ def reranker_settings(reranker: Reranker | None) -> dict[str, object]:
             "keep": cascade.keep,
             "model": reranker.spec.name if cascade.scorer is None else cascade.scorer.spec.name,
             "length": cascade.encoder.max_length,
-            "fuse_order": cascade.fuse_order,
         },
     }

@@ -50,7 +50,10 @@ class KeywordReranker:
         self.word = word
         self.name = f"has-{word}"
 
-    def rerank(self, query: str, documents: Sequence[str], *, return_documents: bool = True) -> list[RankedResult]:
+    def rerank(
+        self, query: str, documents: Sequence[str], *, return_documents: bool = True, ranked_input: bool = False
+    ) -> list[RankedResult]:
+        assert ranked_input  # the harness hands over its first stage's order
         scores = [float(self.word in d) - i / 100 for i, d in enumerate(documents)]
         order = sorted(range(len(documents)), key=lambda i: -scores[i])
         return [RankedResult(index=i, score=scores[i]) for i in order]

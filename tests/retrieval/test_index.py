@@ -25,7 +25,10 @@ class KeywordReranker:
 
     name = "keyword"
 
-    def rerank(self, query: str, documents: list[str], *, return_documents: bool = False) -> list[object]:
+    def rerank(
+        self, query: str, documents: list[str], *, return_documents: bool = False, ranked_input: bool = False
+    ) -> list[object]:
+        assert ranked_input  # search hands over its first stage's order
         from crossrank.types import RankedResult
 
         scores = [1.0 if "glacier caves form" in d else 0.0 for d in documents]

@@ -32,6 +32,7 @@ class BatchJob:
     top_k: int | None
     output: OutputFormat
     chunk_rows: int
+    ranked_input: bool = False  # each row's documents come best first from a first stage, and that order counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +64,14 @@ def rerank_file(
     top_k: int | None = None,
     output: OutputFormat = "jsonl",
     chunk_rows: int = 64,
+    ranked_input: bool = False,
     workers: Workers = Workers(),
     show_progress: bool = False,
     inputs: Sequence[Path] | None = None,
 ) -> BatchReport:
     """Rerank every row of the JSONL file `rows` into the folder `out` (new, empty, or this job's own; `inputs`,
-    default `rows`, are the files it must not lie in or hold)."""
+    default `rows`, are the files it must not lie in or hold). Every row is checked before anything is written.
+    `ranked_input`: each row's documents are a first stage's ranking (`Reranker.rerank`'s option)."""
     if chunk_rows < 1:
         raise InputError(f"chunk_rows must be at least 1, got {chunk_rows}")
     if top_k is not None and top_k < 1:
@@ -76,11 +79,11 @@ def rerank_file(
     if output not in RESULTS:
         raise InputError(f"output must be 'jsonl' or 'trec', got {output!r}")
     check_output(out, BATCH, inputs=[rows] if inputs is None else inputs)
+    starts = chunk_starts(rows, chunk_rows)  # a bad row is refused before the folder exists
     out.mkdir(parents=True, exist_ok=True)
     mark_output(out, BATCH)
-    job = BatchJob(str(rows.resolve()), _sha256(rows), model, text_field, top_k, output, chunk_rows)
+    job = BatchJob(str(rows.resolve()), _sha256(rows), model, text_field, top_k, output, chunk_rows, ranked_input)
     parts = _prepare_parts(out, job)
-    starts = chunk_starts(rows, chunk_rows)
     done = {s for s in starts if part_path(parts, s).is_file()}
     todo = [(s, offset, line) for s, (offset, line) in starts.items() if s not in done]
     began = time.perf_counter()
@@ -131,7 +134,9 @@ def score_chunk(
     for index, (number, _, item) in zip(range(start, start + job.chunk_rows), stream, strict=False):
         documents = item["documents"]
         try:
-            ranked = reranker.rerank(item["query"], documents, top_k=job.top_k, text_field=job.text_field)
+            ranked = reranker.rerank(
+                item["query"], documents, top_k=job.top_k, text_field=job.text_field, ranked_input=job.ranked_input
+            )
         except InputError as exc:
             raise InputError(f"{rows}:{number}: {exc}") from None
         pairs += len(documents)

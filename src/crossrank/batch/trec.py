@@ -4,7 +4,7 @@ reranked as any rows file (`crossrank.batch.rows.rerank_file`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from crossrank.batch.rows import BatchReport, OutputFormat, Workers, rerank_file
@@ -27,15 +27,20 @@ def rerank_trec(
     top_k: int | None = None,
     output: OutputFormat = "trec",
     chunk_rows: int = 64,
+    ranked_input: bool = False,
     workers: Workers | None = None,
     show_progress: bool = False,
 ) -> BatchReport:
-    """Rerank a TREC run over a BEIR corpus: its rows are written once into `out/rows.jsonl`, then `rerank_file`."""
+    """Rerank a TREC run over a BEIR corpus: its rows are checked whole, then written once into
+    `out/rows.jsonl` (nothing is created for a run that cannot be read), then `rerank_file`."""
     sources = [run, corpus, queries]
     check_output(out, BATCH, inputs=sources)
+    rows_of = trec_rows(run, corpus, queries, k=k)
+    if not any(True for _ in rows_of()):
+        raise InputError(f"{run} ranks no documents")
     out.mkdir(parents=True, exist_ok=True)
     mark_output(out, BATCH)
-    rows = trec_to_rows(run, corpus, queries, out / "rows.jsonl", k=k)
+    rows = write_lines_atomic(out / "rows.jsonl", rows_of())
     return rerank_file(
         rows,
         out,
@@ -43,6 +48,7 @@ def rerank_trec(
         top_k=top_k,
         output=output,
         chunk_rows=chunk_rows,
+        ranked_input=ranked_input,
         workers=workers or Workers(),
         show_progress=show_progress,
         inputs=sources,
@@ -50,9 +56,15 @@ def rerank_trec(
 
 
 def trec_to_rows(run: Path, corpus: Path, queries: Path, out: Path, *, k: int | None = None) -> Path:
-    """Write JSONL rows for a TREC run over a BEIR corpus: each query's candidates best first (the best `k`), with
-    their ids and "title. text" (`crossrank.corpora.titled`). The corpus and queries are held in memory, the run
-    one query at a time (its lines must be grouped by query, as TREC tools write them). Returns `out`."""
+    """Write `trec_rows` into `out` (atomically). Returns `out`."""
+    return write_lines_atomic(out, trec_rows(run, corpus, queries, k=k)())
+
+
+def trec_rows(run: Path, corpus: Path, queries: Path, *, k: int | None = None) -> Callable[[], Iterator[str]]:
+    """JSONL rows for a TREC run over a BEIR corpus, as a function that yields them (call it once to check, once
+    to write): each query's candidates best first (the best `k`), with their ids and "title. text"
+    (`crossrank.corpora.titled`). The corpus and queries are held in memory, the run read one query at a time (its
+    lines must be grouped by query, as TREC tools write them)."""
     texts = {str(d.get("_id", d.get("id"))): d for _, _, d in stream_jsonl_objects(corpus)}
     query_text = {str(q.get("_id", q.get("id"))): q.get("text") for _, _, q in stream_jsonl_objects(queries)}
 
@@ -69,7 +81,7 @@ def trec_to_rows(run: Path, corpus: Path, queries: Path, out: Path, *, k: int | 
             ]
             yield json.dumps({"id": qid, "query": query_text[qid], "documents": documents}, ensure_ascii=False)
 
-    return write_lines_atomic(out, rows())
+    return rows
 
 
 def _run_groups(run: Path) -> Iterator[tuple[str, list[str]]]:

@@ -37,6 +37,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     batch.add_argument("--text-field", default="text", help="field holding the text in document objects")
     batch.add_argument("--top-k", type=positive_int, default=None, help="keep only each row's best K results")
     batch.add_argument("--chunk-rows", type=positive_int, default=64, help="rows per chunk (the unit of resuming)")
+    batch.add_argument(
+        "--ranked-input",
+        action="store_true",
+        help="each row's documents (or the run's candidates) come best first from a first stage and that order "
+        "may count: the cascade keeps the best of its first pass fused with it (default: a set, order ignored)",
+    )
     add_ray_arguments(batch, what="run", each="the model")
     batch.add_argument("--cpus-per-actor", type=float, default=1.0, help="CPUs (and threads) per Ray actor")
     add_model_arguments(batch)
@@ -61,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             top_k=args.top_k,
             output=args.output or "jsonl",
             chunk_rows=args.chunk_rows,
+            ranked_input=args.ranked_input,
             workers=workers,
             show_progress=progress(args),
         )
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             top_k=args.top_k,
             output=args.output or "trec",
             chunk_rows=args.chunk_rows,
+            ranked_input=args.ranked_input,
             workers=workers,
             show_progress=progress(args),
         )

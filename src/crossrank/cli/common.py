@@ -96,13 +96,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="calibration file from `crossrank calibrate` (default: the one the model folder ships, if any)",
     )
     group.add_argument(
-        "--cascade-fuse",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="the first pass keeps the best of its order fused with the documents' own (first-stage) order "
-        "(default: on with --cascade-model, off without)",
-    )
-    group.add_argument(
         "--cascade-length",
         type=positive_int,
         default=None,
@@ -162,7 +155,6 @@ def model_settings(args: argparse.Namespace) -> ModelSettings:
         cascade_keep=args.cascade_keep,
         cascade_model=args.cascade_model,
         cascade_length=args.cascade_length,
-        cascade_fuse=args.cascade_fuse,
         calibration=args.calibration,
     )
 

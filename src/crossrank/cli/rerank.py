@@ -49,6 +49,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="keep documents best first while their tokens (the model's tokenizer) fit in this budget",
     )
+    rerank.add_argument(
+        "--ranked-input",
+        action="store_true",
+        help="the documents come best first from a first stage and that order may count: the cascade keeps the "
+        "best of its first pass fused with it, ties keep it (default: a set, the file's order never counts)",
+    )
     rerank.add_argument("--raw", action="store_true", help="print raw logits instead of 0..1 scores")
     rerank.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_model_arguments(rerank)
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         max_tokens=args.budget_tokens,
         text_field=args.text_field,
         raw=args.raw,
+        ranked_input=args.ranked_input,
         show_progress=progress(args),
     )
     if args.json:

@@ -185,7 +185,7 @@ def _rerank(
         for (qid, query), h in zip(queries.items(), hits, strict=True):
             candidates = h.positions.tolist()
             start = time.perf_counter()
-            ranked = reranker.rerank(query, [texts[p] for p in candidates])
+            ranked = reranker.rerank(query, [texts[p] for p in candidates], ranked_input=True)  # first stage's order
             latency.append((time.perf_counter() - start) * 1000)
             run[qid] = dict(
                 zip((doc_ids[candidates[r.index]] for r in ranked), _decreasing([r.score for r in ranked]), strict=True)

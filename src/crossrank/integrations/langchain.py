@@ -33,6 +33,11 @@ class CrossrankCompressor(BaseDocumentCompressor):
     max_tokens: int | None = Field(
         default=None, ge=1, description="keep documents best first while their tokens fit in this budget"
     )
+    ranked_input: bool = Field(
+        default=False,
+        description="the documents come in the retriever's order, best first, and that order may count "
+        "(default: a set, whatever its order)",
+    )
 
     def model_post_init(self, context: Any, /) -> None:
         if self.reranker is None:
@@ -45,7 +50,12 @@ class CrossrankCompressor(BaseDocumentCompressor):
             return []
         texts = [d.page_content for d in documents]
         ranked = self.reranker.rerank(
-            query, texts, top_k=self.top_n, min_score=self.min_score, max_tokens=self.max_tokens
+            query,
+            texts,
+            top_k=self.top_n,
+            min_score=self.min_score,
+            max_tokens=self.max_tokens,
+            ranked_input=self.ranked_input,
         )
         return [
             Document(

@@ -30,6 +30,11 @@ class CrossrankPostprocessor(BaseNodePostprocessor):
     max_tokens: int | None = Field(
         default=None, ge=1, description="keep documents best first while their tokens fit in this budget"
     )
+    ranked_input: bool = Field(
+        default=False,
+        description="the documents come in the retriever's order, best first, and that order may count "
+        "(default: a set, whatever its order)",
+    )
 
     @classmethod
     def class_name(cls) -> str:
@@ -48,6 +53,11 @@ class CrossrankPostprocessor(BaseNodePostprocessor):
             return []
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         ranked = self.reranker.rerank(
-            query_bundle.query_str, texts, top_k=self.top_n, min_score=self.min_score, max_tokens=self.max_tokens
+            query_bundle.query_str,
+            texts,
+            top_k=self.top_n,
+            min_score=self.min_score,
+            max_tokens=self.max_tokens,
+            ranked_input=self.ranked_input,
         )
         return [NodeWithScore(node=nodes[r.index].node, score=r.score) for r in ranked]

@@ -226,7 +226,9 @@ class Index:
         if reranker is None:
             order = [(i, float(s)) for i, s in enumerate(first_scores)]
         else:
-            ranked = reranker.rerank(query, [self.chunks[p].full_text for p in candidates], return_documents=False)
+            ranked = reranker.rerank(
+                query, [self.chunks[p].full_text for p in candidates], return_documents=False, ranked_input=True
+            )
             rerank_scores = {r.index: r.score for r in ranked}
             order = [(r.index, r.score) for r in ranked]
             if fuse:

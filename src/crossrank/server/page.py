@@ -107,9 +107,7 @@ async def demo_json(request: Request) -> Response:
         cascade = state.reranker.cascade if state.reranker is not None else None
         assert cascade is not None
         size = len(await _first_model(state, first))
-        config["first_pass"] = first_pass_config(
-            first.spec, size, first.calibration, keep=cascade.keep, fuse_order=cascade.fuse_order
-        )
+        config["first_pass"] = first_pass_config(first.spec, size, first.calibration, keep=cascade.keep)
     return Response(json.dumps(config), media_type="application/json")
 
 

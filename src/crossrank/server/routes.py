@@ -36,7 +36,14 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
     """Rerank `documents` for `query`; results sorted by `relevance_score` (0..1), best first."""
     state = state_of(request)
     texts = [d if isinstance(d, str) else d.text for d in body.documents]
-    encoded = await _encode(state, body.query, texts, "documents", max_document_tokens=body.max_tokens_per_doc)
+    encoded = await _encode(
+        state,
+        body.query,
+        texts,
+        "documents",
+        max_document_tokens=body.max_tokens_per_doc,
+        ranked_input=body.ranked_input,
+    )
     ranking = await _score(state, request, encoded, raw=False)
     ranked = ranking.results(Cut(top_k=body.top_n, min_score=body.min_score, max_tokens=body.max_tokens))
     tokens = _billed_tokens(state, encoded)
@@ -64,7 +71,7 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
 async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult]:
     """TEI `/rerank`: `[{index, score, text?}]` sorted by score; `raw_scores` returns logits."""
     state = state_of(request)
-    encoded = await _encode(state, body.query, body.texts, "texts")
+    encoded = await _encode(state, body.query, body.texts, "texts", ranked_input=body.ranked_input)
     window = _reranker(state).spec.max_length
     if not body.truncate:
         for i, length in enumerate(encoded.pair_tokens):
@@ -85,7 +92,13 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
 
 
 async def _encode(
-    state: ServerState, query: str, texts: list[str], field_name: str, *, max_document_tokens: int | None = None
+    state: ServerState,
+    query: str,
+    texts: list[str],
+    field_name: str,
+    *,
+    max_document_tokens: int | None = None,
+    ranked_input: bool = False,
 ) -> EncodedQuery:
     """Check the request against the limits (the OpenAPI document states them as maxItems and maxLength, so
     going over is a schema violation: 422); check its text and tokenise it once, in a worker thread (never on
@@ -105,11 +118,18 @@ async def _encode(
             type="invalid_request",
             field="query",
         )
-    return await run_in_threadpool(_check_and_encode, reranker, query, texts, field_name, max_document_tokens)
+    return await run_in_threadpool(
+        _check_and_encode, reranker, query, texts, field_name, max_document_tokens, ranked_input
+    )
 
 
 def _check_and_encode(
-    reranker: Reranker, query: str, texts: list[str], field_name: str, max_document_tokens: int | None
+    reranker: Reranker,
+    query: str,
+    texts: list[str],
+    field_name: str,
+    max_document_tokens: int | None,
+    ranked_input: bool,
 ) -> EncodedQuery:
     """Runs in a worker thread: text no tokenizer accepts (a lone surrogate) is refused naming its wire field
     (`documents.3`), before it could share a batch with anyone's request; then the one encoding."""
@@ -119,7 +139,7 @@ def _check_and_encode(
         except InputError as exc:
             raise from_exception(exc, field=where) from None
     try:
-        return reranker.encode(query, texts, max_document_tokens=max_document_tokens)
+        return reranker.encode(query, texts, max_document_tokens=max_document_tokens, ranked_input=ranked_input)
     except InputError as exc:
         raise from_exception(exc) from None
 

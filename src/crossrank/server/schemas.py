@@ -25,6 +25,11 @@ MIN_SCORE = (
     "crossrank extension: return only documents whose score (a calibrated probability of relevance) is at least "
     "this; best first, as always"
 )
+RANKED_INPUT = (
+    "crossrank extension: the documents come in a first stage's order, best first, and that order may count "
+    "(the cascade keeps the best of its first pass fused with it; equal scores keep it). Default false: the "
+    "ranking is a function of the set of documents, whatever their order"
+)
 MAX_TOKENS = (
     "crossrank extension: return documents best first while their tokens (the model's tokenizer, documents "
     "only) fit in this budget; stops at the first that does not"
@@ -62,6 +67,7 @@ class CohereRerankRequest(BaseModel):
     priority: int | None = None  # accepted for client compatibility; requests are served in arrival order
     min_score: float | None = Field(default=None, ge=0, le=1, description=MIN_SCORE)
     max_tokens: int | None = Field(default=None, ge=1, description=MAX_TOKENS)
+    ranked_input: bool = Field(default=False, description=RANKED_INPUT)
 
     _query = field_validator("query")(_non_blank)
     _integers = field_validator("top_n", "max_tokens_per_doc", "priority", "max_tokens", mode="before")(_whole)
@@ -95,6 +101,7 @@ class TeiRerankRequest(BaseModel):
     truncate: bool = False
     min_score: float | None = Field(default=None, ge=0, le=1, description=MIN_SCORE)
     max_tokens: int | None = Field(default=None, ge=1, description=MAX_TOKENS)
+    ranked_input: bool = Field(default=False, description=RANKED_INPUT)
 
     _query = field_validator("query")(_non_blank)
     _integers = field_validator("max_tokens", mode="before")(_whole)

@@ -88,7 +88,7 @@ def build_demo(
             (tmp / "first_pass.onnx").write_bytes(first_bytes)
             size += len(first_bytes)
             config["first_pass"] = first_pass_config(
-                first_spec, len(first_bytes), load_calibration(first), keep=MODEL_CASCADE_KEEP, fuse_order=True
+                first_spec, len(first_bytes), load_calibration(first), keep=MODEL_CASCADE_KEEP
             )
         (tmp / "demo.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         mark_output(tmp, DEMO)
@@ -125,10 +125,10 @@ def demo_config(
 
 
 def first_pass_config(
-    spec: ModelSpec, model_bytes: int, calibration: Calibration | None, *, keep: int, fuse_order: bool
+    spec: ModelSpec, model_bytes: int, calibration: Calibration | None, *, keep: int
 ) -> dict[str, object]:
-    """`demo.json`'s `first_pass`: the cascade's first model, how many of its best the full model scores, and
-    whether its order is fused with the input order first (as `Reranker`'s cascade does)."""
+    """`demo.json`'s `first_pass`: the cascade's first model and how many of its best the full model scores
+    (passages typed into a page are a set, not a ranking: their order never counts, as in `Reranker.rerank`)."""
     return {
         "name": spec.name,
         "max_length": spec.max_length,
@@ -137,7 +137,6 @@ def first_pass_config(
         "tokenizer": "first_pass_tokenizer.json",
         "calibration": None if calibration is None else {"scale": calibration.scale, "bias": calibration.bias},
         "keep": keep,
-        "fuse_order": fuse_order,
     }
 
 

@@ -1,8 +1,9 @@
 // Score (query, passage) pairs on this device with ONNX Runtime Web (WebAssembly; threads when the page is
 // cross-origin isolated), one pair per run as the Python library does, and rank passages the way `Reranker`
 // does: with a first-pass model in `demo.json`, the cascade (the first pass scores every passage, the best
-// `keep` of its order fused with the input order go to the full model, the rest follow in the first pass's
-// order). Used by the static demo and by the page of `crossrank serve`.
+// `keep` of its order go to the full model, the rest follow in the first pass's order). Passages are a set: their
+// order never changes the ranking (equal scores by text, as Python's `Reranker.rerank` orders them). Used by the
+// static demo and by the page of `crossrank serve`.
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { WordPieceTokenizer } from "./tokenizer.js";
 
@@ -89,9 +90,22 @@ class Model {
   }
 }
 
-/** Positions from best to worst score; equal scores in ascending position (Python's `best_first`). */
-function bestFirst(scores) {
-  return scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+/** Two texts in code-point order (Python's `str` order; `<` on JavaScript strings compares UTF-16 units). */
+function compareText(a, b) {
+  let i = 0;
+  while (i < a.length && i < b.length) {
+    const x = a.codePointAt(i);
+    const y = b.codePointAt(i);
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+  }
+  return (a.length > i) - (b.length > i);
+}
+
+/** Positions from best to worst score; equal scores by text in code-point order, then by position (the rule of
+ * Python's `Reranker.rerank`, so the order the passages came in never counts). */
+function bestFirst(scores, texts) {
+  return scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a] || compareText(texts[a], texts[b]) || a - b);
 }
 
 export class Scorer {
@@ -138,31 +152,29 @@ export class Scorer {
       let t = performance.now();
       const scores = await this.score(query, passages);
       timings.full = performance.now() - t;
-      const results = bestFirst(scores).map((index) => ({ index, score: scores[index], scoredBy: this.model.name }));
+      const results = bestFirst(scores, passages).map((index) => ({ index, score: scores[index], scoredBy: this.model.name }));
       return { results, timings };
     }
     let t = performance.now();
     const margins = await this.firstPass.margins(query, passages);
     timings.first = performance.now() - t;
-    const kept = this.select(margins, keep);
+    const kept = this.select(margins, passages, keep);
     t = performance.now();
     const full = await this.score(query, kept.map((i) => passages[i]));
     timings.full = performance.now() - t;
-    const head = bestFirst(full).map((j) => ({ index: kept[j], score: full[j], scoredBy: this.model.name }));
+    const head = bestFirst(full, kept.map((i) => passages[i])).map((j) => ({ index: kept[j], score: full[j], scoredBy: this.model.name }));
     const floor = head[head.length - 1].score;
     const chosen = new Set(kept);
     const firstScores = margins.map((m) => this.firstPass.toScore(m));
-    const rest = bestFirst(firstScores).filter((i) => !chosen.has(i))
+    const rest = bestFirst(firstScores, passages).filter((i) => !chosen.has(i))
       .map((index) => ({ index, score: Math.min(firstScores[index], floor), scoredBy: this.firstPass.name }));
     return { results: [...head, ...rest], timings };
   }
 
-  /** The positions the full model scores, ascending: the first pass's best `keep`, its order fused (reciprocal
-   * rank, constant 60) with the input order when the config says so, as Python's `_best`. */
-  select(margins, keep) {
-    const order = bestFirst(margins);
-    if (!this.config.first_pass.fuse_order) return order.slice(0, keep).sort((a, b) => a - b);
-    const fused = order.map((position, r) => 1 / (60 + r + 1) + 1 / (60 + position + 1));
-    return bestFirst(fused).slice(0, keep).map((j) => order[j]).sort((a, b) => a - b);
+  /** The positions the full model scores, ascending: the first pass's best `keep` (Python's `best_kept`), a
+   * kept text's duplicates with it. */
+  select(margins, passages, keep) {
+    const chosen = new Set(bestFirst(margins, passages).slice(0, keep).map((i) => passages[i]));
+    return passages.map((p, i) => i).filter((i) => chosen.has(passages[i]));
   }
 }
