@@ -4,13 +4,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossrank import Reranker
+from tests.tiny_models import CORPUS
 
 SEASONS = "what causes the seasons on earth"
 RELEVANT = (
@@ -98,3 +101,107 @@ def test_ranked_input_lets_the_first_stage_order_count(default_path: Reranker) -
     assert next(r for r in ranked if r.index == 99).scored_by == "crossrank-tiny"
     # Ties keep the input order when it is a ranking.
     assert [r.index for r in default_path.rerank(SEASONS, TIED, ranked_input=True)] == [0, 1, 2, 3]
+
+
+# Every interface, on a tiny model that cascades into itself (fast: no built-in weights), each input order.
+def _orders(texts: list[str]) -> list[list[str]]:
+    return [texts, texts[::-1], texts[3:] + texts[:3]]
+
+
+def _cascade(tiny_bert: Path, cache_dir: Path) -> Reranker:
+    return Reranker(tiny_bert, cache_dir=cache_dir, cascade_keep=3, cascade_length=16)
+
+
+def _same_for_every_order(rank: Callable[[list[str]], list[tuple[str, float]]]) -> None:
+    texts = [*CORPUS, CORPUS[0], " " + CORPUS[1]]  # a duplicate, and a text the tokenizer cannot tell apart
+    rankings = [rank(order) for order in _orders(texts)]
+    assert len(rankings[0]) == len(texts)
+    assert rankings[1] == rankings[0] and rankings[2] == rankings[0]
+
+
+def test_the_library_and_the_adapters_rank_a_set(tiny_bert: Path, cache_dir: Path) -> None:
+    pytest.importorskip("langchain_core")
+    pytest.importorskip("llama_index.core")
+    pytest.importorskip("haystack")
+    from haystack import Document as HaystackDocument
+    from langchain_core.documents import Document
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from crossrank.integrations.haystack import CrossrankRanker
+    from crossrank.integrations.langchain import CrossrankCompressor
+    from crossrank.integrations.llamaindex import CrossrankPostprocessor
+
+    cascade = _cascade(tiny_bert, cache_dir)
+    _same_for_every_order(lambda docs: [(docs[r.index], r.score) for r in cascade.rerank("wing flow", docs)])
+    lang = CrossrankCompressor(reranker=cascade, top_n=None)
+    _same_for_every_order(
+        lambda docs: [
+            (d.page_content, d.metadata["relevance_score"])
+            for d in lang.compress_documents([Document(page_content=t) for t in docs], "wing flow")
+        ]
+    )
+    llama = CrossrankPostprocessor(reranker=cascade, top_n=None)
+    _same_for_every_order(
+        lambda docs: [
+            (n.node.get_content(), float(n.score or 0))
+            for n in llama.postprocess_nodes(
+                [NodeWithScore(node=TextNode(text=t)) for t in docs], query_str="wing flow"
+            )
+        ]
+    )
+    hay = CrossrankRanker(cascade, top_k=None)
+    _same_for_every_order(
+        lambda docs: [
+            (d.content or "", float(d.score or 0))
+            for d in hay.run("wing flow", [HaystackDocument(content=t) for t in docs])["documents"]
+        ]
+    )
+
+
+def test_every_http_route_ranks_a_set(tiny_bert: Path, cache_dir: Path) -> None:
+    import httpx
+
+    from crossrank.server.state import ServerConfig
+    from tests.server.live import LiveServer
+
+    with LiveServer(_cascade(tiny_bert, cache_dir), ServerConfig()) as server:
+        for path, field, score in (
+            ("/v2/rerank", "documents", "relevance_score"),
+            ("/v1/rerank", "documents", "relevance_score"),
+            ("/rerank", "texts", "score"),
+        ):
+
+            def route(
+                docs: list[str], path: str = path, field: str = field, score: str = score
+            ) -> list[tuple[str, float]]:
+                body = httpx.post(f"{server.url}{path}", json={"query": "wing flow", field: docs}).json()
+                results = body if isinstance(body, list) else body["results"]
+                return [(docs[r["index"]], r[score]) for r in results]
+
+            _same_for_every_order(route)
+
+
+def test_the_cli_and_batch_rank_a_set(
+    tiny_bert: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crossrank.cli import main
+
+    model = ["-m", str(tiny_bert), "--cache-dir", str(cache_dir), "--cascade-keep", "3", "--cascade-length", "16"]
+    runs = iter(range(100))
+
+    def cli(docs: list[str]) -> list[tuple[str, float]]:
+        path = tmp_path / f"docs-{next(runs)}.jsonl"
+        path.write_text("".join(json.dumps({"text": t}) + "\n" for t in docs))
+        assert main(["rerank", "-q", "wing flow", "-d", str(path), "--json", *model]) == 0
+        return [(docs[r["index"]], r["score"]) for r in json.loads(capsys.readouterr().out)["results"]]
+
+    def batch(docs: list[str]) -> list[tuple[str, float]]:
+        n = next(runs)
+        rows = tmp_path / f"rows-{n}.jsonl"
+        rows.write_text(json.dumps({"query": "wing flow", "documents": docs}) + "\n")
+        assert main(["batch", str(rows), "--out", str(tmp_path / f"out-{n}"), *model]) == 0
+        record = json.loads((tmp_path / f"out-{n}" / "results.jsonl").read_text().splitlines()[0])
+        return [(docs[r["index"]], r["score"]) for r in record["results"]]
+
+    _same_for_every_order(cli)
+    _same_for_every_order(batch)

@@ -112,3 +112,24 @@ def test_each_adapter_returns_every_document_through_a_cascade_and_honours_the_c
         QUERY, [HaystackDocument(content=t) for t in CORPUS]
     )
     assert [d.content for d in hay["documents"]] == [t for t, _ in full[:2]]
+
+
+def test_a_haystack_pipeline_serialises_after_it_ran(tiny_bert: Path, cache_dir: Path) -> None:
+    """warm_up loads the model without replacing the init parameter, so `Pipeline.dumps()` still works."""
+    pytest.importorskip("haystack")
+    from haystack import Document, Pipeline
+
+    from crossrank.integrations.haystack import CrossrankRanker
+
+    pipeline = Pipeline()
+    pipeline.add_component("rerank", CrossrankRanker(top_k=2, ranked_input=True))
+    before = pipeline.dumps()
+    pipeline.warm_up()
+    assert pipeline.dumps() == before
+    ranker = pipeline.get_component("rerank")
+    assert isinstance(ranker, CrossrankRanker) and ranker.reranker is None
+    out = ranker.run(QUERY, [Document(content=t) for t in CORPUS])["documents"]
+    assert len(out) == 2 and pipeline.dumps() == before
+    assert "ranked_input: true" in before
+    restored = Pipeline.loads(before, allowed_modules=["crossrank.integrations.haystack"]).get_component("rerank")
+    assert isinstance(restored, CrossrankRanker) and restored.ranked_input and restored.top_k == 2
