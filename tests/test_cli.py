@@ -152,7 +152,7 @@ def test_missing_file_empty_query_and_bad_numbers(
     with pytest.raises(SystemExit) as exit_info:
         main(["rerank", "-q", "x", "-d", str(docs), "--top-k", "0"])
     assert exit_info.value.code == 2
-    assert "expected a positive integer, got 0" in capsys.readouterr().err
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err
     (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
     code, _, err = _run(["rerank", "-m", str(tiny_bert), "-q", "x", "-d", str(tmp_path / "latin1.txt")], capsys)
     assert code == 2 and "is not UTF-8 text" in err
@@ -237,3 +237,38 @@ def test_serve_on_every_interface_without_a_key_warns(tiny_bert: Path) -> None:
             server.stderr.close()
     assert "warning: --host 0.0.0.0 serves every network interface with no --api-key" in lines[0]
     assert "serving" in lines[1]
+
+
+def test_serve_refuses_a_model_it_cannot_load_and_bad_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["serve", "--model", "/nonexistent"], capsys)
+    assert code == 2 and "crossrank: error: model folder '/nonexistent' does not exist" in err
+    assert "serving" not in err
+    for bad in ("nan", "0", "-5", "inf"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["serve", "--timeout", bad])
+        assert exit_info.value.code == 2
+        assert f"argument --timeout: expected a positive number, got '{bad}'" in capsys.readouterr().err
+
+
+def test_serve_exits_2_when_a_hub_model_cannot_load(tmp_path: Path) -> None:
+    """A hub id loads in the background; offline it fails: the process says why and exits 2 (no endless 503)."""
+    import subprocess
+    import sys
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "CROSSRANK_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "crossrank.cli", "serve", "--model", "no-such-org/no-such-model", "--port", port],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "crossrank: error: the model could not load, so the server stopped:" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -58,6 +58,16 @@ def resolve_model(model: str | Path | None) -> Path:
                 "hub id (--model PATH)"
             )
         return path
+    return resolve_local(model) or _download(str(model))
+
+
+def resolve_local(model: str | Path | None) -> Path | None:
+    """`resolve_model` without the hub: the folder of a built-in name or a path, None for a hub id (which would
+    need a download), `ModelError` for a path that cannot be a model. Lets a command refuse a mistyped folder at
+    once, before it starts anything."""
+    name = "crossrank-default" if model is None else str(model)
+    if name in BUILT_IN:
+        return resolve_model(name)
     path = Path(name).expanduser()
     if path.is_dir():
         return path
@@ -66,7 +76,7 @@ def resolve_model(model: str | Path | None) -> Path:
     text = str(model)
     if text.startswith((".", "/", "~")) or text.count("/") > 1 or not text.strip():
         raise ModelError(f"model folder {text!r} does not exist")
-    return _download(text)
+    return None
 
 
 def _download(repo_id: str) -> Path:

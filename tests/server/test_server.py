@@ -49,7 +49,12 @@ def test_jina_v1_objects_and_tei(server: LiveServer, reranker: Reranker) -> None
     v1 = httpx.post(f"{server.url}/v1/rerank", json={"query": "rain", "documents": docs}).json()
     expected = reranker.rerank("rain", CORPUS)
     assert [r["index"] for r in v1["results"]] == [r.index for r in expected]
-    assert "document" not in v1["results"][0] or v1["results"][0]["document"] is None
+    assert v1["results"][0]["document"] == {"text": CORPUS[expected[0].index]}  # Jina's default: documents back
+    assert v1["model"] == "tiny"
+    v1_bare = httpx.post(
+        f"{server.url}/v1/rerank", json={"query": "rain", "documents": docs, "return_documents": False}
+    )
+    assert "document" not in v1_bare.json()["results"][0]
     tei = httpx.post(f"{server.url}/rerank", json={"query": "rain", "texts": CORPUS, "return_text": True}).json()
     assert [r["index"] for r in tei] == [r.index for r in expected]
     assert tei[0]["text"] == CORPUS[expected[0].index]
@@ -104,16 +109,16 @@ def test_concurrent_requests_share_batches(server: LiveServer, reranker: Reranke
 @pytest.mark.parametrize(
     ("path", "body", "status", "field"),
     [
-        ("/v2/rerank", {"query": "", "documents": ["a"]}, 422, "query"),
-        ("/v2/rerank", {"query": "   ", "documents": ["a"]}, 422, "query"),
-        ("/v2/rerank", {"query": "q", "documents": "not a list"}, 422, "documents"),
-        ("/v2/rerank", {"query": "q", "documents": [1, 2]}, 422, "documents.0"),
-        ("/v2/rerank", {"query": "q", "documents": [{"body": "x"}]}, 422, "documents.0"),
-        ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": 0}, 422, "top_n"),
-        ("/v2/rerank", {"query": "q", "documents": []}, 422, "documents"),
-        ("/v2/rerank", {"query": "q", "documents": ["a"] * 51}, 422, "documents"),
-        ("/v2/rerank", {"query": "q" * 501, "documents": ["a"]}, 422, "query"),
-        ("/v2/rerank", {"documents": ["a"]}, 422, "query"),
+        ("/v2/rerank", {"query": "", "documents": ["a"]}, 400, "query"),
+        ("/v2/rerank", {"query": "   ", "documents": ["a"]}, 400, "query"),
+        ("/v2/rerank", {"query": "q", "documents": "not a list"}, 400, "documents"),
+        ("/v2/rerank", {"query": "q", "documents": [1, 2]}, 400, "documents.0"),
+        ("/v2/rerank", {"query": "q", "documents": [{"body": "x"}]}, 400, "documents.0"),
+        ("/v2/rerank", {"query": "q", "documents": ["a"], "top_n": 0}, 400, "top_n"),
+        ("/v2/rerank", {"query": "q", "documents": []}, 400, "documents"),
+        ("/v2/rerank", {"query": "q", "documents": ["a"] * 51}, 400, "documents"),
+        ("/v2/rerank", {"query": "q" * 501, "documents": ["a"]}, 400, "query"),
+        ("/v2/rerank", {"documents": ["a"]}, 400, "query"),
         ("/rerank", {"query": "q", "texts": [" ".join(CORPUS * 3)]}, 413, "texts.0"),
     ],
 )
@@ -181,7 +186,9 @@ def test_a_body_that_is_no_json_object_says_so(
     server: LiveServer, content: bytes, content_type: str, message: str
 ) -> None:
     answer = httpx.post(f"{server.url}/v2/rerank", content=content, headers={"content-type": content_type})
-    assert answer.status_code == 422 and answer.json()["message"].startswith(message), answer.text
+    assert answer.status_code == 400 and answer.json()["message"].startswith(message), answer.text  # Cohere's 400
+    tei = httpx.post(f"{server.url}/rerank", content=content, headers={"content-type": content_type})
+    assert tei.status_code == 422 and tei.json()["message"].startswith(message), tei.text  # TEI's 422
     assert answer.json()["field"] is None
 
 
@@ -197,7 +204,7 @@ def test_cohere_v1_rank_fields_get_a_clear_refusal(server: LiveServer) -> None:
     answer = httpx.post(
         f"{server.url}/v1/rerank", json={"query": "cat", "documents": documents, "rank_fields": ["title", "body"]}
     )
-    assert answer.status_code == 422 and answer.json()["field"] == "documents.0"
+    assert answer.status_code == 400 and answer.json()["field"] == "documents.0"
     assert answer.json()["message"] == (
         "documents.0: must be a string or an object with a string 'text' "
         "(rank_fields is not supported: send the text to score under 'text')"
@@ -224,10 +231,35 @@ def test_the_key_is_checked_before_the_body_is_read_and_every_refusal_is_counted
         metrics = httpx.get(f"{live.url}/metrics", headers={"Authorization": "BEARER s3cret"}).text
     assert 'crossrank_requests_total{path="/v2/rerank",status="401"} 2.0' in metrics
     assert 'crossrank_requests_total{path="/v2/rerank",status="413"} 1.0' in metrics
-    lines = [r.getMessage() for r in caplog.records if r.name == "crossrank.server"]
-    assert [line for line in lines if "id=r1 " in line] == [next(x for x in lines if "id=r1 " in x)]
-    assert any("id=r1 POST /v2/rerank status=401" in line for line in lines)
-    assert any("id=r2 POST /v2/rerank status=413" in line for line in lines)
+    logged = [json.loads(m.removeprefix("request ")) for m in _request_lines(caplog)]
+    assert [(e["method"], e["path"], e["status"]) for e in logged if e["id"] == "r1"] == [("POST", "/v2/rerank", 401)]
+    assert [(e["method"], e["path"], e["status"]) for e in logged if e["id"] == "r2"] == [("POST", "/v2/rerank", 413)]
+
+
+def _request_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "crossrank.server" and r.msg.startswith("request ")]
+
+
+def test_a_request_id_can_neither_forge_nor_bloat_a_log_line(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="crossrank.server")
+    body = {"query": "cat", "documents": CORPUS[:2]}
+    forged = httpx.post(f"{server.url}/v2/rerank", json=body, headers={"x-request-id": "abc status=200 documents=999"})
+    huge = httpx.post(f"{server.url}/v2/rerank", json=body, headers={"x-request-id": "x" * 60_000})
+    kept = httpx.post(f"{server.url}/v2/rerank", json=body, headers={"x-request-id": "trace-42.a:b_c"})
+    assert (forged.status_code, huge.status_code, kept.status_code) == (200, 200, 200)
+    assert forged.headers["x-request-id"] != "abc status=200 documents=999"
+    assert len(huge.headers["x-request-id"]) == 16 and kept.headers["x-request-id"] == "trace-42.a:b_c"
+    path = httpx.post(f"{server.url}/v2/rerank%0Astatus=200%20id=evil", json=body)  # a newline in the path
+    assert path.status_code == 404
+    lines = _request_lines(caplog)
+    assert all("\n" not in line and len(line) < 400 for line in lines)
+    logged = [json.loads(line.removeprefix("request ")) for line in lines]
+    assert {e["id"] for e in logged} >= {forged.headers["x-request-id"], "trace-42.a:b_c"}
+    assert "evil" not in {e["id"] for e in logged} and any(
+        e["path"] == "/v2/rerank\nstatus=200 id=evil" for e in logged
+    )
 
 
 @pytest.fixture(scope="module")
@@ -271,6 +303,71 @@ def test_min_score_and_max_tokens_cut_the_answer(cascade_server: LiveServer, rer
     ).json()
     assert [r["index"] for r in budget] == [r["index"] for r in full["results"][:3]]
     refused = httpx.post(f"{cascade_server.url}/v2/rerank", json={"query": "cat", "documents": ["a"], "min_score": 2})
-    assert refused.status_code == 422 and refused.json()["field"] == "min_score"
+    assert refused.status_code == 400 and refused.json()["field"] == "min_score"
     paths = httpx.get(f"{cascade_server.url}/openapi.json").json()["components"]["schemas"]
     assert "crossrank extension" in paths["CohereRerankRequest"]["properties"]["min_score"]["description"]
+
+
+def test_the_timeout_counts_from_the_request_s_arrival(tiny_bert: Path, cache_dir: Path) -> None:
+    """Tokenising counts against the deadline: a request whose encoding alone outlasts the timeout is a 504."""
+    import time as clock
+
+    slow = Reranker(tiny_bert, cache_dir=cache_dir)
+    encode = slow.encode
+
+    def slow_encode(*args: object, **kwargs: object) -> object:
+        clock.sleep(1.5)
+        return encode(*args, **kwargs)  # type: ignore[arg-type]
+
+    slow.encode = slow_encode  # type: ignore[method-assign]
+    with LiveServer(slow, ServerConfig(request_timeout_s=1.0)) as live:
+        answer = httpx.post(f"{live.url}/v2/rerank", json={"query": "cat", "documents": CORPUS[:2]}, timeout=30)
+    assert answer.status_code == 504 and answer.json()["type"] == "timeout"
+
+
+def test_limits_must_be_positive_and_finite() -> None:
+    from crossrank.errors import InputError
+
+    for timeout in (float("nan"), float("inf"), 0, -5):
+        with pytest.raises(InputError, match="request_timeout_s must be a positive number of seconds"):
+            ServerConfig(request_timeout_s=timeout)
+    with pytest.raises(InputError, match="max_queue must be a positive integer, got 0"):
+        ServerConfig(max_queue=0)
+
+
+def test_a_model_that_cannot_load_says_so_on_health_and_ends_the_server() -> None:
+    """/health answers "failed" with the reason, requests get 503 naming it, and `on_load_failure` hears it once
+    (the CLI stops the server there and exits 2)."""
+    import threading
+
+    import uvicorn
+
+    from crossrank.errors import ModelError
+    from crossrank.server.app import create_app
+
+    def load() -> Reranker:
+        raise ModelError("model folder './nope' does not exist")
+
+    heard: list[str] = []
+    app = create_app(load, config=ServerConfig(), model_name="nope", on_load_failure=heard.append)
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if heard:
+                break
+            threading.Event().wait(0.05)
+        health = httpx.get(f"http://127.0.0.1:{port}/health")
+        answer = httpx.post(f"http://127.0.0.1:{port}/v2/rerank", json={"query": "q", "documents": ["a"]})
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert heard == ["model folder './nope' does not exist"]
+    assert health.status_code == 503 and health.json() == {"status": "failed", "reason": heard[0]}
+    assert answer.status_code == 503 and "failed to load: model folder './nope'" in answer.json()["message"]

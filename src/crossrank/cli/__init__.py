@@ -58,9 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             code: int = args.handler(args)
             sys.stdout.flush()  # a reader that went away (`| head`) shows up here, not at interpreter exit
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`| head -1`): it had what it wanted, whatever the output's size
         _quiet_stdout()
-        return 141  # what a shell reports for a process ended by SIGPIPE
+        return 0
     except CrossrankError as exc:
         print(f"crossrank: error: {exc}", file=sys.stderr)
         return 2

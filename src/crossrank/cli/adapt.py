@@ -10,6 +10,8 @@ from crossrank.cli.common import (
     HelpWithDefaults,
     add_ray_arguments,
     log_training_to_stderr,
+    non_negative_int,
+    positive_float,
     positive_int,
     progress,
     teacher_list,
@@ -28,7 +30,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     adapt.add_argument("docs", help="a folder of text/markdown/HTML files or a JSONL file (what `index` reads)")
     adapt.add_argument("--out", required=True, help="a new or empty folder, or this command's earlier output")
-    adapt.add_argument("--minutes", type=float, default=40.0, help="time budget for the whole run")
+    adapt.add_argument("--minutes", type=positive_float, default=40.0, help="time budget for the whole run")
     adapt.add_argument(
         "--base",
         default="default",
@@ -51,9 +53,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="teachers, fused (default: biencoder,bm25, and default when the base is the built-in model)",
     )
-    adapt.add_argument("--lr", type=float, default=5e-5, help="peak learning rate of both models")
+    adapt.add_argument("--lr", type=positive_float, default=5e-5, help="peak learning rate of both models")
     adapt.add_argument("--max-length", type=positive_int, default=256, help="token window per pair")
-    adapt.add_argument("--seed", type=int, default=0, help="seed of the pseudo-queries and the training")
+    adapt.add_argument("--seed", type=non_negative_int, default=0, help="seed of the pseudo-queries and the training")
     adapt.add_argument("--threads", type=positive_int, default=None, help="torch threads")
     add_ray_arguments(adapt, what="score the teachers", each="a teacher")
     adapt.add_argument("--no-progress", action="store_true", help="never show a progress bar")

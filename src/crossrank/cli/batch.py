@@ -11,6 +11,7 @@ from crossrank.cli.common import (
     add_model_arguments,
     add_ray_arguments,
     model_settings,
+    positive_float,
     positive_int,
     progress,
 )
@@ -44,7 +45,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "may count: the cascade keeps the best of its first pass fused with it (default: a set, order ignored)",
     )
     add_ray_arguments(batch, what="run", each="the model")
-    batch.add_argument("--cpus-per-actor", type=float, default=1.0, help="CPUs (and threads) per Ray actor")
+    batch.add_argument("--cpus-per-actor", type=positive_float, default=1.0, help="CPUs (and threads) per Ray actor")
     add_model_arguments(batch)
     batch.set_defaults(handler=run)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from crossrank.backends import BACKENDS
@@ -58,7 +60,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="padded tokens per forward pass (default: 512, or one window if longer)",
     )
     group.add_argument("--window", action="store_true", help="score long documents in overlapping windows")
-    group.add_argument("--window-overlap", type=int, default=64, help="tokens consecutive windows share (--window)")
+    group.add_argument(
+        "--window-overlap", type=non_negative_int, default=64, help="tokens consecutive windows share (--window)"
+    )
     group.add_argument(
         "--aggregate",
         choices=["max", "first", "mean"],
@@ -117,14 +121,40 @@ def add_ray_arguments(parser: argparse.ArgumentParser, *, what: str, each: str) 
     parser.add_argument("--actors", type=positive_int, default=1, help=f"Ray actors, each loading {each} once")
 
 
-def positive_int(text: str) -> int:
+def _number(text: str, cast: type[int] | type[float], what: str, ok: Callable[[float], bool]) -> float:
+    """The one rule of every numeric option: a finite number of the right kind, inside its range, else a message
+    saying what was expected (argparse turns it into `error: argument --x: ...` and exit 2)."""
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not math.isfinite(value) or not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return int(_number(text, int, "a positive integer", lambda v: v >= 1))
+
+
+def non_negative_int(text: str) -> int:
+    return int(_number(text, int, "an integer of 0 or more", lambda v: v >= 0))
+
+
+def positive_float(text: str) -> float:
+    return _number(text, float, "a positive number", lambda v: v > 0)
+
+
+def finite_float(text: str) -> float:
+    return _number(text, float, "a finite number", lambda v: True)
+
+
+def unit_fraction(text: str) -> float:
+    return _number(text, float, "a number from 0 to 1", lambda v: 0 <= v <= 1)
+
+
+def open_fraction(text: str) -> float:
+    return _number(text, float, "a number above 0 and below 1", lambda v: 0 < v < 1)
 
 
 def teacher_list(text: str) -> list[str]:

@@ -8,6 +8,7 @@ import sys
 from crossrank.cli.common import (
     HelpWithDefaults,
     count,
+    non_negative_int,
     positive_int,
     progress,
 )
@@ -29,7 +30,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     index.add_argument("--passage-words", type=positive_int, default=200, help="words per passage")
     index.add_argument(
-        "--overlap-words", type=int, default=40, help="words shared by consecutive passages of a document"
+        "--overlap-words", type=non_negative_int, default=40, help="words shared by consecutive passages of a document"
     )
     index.add_argument("--no-dense", action="store_true", help="BM25 only (no embeddings)")
     index.add_argument("--no-progress", action="store_true", help="never show a progress bar")

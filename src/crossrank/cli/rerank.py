@@ -9,6 +9,7 @@ from crossrank.cli.common import (
     HelpWithDefaults,
     add_model_arguments,
     argument_text,
+    finite_float,
     load_reranker,
     positive_int,
     print_json,
@@ -39,7 +40,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rerank.add_argument(
         "--min-score",
         "--threshold",
-        type=float,
+        type=finite_float,
         default=None,
         help="drop documents scoring below this (with the built-in models a probability of relevance)",
     )

@@ -11,6 +11,7 @@ from crossrank.cli.common import (
     add_model_arguments,
     load_reranker,
     model_settings,
+    positive_float,
     positive_int,
 )
 
@@ -41,7 +42,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--max-query-chars", type=positive_int, default=10_000, help="longer queries are refused with 413"
     )
-    serve.add_argument("--timeout", type=float, default=60.0, help="seconds a request may wait for its scores")
+    serve.add_argument("--timeout", type=positive_float, default=60.0, help="seconds a request may wait for its scores")
     serve.add_argument("--max-queue", type=positive_int, default=64, help="queued requests before 503")
     serve.add_argument(
         "--api-key", default=None, help="require 'Authorization: Bearer KEY' (default: $CROSSRANK_API_KEY, or no key)"
@@ -54,7 +55,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="serve from N Ray Serve replicas (each its own model) instead of this process",
     )
     serve.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start one here)")
-    serve.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs (and threads) per Ray replica")
+    serve.add_argument(
+        "--cpus-per-replica", type=positive_float, default=1.0, help="CPUs (and threads) per Ray replica"
+    )
     add_model_arguments(serve)
     serve.set_defaults(handler=run)
 
@@ -87,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
     name = display_name(args.model)
     if args.ray_replicas is not None:
         return _serve_on_ray(args, config, name)
+    from crossrank.models import resolve_local
     from crossrank.server.listen import listen, open_to_network
 
+    resolve_local(args.model)  # a mistyped folder is exit 2 at once (a hub id loads, or fails, below)
     sock = listen(args.host, args.port)  # before any "serving" line: a port in use or a bad host is exit 2
     if open_to_network(args.host) and config.api_key is None:
         print(
@@ -96,11 +101,21 @@ def run(args: argparse.Namespace) -> int:
             "anyone who can reach this machine can use the server",
             file=sys.stderr,
         )
-    app = create_app(lambda: load_reranker(args), config=config, model_name=name)
+    failures: list[str] = []
+
+    def failed(reason: str) -> None:  # the model cannot load: stop serving, then exit 2 with the reason
+        failures.append(reason)
+        server.should_exit = True
+
+    app = create_app(lambda: load_reranker(args), config=config, model_name=name, on_load_failure=failed)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"crossrank: serving {name} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30))
     server.run(sockets=[sock])
+    if failures:
+        from crossrank.errors import ModelError
+
+        raise ModelError(f"the model could not load, so the server stopped: {failures[0]}")
     return 0
 
 

@@ -10,9 +10,13 @@ from typing import TYPE_CHECKING
 from crossrank.cli.common import (
     HelpWithDefaults,
     log_training_to_stderr,
+    non_negative_int,
+    open_fraction,
+    positive_float,
     positive_int,
     progress,
     teacher_list,
+    unit_fraction,
 )
 
 if TYPE_CHECKING:
@@ -47,14 +51,16 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="teacher(s) for distillation: default (the built-in model), biencoder, e5, mpnet, splade-tiny, bm25, "
         "or several comma-separated (fused)",
     )
-    train.add_argument("--distill", type=float, default=0.5, help="weight of the teacher term (with --teacher)")
-    train.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")
+    train.add_argument("--distill", type=unit_fraction, default=0.5, help="weight of the teacher term (with --teacher)")
+    train.add_argument("--lr", type=positive_float, default=5e-5, help="peak learning rate")
     train.add_argument("--max-length", type=positive_int, default=256, help="token window per pair")
     train.add_argument("--groups-per-step", type=positive_int, default=8, help="groups per optimizer step")
     train.add_argument("--token-budget", type=positive_int, default=4096, help="padded tokens per micro-batch")
     train.add_argument("--num-layers", type=positive_int, default=None, help="keep only the first N encoder layers")
-    train.add_argument("--seed", type=int, default=0, help="seed of sampling, shuffling and the new head")
-    train.add_argument("--holdout", type=float, default=0.05, help="fraction of queries held out for evaluation")
+    train.add_argument("--seed", type=non_negative_int, default=0, help="seed of sampling, shuffling and the new head")
+    train.add_argument(
+        "--holdout", type=open_fraction, default=0.05, help="fraction of queries held out for evaluation"
+    )
     train.add_argument("--patience", type=positive_int, default=2, help="epochs without held-out gain before stop")
     train.add_argument("--limit", type=positive_int, default=None, help="use at most N groups per source")
     train.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's own choice)")

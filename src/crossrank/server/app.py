@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from crossrank.errors import CrossrankError
 from crossrank.reranker import Reranker
 from crossrank.server import errors, routes
 from crossrank.server.batcher import Batcher
@@ -31,13 +32,20 @@ log = logging.getLogger("crossrank.server")
 __all__ = ["ServerConfig", "create_app"]
 
 
-def create_app(load: Callable[[], Reranker], *, config: ServerConfig, model_name: str) -> FastAPI:
-    """Build the app; the model loads in the background at start-up (`/health` says 503 until it is ready)."""
+def create_app(
+    load: Callable[[], Reranker],
+    *,
+    config: ServerConfig,
+    model_name: str,
+    on_load_failure: Callable[[str], None] | None = None,
+) -> FastAPI:
+    """Build the app; the model loads in the background at start-up (`/health` says 503 until it is ready, and
+    "failed" with the reason if it cannot load; `on_load_failure` then gets the reason, e.g. to end the process)."""
     state = ServerState(config=config, metrics=Metrics(), model_name=model_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loader = asyncio.get_running_loop().create_task(_load(state, load))
+        loader = asyncio.get_running_loop().create_task(_load(state, load, on_load_failure))
         yield
         state.draining = True
         if not loader.done():
@@ -75,19 +83,25 @@ def create_app(load: Callable[[], Reranker], *, config: ServerConfig, model_name
 
 def _routes(app: FastAPI) -> None:
     """The rerank routes (Cohere v2 / v1 and Jina, TEI) and the operations routes, each with its declared errors."""
-    failures: dict[int | str, dict[str, Any]] = {
-        status: {"model": ErrorBody, "description": text} for status, text in errors.DECLARED.items()
-    }
+
+    def failures(path: str) -> dict[int | str, dict[str, Any]]:
+        return {status: {"model": ErrorBody, "description": text} for status, text in errors.declared(path).items()}
+
     for path, summary in (("/v2/rerank", "Cohere v2 rerank"), ("/v1/rerank", "Cohere v1 / Jina rerank")):
-        app.post(path, response_model=CohereRerankResponse, tags=["rerank"], summary=summary, responses=failures)(
-            routes.cohere_rerank
-        )
+        app.post(
+            path,
+            response_model=CohereRerankResponse,
+            response_model_exclude_none=True,
+            tags=["rerank"],
+            summary=summary,
+            responses=failures(path),
+        )(routes.cohere_rerank)
     app.post(
         "/rerank",
         response_model=list[TeiResult],
         tags=["rerank"],
         summary="Hugging Face TEI rerank",
-        responses=failures,
+        responses=failures("/rerank"),
     )(routes.tei_rerank)
     app.get("/health", tags=["ops"], summary="200 once the model is loaded, 503 before", responses=_health())(
         routes.health
@@ -97,17 +111,23 @@ def _routes(app: FastAPI) -> None:
         tags=["ops"],
         summary="Prometheus metrics",
         response_class=PlainTextResponse,
-        responses={401: failures[401]},
+        responses={401: failures("/metrics")[401]},
     )(routes.metrics)
-    app.get("/v1/models", tags=["ops"], summary="the served model", responses={401: failures[401]})(routes.models)
+    app.get("/v1/models", tags=["ops"], summary="the served model", responses={401: failures("/v1/models")[401]})(
+        routes.models
+    )
 
 
-async def _load(state: ServerState, load: Callable[[], Reranker]) -> None:
+async def _load(state: ServerState, load: Callable[[], Reranker], on_failure: Callable[[str], None] | None) -> None:
     try:
         reranker = await asyncio.get_running_loop().run_in_executor(None, load)
-    except Exception:
-        log.exception("model failed to load")
-        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to load is reported the same way, once
+        state.load_error = str(exc) if isinstance(exc, CrossrankError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, CrossrankError):
+            log.error("model failed to load", exc_info=exc)  # a bug: keep its traceback
+        if on_failure is not None:
+            on_failure(state.load_error)
+        return
     batcher = Batcher(
         reranker,
         max_queue=state.config.max_queue,
@@ -121,7 +141,12 @@ async def _load(state: ServerState, load: Callable[[], Reranker]) -> None:
 
 
 def _health() -> dict[int | str, dict[str, Any]]:
-    return {503: {"description": "loading or shutting down (Retry-After)", "content": {"application/json": {}}}}
+    return {
+        503: {
+            "description": "loading, failed to load (with the reason), or shutting down",
+            "content": {"application/json": {}},
+        }
+    }
 
 
 def _openapi(app: FastAPI, config: ServerConfig) -> dict[str, Any]:

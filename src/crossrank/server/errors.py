@@ -42,6 +42,16 @@ DECLARED = {
 }
 """Statuses the rerank endpoints may answer besides 200, as the OpenAPI document declares them."""
 
+MALFORMED_STATUS = {"/v2/rerank": 400, "/v1/rerank": 400}
+"""Each route answers a malformed request as its own API does: Cohere (and so its SDK's `BadRequestError`) with
+400; TEI, and every other route, with 422."""
+
+
+def declared(path: str) -> dict[int, str]:
+    """`DECLARED` as `path` answers it."""
+    status = MALFORMED_STATUS.get(path, 422)
+    return {status if code == 422 else code: text for code, text in DECLARED.items()}
+
 
 def from_exception(exc: Exception, *, field: str | None = None) -> ApiError:
     """The `ApiError` for an exception of the table, by its class (or a base class)."""
@@ -51,17 +61,19 @@ def from_exception(exc: Exception, *, field: str | None = None) -> ApiError:
     raise exc
 
 
-def error_response(exc: ApiError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+def error_response(exc: ApiError, headers: Mapping[str, str] | None = None, *, path: str = "") -> JSONResponse:
+    """The answer for `exc` on the route `path` (a malformed request: that API's status, `MALFORMED_STATUS`)."""
     extra = dict(headers or {})
     if exc.status == 503:
         extra["Retry-After"] = "1"
+    status = MALFORMED_STATUS.get(path, 422) if exc.status == 422 else exc.status
     body = ErrorBody(message=exc.message, type=exc.type, field=exc.field).model_dump()
-    return JSONResponse(body, status_code=exc.status, headers=extra or None)
+    return JSONResponse(body, status_code=status, headers=extra or None)
 
 
 async def api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc)
+    return error_response(exc, path=request.url.path)
 
 
 UNION_MEMBERS = {"str": "a string", "TextDocument": "an object with a string 'text'"}
@@ -76,7 +88,7 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     location = [str(p) for p in first.get("loc", ())]
     message = str(first.get("msg", "invalid request"))
     if location == ["body"] or first.get("type") == "json_invalid":
-        return error_response(ApiError(422, _body_problem(first), type="invalid_request"))
+        return error_response(ApiError(422, _body_problem(first), type="invalid_request"), path=request.url.path)
     location = location[1:] if location[:1] == ["body"] else location
     union = next((i for i, part in enumerate(location) if part in UNION_MEMBERS), None)
     if union is not None:
@@ -86,7 +98,8 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
             message += " (rank_fields is not supported: send the text to score under 'text')"
     field_name = ".".join(location) or None
     return error_response(
-        ApiError(422, f"{field_name}: {message}" if field_name else message, type="invalid_request", field=field_name)
+        ApiError(422, f"{field_name}: {message}" if field_name else message, type="invalid_request", field=field_name),
+        path=request.url.path,
     )
 
 
@@ -103,5 +116,6 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (404, 405 with its `Allow` header, a body it could not parse) as `ErrorBody`."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # a body Starlette could not parse: the same answer as any malformed body
-        return error_response(ApiError(422, "request body is not valid JSON", type="invalid_request"))
+        problem = ApiError(422, "request body is not valid JSON", type="invalid_request")
+        return error_response(problem, path=request.url.path)
     return error_response(ApiError(exc.status_code, str(exc.detail), type="http_error"), headers=exc.headers)

@@ -5,7 +5,9 @@ and gets one log line and a metrics count."""
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import re
 import time
 import uuid
 
@@ -29,6 +31,15 @@ PROTECTED = (
     "/demo/first_pass_tokenizer.json",
 )
 KNOWN_PATHS = {*PROTECTED, "/health", "/", "/favicon.ico"}
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+"""A client's `X-Request-Id` is used only when it matches this (short, no spaces or control characters);
+anything else gets a new id, so a client can neither bloat nor forge a log line."""
+
+
+def request_id_of(headers: dict[str, str]) -> str:
+    """The client's id when it is safe to log and echo, else a new one."""
+    given = headers.get("x-request-id", "")
+    return given if SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
 
 
 def authorised(header: str, api_key: str) -> bool:
@@ -51,9 +62,9 @@ class Gate:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
-        request_id = headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = request_id_of(headers)
         start = time.perf_counter()
+        scope.setdefault("state", {}).update(request_id=request_id, arrived=time.monotonic())
         status = 500
         started = False
 
@@ -114,7 +125,7 @@ class Gate:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
             problem = ApiError(422, f"request body is not UTF-8 (byte {exc.start})", type="invalid_request")
-            await error_response(problem)(scope, receive, send)
+            await error_response(problem, path=scope["path"])(scope, receive, send)
             return
         replayed = False
 
@@ -135,13 +146,13 @@ class Gate:
         self.state.metrics.requests.labels(path=path, status=str(status)).inc()
         self.state.metrics.latency.labels(path=path).observe(elapsed)
         extra = scope["state"].get("log", {})
-        log.info(
-            "request id=%s %s %s status=%d documents=%s tokens=%s latency_ms=%.1f",
-            request_id,
-            scope["method"],
-            scope["path"],
-            status,
-            extra.get("documents", "-"),
-            extra.get("tokens", "-"),
-            elapsed * 1000,
-        )
+        fields = {
+            "id": request_id,
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "documents": extra.get("documents"),
+            "tokens": extra.get("tokens"),
+            "latency_ms": round(elapsed * 1000, 1),
+        }
+        log.info("request %s", json.dumps(fields, ensure_ascii=True))  # JSON: the path cannot forge a field

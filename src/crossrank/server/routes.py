@@ -7,6 +7,7 @@ Each request is tokenised exactly once (`Reranker.encode`, in a worker thread), 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import Request
@@ -49,13 +50,15 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
     tokens = _billed_tokens(state, encoded)
     request.state.log = {"documents": len(texts), "tokens": tokens}
     version = "1" if request.url.path == "/v1/rerank" else "2"
+    with_documents = body.return_documents if body.return_documents is not None else version == "1"
     return CohereRerankResponse(
         id=request.state.request_id,
+        model=state.model_name,
         results=[
             CohereResult(
                 index=r.index,
                 relevance_score=r.score,
-                document=DocumentOut(text=texts[r.index]) if body.return_documents else None,
+                document=DocumentOut(text=texts[r.index]) if with_documents else None,
             )
             for r in ranked
         ],
@@ -145,16 +148,16 @@ def _check_and_encode(
 
 
 async def _score(state: ServerState, request: Request, encoded: EncodedQuery, *, raw: bool) -> Ranking:
-    """Queue the request and wait for it, at most the timeout and only while the client is connected; giving up
-    cancels the queue entry, so the batcher skips or stops its work."""
+    """Queue the request and wait for it, until the timeout counted from the request's arrival (reading and
+    tokenising count too) and only while the client is connected; giving up cancels the queue entry, so the
+    batcher skips or stops its work."""
     batcher = _ready(state)
+    left = state.config.request_timeout_s - (time.monotonic() - request.state.arrived)
     state.metrics.queue_depth.set(batcher.depth())
     scoring = asyncio.ensure_future(batcher.submit(encoded, raw=raw))
     watcher = asyncio.ensure_future(_disconnected(request))
     try:
-        done, _ = await asyncio.wait(
-            {scoring, watcher}, timeout=state.config.request_timeout_s, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait({scoring, watcher}, timeout=max(left, 0.0), return_when=asyncio.FIRST_COMPLETED)
     finally:
         watcher.cancel()
         if not scoring.done():
@@ -185,6 +188,8 @@ def _billed_tokens(state: ServerState, encoded: EncodedQuery) -> int:
 def _ready(state: ServerState) -> Batcher:
     if state.draining:
         raise ApiError(503, "the server is shutting down", type="unavailable")
+    if state.load_error is not None:
+        raise ApiError(503, f"the model failed to load: {state.load_error}", type="unavailable")
     if state.batcher is None:
         raise ApiError(503, "the model is still loading", type="unavailable")
     return state.batcher
@@ -197,6 +202,8 @@ def _reranker(state: ServerState) -> Reranker:
 async def health(request: Request) -> JSONResponse:
     """200 once the model is loaded; 503 while it loads and while the server shuts down."""
     state = state_of(request)
+    if state.load_error is not None:
+        return JSONResponse({"status": "failed", "reason": state.load_error}, status_code=503)
     if state.draining or state.batcher is None:
         status = "draining" if state.draining else "loading"
         return JSONResponse({"status": status}, status_code=503, headers={"Retry-After": "1"})

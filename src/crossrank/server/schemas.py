@@ -62,7 +62,11 @@ class CohereRerankRequest(BaseModel):
     query: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
     documents: list[Text | TextDocument] = Field(min_length=1)
     top_n: int | None = Field(default=None, ge=1)  # the Cohere / Jina wire name of what the library calls top_k
-    return_documents: bool = False
+    return_documents: bool | None = Field(
+        default=None,
+        description="return each document's text; default false on /v2/rerank (Cohere v2), true on /v1/rerank "
+        "(Jina's default; a Cohere v1 client that wants none sends false)",
+    )
     max_tokens_per_doc: int | None = Field(default=None, ge=1)
     priority: int | None = None  # accepted for client compatibility; requests are served in arrival order
     min_score: float | None = Field(default=None, ge=0, le=1, description=MIN_SCORE)
@@ -85,6 +89,7 @@ class CohereResult(BaseModel):
 
 class CohereRerankResponse(BaseModel):
     id: str
+    model: str  # the served model's name (Jina's answers name it; Cohere clients ignore it)
     results: list[CohereResult]
     meta: dict[str, Any]
     usage: dict[str, int]
