@@ -31,7 +31,7 @@ def main() -> None:
     started = time.monotonic()
 
     def tick(n: int) -> None:
-        if n % 20 == 0:
+        if n % 40 == 0:
             rate = (time.monotonic() - started) / n
             print(f"{n} documents, {rate:.2f} s each", file=sys.stderr, flush=True)
 

