@@ -75,6 +75,15 @@ def test_bad_rows_and_foreign_outputs_are_refused_before_any_work(tiny_bert: Pat
     bad.write_text('{"query": "q", "documents": ["a"]}\n{"query": "q", "documents": "not a list"}\n')
     with pytest.raises(InputError, match=r"bad.jsonl:2: needs a list 'documents'"):
         rerank_file(bad, tmp_path / "out", model=settings)
+    assert not (tmp_path / "out").exists()  # nothing is created for rows that cannot be read
+    bad.write_text("[1, 2]\n")
+    with pytest.raises(InputError, match=r"bad.jsonl:1"):
+        rerank_file(bad, tmp_path / "out", model=settings)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(InputError, match="holds no rows"):
+        rerank_file(empty, tmp_path / "out", model=settings)
+    assert not (tmp_path / "out").exists()
     bad.write_text('{"query": "q", "documents": ["a", 3]}\n')
     with pytest.raises(InputError, match=r"bad.jsonl:1: documents\[1\] must be a string or a mapping"):
         rerank_file(bad, tmp_path / "out2", model=settings)
@@ -104,6 +113,15 @@ def test_trec_run_in_trec_run_out(tiny_bert: Path, cache_dir: Path, tmp_path: Pa
     run.write_text("q0 Q0 d0 1 1 x\nq1 Q0 d0 1 1 x\nq0 Q0 d1 2 0.5 x\n")
     with pytest.raises(InputError, match="query 'q0' appears again after other queries"):
         rerank_trec(run, corpus, queries, tmp_path / "out2", model=ModelSettings(model=str(tiny_bert)))
+    assert not (tmp_path / "out2").exists()
+
+
+def test_an_unreachable_ray_cluster_is_refused_at_once_naming_it(tiny_bert: Path, tmp_path: Path) -> None:
+    rows = write_rows(tmp_path / "rows.jsonl")
+    started = time.monotonic()
+    with pytest.raises(InputError, match=r"cannot reach a Ray cluster at 127.0.0.1:1 \("):
+        rerank_file(rows, tmp_path / "out", model=ModelSettings(model=str(tiny_bert)), workers=Workers("127.0.0.1:1"))
+    assert time.monotonic() - started < 30 and not (tmp_path / "out").exists()
 
 
 def test_cli_batch(tiny_bert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

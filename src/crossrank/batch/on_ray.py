@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.batch.rows import BatchJob, Workers, job_from_dict, part_path, score_chunk, write_part
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import BackendUnavailable, InputError
 
 
 class _ChunkActor:
@@ -60,6 +60,8 @@ def ray_session(ray: Any, address: str | None, *, log: Path) -> Iterator[None]:
     draws no progress bars. Ctrl-C during start-up is held until `ray.init` returns (interrupting it crashed the
     process) and then raised as `KeyboardInterrupt`."""
     started = not ray.is_initialized()
+    if started and address not in (None, "local", "auto"):
+        check_reachable(address)  # Ray itself retries an unreachable address for minutes, saying nothing
     sys.stderr.flush()
     saved = os.dup(2)
     with open(log, "ab") as sink:
@@ -84,6 +86,24 @@ def ray_session(ray: Any, address: str | None, *, log: Path) -> Iterator[None]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def check_reachable(address: str, *, timeout_s: float = 5.0) -> None:
+    """Refuse a cluster address nothing answers on within `timeout_s`, naming it (`host:port` or `ray://...`)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--ray {address!r}: a cluster address is HOST:PORT or ray://HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
+        raise InputError(
+            f"cannot reach a Ray cluster at {address} ({reason} within {timeout_s:g} s); start one there with "
+            "`ray start --head`, or give --ray without an address for a Ray on this machine"
+        ) from None
 
 
 @contextmanager

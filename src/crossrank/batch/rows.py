@@ -80,6 +80,10 @@ def rerank_file(
         raise InputError(f"output must be 'jsonl' or 'trec', got {output!r}")
     check_output(out, BATCH, inputs=[rows] if inputs is None else inputs)
     starts = chunk_starts(rows, chunk_rows)  # a bad row is refused before the folder exists
+    if workers.ray_address not in (None, "local", "auto"):
+        from crossrank.batch.on_ray import check_reachable
+
+        check_reachable(workers.ray_address)  # so is a cluster that does not answer
     out.mkdir(parents=True, exist_ok=True)
     mark_output(out, BATCH)
     job = BatchJob(str(rows.resolve()), _sha256(rows), model, text_field, top_k, output, chunk_rows, ranked_input)

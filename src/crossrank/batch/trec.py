@@ -36,7 +36,7 @@ def rerank_trec(
     sources = [run, corpus, queries]
     check_output(out, BATCH, inputs=sources)
     rows_of = trec_rows(run, corpus, queries, k=k)
-    if not any(True for _ in rows_of()):
+    if not sum(1 for _ in rows_of()):  # every row read once, so a bad one is refused before anything exists
         raise InputError(f"{run} ranks no documents")
     out.mkdir(parents=True, exist_ok=True)
     mark_output(out, BATCH)
