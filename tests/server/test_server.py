@@ -371,3 +371,12 @@ def test_a_model_that_cannot_load_says_so_on_health_and_ends_the_server() -> Non
     assert heard == ["model folder './nope' does not exist"]
     assert health.status_code == 503 and health.json() == {"status": "failed", "reason": heard[0]}
     assert answer.status_code == 503 and "failed to load: model folder './nope'" in answer.json()["message"]
+
+
+def test_no_page_loads_assets_from_another_origin(server: LiveServer) -> None:
+    """Swagger UI and ReDoc fetch from a CDN, so they are not served; the OpenAPI document is."""
+    for path in ("/docs", "/redoc"):
+        assert httpx.get(f"{server.url}{path}").status_code == 404
+    assert httpx.get(f"{server.url}/openapi.json").json()["info"]["title"] == "crossrank"
+    page = httpx.get(f"{server.url}/").text
+    assert "https://" not in page and "http://" not in page

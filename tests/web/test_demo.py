@@ -276,3 +276,21 @@ def test_the_wheel_carries_the_built_demo(tmp_path: Path) -> None:
     wanted = [f"crossrank/web/static/{f}" for f in ("index.html", "demo.js", "scorer.js", "tokenizer.js")]
     wanted += [f"crossrank/web/static/vendor/{f}" for f in VENDOR_FILES]
     assert [w for w in wanted if w not in names] == []
+
+
+def test_the_site_follows_the_umask(tmp_path: Path) -> None:
+    """Every folder and file of the site, ONNX Runtime Web's included, is made as the user's umask says."""
+    import os
+    import stat
+
+    mask = os.umask(0o077)
+    try:
+        site = build_demo(tmp_path / "site", model="crossrank-tiny", cascade=False, cache_dir=tmp_path / "cache")
+    finally:
+        os.umask(mask)
+    entries = [site.out, *site.out.rglob("*")]
+    assert any(p.parent.name == "vendor" for p in entries)
+    loose = [
+        (str(p.relative_to(tmp_path)), oct(stat.S_IMODE(p.stat().st_mode))) for p in entries if p.stat().st_mode & 0o077
+    ]
+    assert not loose

@@ -58,6 +58,8 @@ def create_app(
         summary="Cross-encoder reranking: Cohere v2 / v1, Jina and Hugging Face TEI wire formats.",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load their assets from a CDN: blank offline, and another origin
+        redoc_url=None,  # the OpenAPI document itself is served at /openapi.json
     )
     app.state.crossrank = state
     app.add_exception_handler(errors.ApiError, errors.api_error)

@@ -74,7 +74,10 @@ def build_demo(
     try:
         for file in PAGE_FILES:
             shutil.copyfile(static / file, tmp / file)
-        shutil.copytree(static / "vendor", tmp / "vendor")
+        (tmp / "vendor").mkdir()  # made and filled as `mkdir` and `open` make them: the user's umask applies
+        for file in sorted((static / "vendor").iterdir()):
+            if file.is_file():
+                shutil.copyfile(file, tmp / "vendor" / file.name)
         shutil.copyfile(folder / "tokenizer.json", tmp / "tokenizer.json")
         model_bytes = browser_model(folder, spec.name, cache_dir=cache_dir)
         (tmp / "model.onnx").write_bytes(model_bytes)
