@@ -85,6 +85,12 @@ def test_directory_nul_and_invalid_utf8(tiny_bert: Path, tmp_path: Path, capsys:
     (tmp_path / "nul.txt").write_bytes(b"fine\nbinary\x00data\n")
     code, _, err = _rerank(tiny_bert, tmp_path / "nul.txt", capsys)
     assert code == 2 and "nul.txt:2: holds a NUL character" in err
+    (tmp_path / "nul.jsonl").write_text('{"text": "fine"}\n"esc\\u0000aped"\n{"text": "a\\u0000b"}\n')
+    code, _, err = _rerank(tiny_bert, tmp_path / "nul.jsonl", capsys)  # a NUL spelled as a JSON escape
+    assert code == 2 and "nul.jsonl:2: holds a NUL character" in err
+    (tmp_path / "nul.json").write_text('["fine", {"text": "a\\u0000b"}]')
+    code, _, err = _rerank(tiny_bert, tmp_path / "nul.json", capsys)
+    assert code == 2 and "nul.json item:2: holds a NUL character" in err
     (tmp_path / "bad.txt").write_bytes(b"fine\nbad \xff byte\n")
     code, _, err = _rerank(tiny_bert, tmp_path / "bad.txt", capsys)
     assert code == 2 and "bad.txt is not UTF-8 text (line 2: byte 0xff at offset 9)" in err
@@ -124,7 +130,7 @@ def test_nul_in_jsonl_is_refused_as_in_a_text_file(
 ) -> None:
     (tmp_path / "nul.jsonl").write_text('"fine"\n"binary\\u0000data"\n')
     code, _, err = _rerank(tiny_bert, tmp_path / "nul.jsonl", capsys)
-    assert code == 2 and "documents[1] holds a NUL character" in err
+    assert code == 2 and "nul.jsonl:2: holds a NUL character" in err  # the file and line, as for any input error
 
 
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)  # surrogates and controls included

@@ -178,6 +178,8 @@ def _document(item: Any, name: str, number: int, text_field: str) -> Document:
         raise InputError(f"{name}:{number}: expected a JSON string or object, got {type(item).__name__}")
     if isinstance(item, dict) and not isinstance(item.get(text_field), str):
         raise InputError(f"{name}:{number}: object has no string field {text_field!r} (use --text-field)")
+    if "\x00" in (item if isinstance(item, str) else item[text_field]):  # a JSON escape spells one
+        raise InputError(f"{name}:{number}: holds a NUL character; crossrank reads text, not binary data")
     return item
 
 
