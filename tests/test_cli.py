@@ -271,3 +271,22 @@ def test_serve_exits_2_when_a_hub_model_cannot_load(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "crossrank: error: the model could not load, so the server stopped:" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_labels_say_what_ran(
+    tiny_bert: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cascade's name only where its first pass ran: three documents under a keep of five are the model's."""
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(CORPUS[:3]) + "\n")
+    model = ["-m", str(tiny_bert), "--cache-dir", str(cache_dir), "--cascade-keep", "5", "--cascade-length", "16"]
+    code, out, _ = _run(["rerank", "-q", "wing flow", "-d", str(docs), "--json", *model], capsys)
+    assert code == 0 and json.loads(out)["model"] == Reranker(tiny_bert, cache_dir=cache_dir).spec.name
+    docs.write_text("\n".join(CORPUS) + "\n")
+    code, out, _ = _run(["rerank", "-q", "wing flow", "-d", str(docs), "--json", *model], capsys)
+    assert code == 0 and json.loads(out)["model"].endswith("cascade 5@16")
+    from crossrank.training.trainer import EpochResult
+
+    assert str(EpochResult(2, 0.5, 0.75, 0.8, 12.0)) == (
+        "epoch 2: loss 0.5000, held-out accuracy 0.750, MRR 0.800 (12 s)"
+    )

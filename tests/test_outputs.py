@@ -187,11 +187,12 @@ def test_a_marker_counts_only_when_crossrank_wrote_it_for_that_kind(world: Path)
     assert check_output(out, EVAL) == out
 
 
-def test_an_unmarked_output_of_an_older_version_gets_a_rerun_hint(world: Path) -> None:
-    (world / "old").mkdir()
-    (world / "old" / "report.json").write_text("{}")
-    with pytest.raises(OutputRefused, match="rerun with a new --out"):
-        check_output(world / "old", EVAL)
+def test_a_users_folder_holding_a_report_json_is_refused_as_the_users(world: Path) -> None:
+    (world / "theirs").mkdir()
+    (world / "theirs" / "report.json").write_text("{}")
+    with pytest.raises(OutputRefused) as refused:
+        check_output(world / "theirs", EVAL)
+    assert "crossrank did not write" in str(refused.value) and "older crossrank" not in str(refused.value)
 
 
 def test_the_marker_names_kind_and_version(world: Path) -> None:

@@ -88,14 +88,9 @@ def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) ->
     if not found:
         return out
     if not _owned(out, kind):
-        earlier = (
-            f" (if an older crossrank wrote it, it carries no {MARKER}: rerun with a new --out)"
-            if MARKER not in found and kind.main_file in found
-            else ""
-        )
         raise OutputRefused(
             f"{out} holds {_sample(found)} that crossrank did not write as {kind.article} {kind.name}; "
-            f"name a new or empty folder (nothing was touched){earlier}"
+            "name a new or empty folder (nothing was touched)"
         )
     if kind.entries is not None:
         foreign = [name for name in found if name not in kind.entries and name != MARKER]

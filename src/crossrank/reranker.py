@@ -166,6 +166,12 @@ class Reranker:
             return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}"
         return f"{self.cascade.scorer.spec.name} top-{self.cascade.keep} > {self.spec.name}"
 
+    def name_for(self, documents: int) -> str:
+        """What ranks `documents` documents: the cascade's name when its first pass runs (more documents than it
+        keeps), else this model's own."""
+        ran = self.cascade is not None and documents > self.cascade.keep
+        return self.name if ran else self.spec.name
+
     @property
     def gives_probabilities(self) -> bool:
         """Whether `rerank` scores are 0..1 (a calibration's probabilities, or a sigmoid), not raw margins."""

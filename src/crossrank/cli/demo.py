@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     site = build_demo(Path(args.out), model=args.model, cascade=not args.no_cascade)
     print(
-        f"wrote the {site.model} demo to {site.out}/ (model {site.model_bytes / 1e6:.1f} MB); try it with:\n"
-        f"  python -m http.server --directory {site.out} 8000   # then open http://127.0.0.1:8000/\n"
+        f"wrote a demo of {site.model} to {site.out}/ (models {site.model_bytes / 1e6:.1f} MB); try it with:\n"
+        f"  python -m http.server --bind 127.0.0.1 --directory {site.out} 8000   # then open http://127.0.0.1:8000/\n"
         "for WebAssembly threads, serve it with Cross-Origin-Opener-Policy: same-origin and "
         "Cross-Origin-Embedder-Policy: require-corp"
     )

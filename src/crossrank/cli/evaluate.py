@@ -99,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
     }
     comparisons = head_to_head(results)
     write_outputs(results, comparisons=comparisons, settings=settings, out=out, inputs=[Path(args.dataset)])
+    ran = [r for r in (reranker, alone) if r is not None]
     title = f"{dataset.name}: {queries} queries, top-{args.k}" + (
-        "" if reranker is None else f", reranked by {reranker.spec.name} ({reranker.backend.name})"
+        f", reranked by {' and by '.join(f'{r.name} ({r.backend.name})' for r in ran)}" if ran else ""
     )
     console = Console(width=max(Console().width, 110))
     console.print(table(results, title=title))

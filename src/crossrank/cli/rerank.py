@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload = {
             "query": args.query,
-            "model": reranker.name,
+            "model": reranker.name_for(len(loaded.documents)),
             "backend": reranker.backend.name,
             "results": [
                 {
@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{args.query}  [dim]({reranker.name}, {reranker.backend.name})[/dim]")
+    used = reranker.name_for(len(loaded.documents))
+    table = Table(title=f"{args.query}  [dim]({used}, {reranker.backend.name})[/dim]")
     table.add_column("rank", justify="right", no_wrap=True, min_width=4)
     table.add_column("score", justify="right", no_wrap=True, min_width=6)
     table.add_column("line", justify="right", no_wrap=True, min_width=4)

@@ -35,12 +35,20 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "so set --api-key",
     )
     serve.add_argument("--port", type=int, default=8080, help="TCP port to listen on (1-65535)")
-    serve.add_argument("--max-documents", type=positive_int, default=1000, help="documents per request")
+    serve.add_argument(
+        "--max-documents",
+        type=positive_int,
+        default=1000,
+        help="documents per request; more are refused (400 on the Cohere routes, 422 on TEI's)",
+    )
     serve.add_argument(
         "--max-request-bytes", type=positive_int, default=4_000_000, help="larger bodies are refused with 413"
     )
     serve.add_argument(
-        "--max-query-chars", type=positive_int, default=10_000, help="longer queries are refused with 413"
+        "--max-query-chars",
+        type=positive_int,
+        default=10_000,
+        help="longer queries are refused (400 on the Cohere routes, 422 on TEI's)",
     )
     serve.add_argument("--timeout", type=positive_float, default=60.0, help="seconds a request may wait for its scores")
     serve.add_argument("--max-queue", type=positive_int, default=64, help="queued requests before 503")

@@ -107,10 +107,7 @@ def run(args: argparse.Namespace) -> int:
         show_progress=progress(args),
     )
     for epoch in history:
-        print(
-            f"epoch {epoch.epoch}: loss {epoch.train_loss:.4f}, held-out accuracy {epoch.heldout_accuracy:.3f}, "
-            f"MRR {epoch.heldout_mrr:.3f} ({epoch.seconds:.0f} s)"
-        )
+        print(epoch)
     if not args.no_export:
         for path in export_onnx(Path(args.out)):
             print(f"exported {path}", file=sys.stderr)

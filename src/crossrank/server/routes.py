@@ -230,6 +230,7 @@ async def models(request: Request) -> dict[str, Any]:
                 "object": "model",
                 "owned_by": "crossrank",
                 "ready": reranker is not None,
+                "ranks_with": reranker.name if reranker else None,  # the cascade's models, when there is one
                 "backend": reranker.backend.name if reranker else None,
                 "max_length": reranker.spec.max_length if reranker else None,
             }

@@ -70,6 +70,10 @@ class EpochResult:
     heldout_mrr: float
     seconds: float
 
+    def __str__(self) -> str:
+        held_out = f"held-out accuracy {self.heldout_accuracy:.3f}, MRR {self.heldout_mrr:.3f}"
+        return f"epoch {self.epoch}: loss {self.train_loss:.4f}, {held_out} ({self.seconds:.0f} s)"
+
 
 @dataclass
 class TrainState:
@@ -159,7 +163,7 @@ def train(
         accuracy, mrr = evaluate_groups(run.model, heldout, run.encoder, torch)
         loss = float(np.mean(losses)) if losses else 0.0
         result = EpochResult(state.epoch + 1, loss, accuracy, mrr, time.perf_counter() - started)
-        log.info("epoch %d: %s", state.epoch + 1, result)
+        log.info("%s", result)
         if state.end_epoch(result):
             _save_model(run.model, Path(config.base), out, config, state.history)
         checkpoint.save(run, state)

@@ -40,7 +40,7 @@ class DemoSite:
     """What `build_demo` wrote: the folder, the model it runs and the bytes the browser downloads for it."""
 
     out: Path
-    model: str
+    model: str  # what ranks in the page: "crossrank-tiny -> crossrank-default" on the default path
     model_bytes: int
 
 
@@ -75,9 +75,9 @@ def build_demo(
         for file in PAGE_FILES:
             shutil.copyfile(static / file, tmp / file)
         (tmp / "vendor").mkdir()  # made and filled as `mkdir` and `open` make them: the user's umask applies
-        for file in sorted((static / "vendor").iterdir()):
-            if file.is_file():
-                shutil.copyfile(file, tmp / "vendor" / file.name)
+        for path in sorted((static / "vendor").iterdir()):
+            if path.is_file():
+                shutil.copyfile(path, tmp / "vendor" / path.name)
         shutil.copyfile(folder / "tokenizer.json", tmp / "tokenizer.json")
         model_bytes = browser_model(folder, spec.name, cache_dir=cache_dir)
         (tmp / "model.onnx").write_bytes(model_bytes)
@@ -98,7 +98,8 @@ def build_demo(
         replace_folder(tmp, out, DEMO)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return DemoSite(out=out, model=spec.name, model_bytes=size)
+    label = spec.name if first_name is None else f"{first_name} -> {spec.name}"
+    return DemoSite(out=out, model=label, model_bytes=size)
 
 
 def check_browser_tokenizer(folder: Path, name: str) -> None:

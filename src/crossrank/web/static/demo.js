@@ -65,7 +65,8 @@ function schedule() { clearTimeout(pending); pending = setTimeout(rerank, 250); 
 async function main() {
   const base = new URL(".", location.href);
   const config = await (await fetch(new URL("demo.json", base))).json();
-  $("model").textContent = config.first_pass ? `${config.first_pass.name} → ${config.name}` : config.name;
+  $("model").textContent = config.first_pass
+    ? `${config.first_pass.name} top-${config.first_pass.keep} → ${config.name}` : config.name;
   $("query").value = config.example.query;
   $("passages").value = config.example.passages.join("\n");
   const bytes = config.model_bytes + (config.first_pass ? config.first_pass.model_bytes : 0);
