@@ -248,25 +248,36 @@ def html_text(html: str) -> str:
 
 EMPTY = "empty"
 """The reason given for a skipped file that holds no text (empty, blank, or HTML with no text)."""
+OTHER_TYPE = "not a file type crossrank reads"
+"""The reason given for a skipped file whose type is not one of `SUFFIXES` (a PDF, an image)."""
 
 
-def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, str]]]:
-    """Documents, and (source, reason) for every file of a folder that could not be read or holds no text
-    (`EMPTY`: an empty passage would only take a place in rankings). A JSONL file's records are all kept, as
-    the evaluation harness keeps them (their ids may be judged)."""
+def read_collection(path: Path, *, encoding: str = "utf-8") -> tuple[list[SourceDocument], list[tuple[str, str]]]:
+    """Documents, and (source, reason) for every file of a folder that was not read: another file type
+    (`OTHER_TYPE`), text that is not in `encoding`, or no text at all (`EMPTY`: an empty passage would only take
+    a place in rankings). Hidden files and folders are passed over. A JSONL file's records are all kept, as the
+    evaluation harness keeps them (their ids may be judged)."""
+    try:
+        "".encode(encoding)
+    except LookupError:
+        raise InputError(f"unknown text encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)") from None
     if path.is_file() and path.suffix in (".jsonl", ".ndjson"):
         return _read_jsonl(path), []
     if not path.is_dir():
         raise InputError(f"{path} is neither a folder of text files nor a .jsonl file")
     documents: list[SourceDocument] = []
     skipped: list[tuple[str, str]] = []
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES):
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
+    for file in files:
         relative = str(file.relative_to(path))
+        if file.suffix.lower() not in SUFFIXES:
+            skipped.append((relative, OTHER_TYPE))
+            continue
         try:
             raw = file.read_bytes()
-            text = raw.decode("utf-8")
+            text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            skipped.append((relative, f"not UTF-8 ({exc.reason} at byte {exc.start})"))
+            skipped.append((relative, f"not {encoding} text ({exc.reason} at byte {exc.start}; see --encoding)"))
             continue
         except OSError as exc:
             skipped.append((relative, exc.strerror or str(exc)))
@@ -279,9 +290,14 @@ def read_collection(path: Path) -> tuple[list[SourceDocument], list[tuple[str, s
         if not text.strip():
             skipped.append((relative, EMPTY))
             continue
-        fingerprint = hashlib.sha256(raw).hexdigest()[:16]
+        fingerprint = hashlib.sha256(raw + encoding.encode()).hexdigest()[:16]  # other bytes or reading: new text
         documents.append(SourceDocument(relative, relative, "", text, fingerprint))
     return documents, skipped
+
+
+def _hidden(relative: Path) -> bool:
+    """A dot-file or anything inside a dot-folder (`.git/`, `.DS_Store`): never a user's document."""
+    return any(part.startswith(".") for part in relative.parts)
 
 
 def _read_jsonl(path: Path) -> list[SourceDocument]:

@@ -51,7 +51,7 @@ def make_corpus(folder: Path) -> Path:
 def test_search_reranks_and_reports_unreadable_files(tmp_path: Path, cache_dir: Path) -> None:
     docs = make_corpus(tmp_path / "docs")
     report = Index.build(docs, tmp_path / "idx", passage_words=12, overlap_words=0, cache_dir=cache_dir)
-    assert report.skipped == [("bad.txt", "not UTF-8 (invalid continuation byte at byte 3)")]
+    assert report.skipped == [("bad.txt", "not utf-8 text (invalid continuation byte at byte 3; see --encoding)")]
     index = Index.open(tmp_path / "idx", cache_dir=cache_dir)
     first = index.search("glacier caves", first_stage="bm25", top_k=3)
     answer = next(h for h in first if "glacier caves form" in h.text)
@@ -246,3 +246,29 @@ def test_empty_and_blank_files_are_skipped_and_counted(tmp_path: Path, capsys: p
     index = Index.open(tmp_path / "idx")
     hits = index.search("glaciers", k=10, top_k=10, first_stage="bm25", reranker=None, fuse=False)
     assert [h.source for h in hits] == ["real.txt"]
+
+
+def test_other_file_types_are_counted_and_named_and_an_encoding_can_be_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = tmp_path / "docs"
+    (docs / ".git").mkdir(parents=True)
+    (docs / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # hidden: not a document, not a skip
+    (docs / "real.txt").write_text("Glaciers carve valleys as they move downhill.\n")
+    (docs / "report.pdf").write_bytes(b"%PDF-1.7 binary")
+    (docs / "photo.JPG").write_bytes(b"\xff\xd8")
+    (docs / "cafe.txt").write_bytes("Caf\xe9 cr\xe8me: the menu of the caf\xe9.\n".encode("latin-1"))
+    out_dir = tmp_path / "idx"
+    assert main(["index", str(docs), "--out", str(out_dir), "--no-dense", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped cafe.txt: not utf-8 text" in err and "see --encoding" in err
+    assert "skipped 2 files of a type crossrank does not read (photo.JPG, report.pdf)" in err and "HEAD" not in err
+    out_dir = tmp_path / "idx2"
+    assert (
+        main(["index", str(docs), "--out", str(out_dir), "--no-dense", "--no-progress", "--encoding", "latin-1"]) == 0
+    )
+    assert "cafe.txt" not in capsys.readouterr().err
+    hits = Index.open(out_dir).search("café crème", first_stage="bm25", top_k=1)
+    assert "Café crème" in hits[0].text
+    assert main(["index", str(docs), "--out", str(tmp_path / "idx3"), "--no-dense", "--encoding", "klingon"]) == 2
+    assert "unknown text encoding 'klingon'" in capsys.readouterr().err

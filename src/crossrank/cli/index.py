@@ -33,6 +33,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--overlap-words", type=non_negative_int, default=40, help="words shared by consecutive passages of a document"
     )
     index.add_argument("--no-dense", action="store_true", help="BM25 only (no embeddings)")
+    index.add_argument(
+        "--encoding", default="utf-8", help="how the text files are encoded (e.g. latin-1, cp1252; JSONL is UTF-8)"
+    )
     index.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     index.set_defaults(handler=run)
 
@@ -46,17 +49,19 @@ def run(args: argparse.Namespace) -> int:
         passage_words=args.passage_words,
         overlap_words=args.overlap_words,
         dense=not args.no_dense,
+        encoding=args.encoding,
         show_progress=progress(args),
     )
-    from crossrank.corpora import EMPTY
+    from crossrank.corpora import EMPTY, OTHER_TYPE
 
-    empty = [source for source, reason in report.skipped if reason == EMPTY]
     for source, reason in report.skipped:
-        if reason != EMPTY:
+        if reason not in (EMPTY, OTHER_TYPE):
             print(f"crossrank: skipped {source}: {reason}", file=sys.stderr)
-    if empty:
-        names = ", ".join(empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
-        print(f"crossrank: skipped {count(len(empty), 'empty file')} ({names})", file=sys.stderr)
+    for reason, noun, what in ((EMPTY, "empty file", ""), (OTHER_TYPE, "file", " of a type crossrank does not read")):
+        names = [source for source, why in report.skipped if why == reason]
+        if names:
+            listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            print(f"crossrank: skipped {count(len(names), noun)}{what} ({listed})", file=sys.stderr)
     print(
         f"indexed {count(report.documents, 'document')} as {count(report.passages, 'passage')} into {args.out} "
         f"({report.embedded} embedded, {report.reused} reused, {len(report.skipped)} skipped) "

@@ -91,6 +91,7 @@ class Index:
         passage_words: int = 200,
         overlap_words: int = 40,
         dense: bool = True,
+        encoding: str = "utf-8",
         cache_dir: Path | None = None,
         show_progress: bool = False,
     ) -> BuildReport:
@@ -98,7 +99,7 @@ class Index:
         if passage_words < 8 or not 0 <= overlap_words < passage_words:
             raise InputError("passage_words must be >= 8 and overlap_words between 0 and passage_words - 1")
         out = check_output(Path(out), INDEX, inputs=[Path(docs)])
-        documents, skipped = read_collection(Path(docs))
+        documents, skipped = read_collection(Path(docs), encoding=encoding)
         chunks = [c for d in documents for c in split_passages(d, words=passage_words, overlap=overlap_words)]
         if not any(c.text for c in chunks):
             raise InputError(f"{docs}: no readable text to index")
