@@ -41,6 +41,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="comma-separated baseline rerankers to compare: biencoder, e5, mpnet, splade-tiny",
     )
     evaluate.add_argument(
+        "--input-order",
+        choices=["ranked", "set"],
+        default="ranked",
+        help="hand each reranker its candidates as the first stage's ranking (a cascade keeps the best of its "
+        "first pass fused with that order) or as a set, as a caller with unordered candidates would",
+    )
+    evaluate.add_argument(
         "--fuse",
         action="store_true",
         help="also report each reranking fused with its first stage (reciprocal-rank fusion, no extra model calls)",
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         k=args.k,
         max_queries=args.max_queries,
         fuse=args.fuse,
+        ranked_input=args.input_order == "ranked",
         show_progress=show_progress,
     )
     queries = len(results[0].per_query["nDCG@10"])
@@ -94,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         "baselines": [b.name for b in baselines],
         "k": args.k,
         "fuse": "rrf, constant 60" if args.fuse else None,
+        "input_order": args.input_order,
         "threads": args.threads,
         **reranker_settings(reranker),
     }

@@ -43,10 +43,22 @@ def stage_reliability(run: Run, qrels: Qrels) -> Reliability:
     return reliability(np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0), np.asarray(labels))
 
 
+SHARES = (0.8, 0.9, 0.95)
+"""Shares of queries for which the cut table finds the `min_score` that keeps their best relevant candidate."""
+
+
 def cut_table(run: Run, qrels: Qrels, tokens: Mapping[str, int]) -> list[CutRow]:
-    """The cut rows for `MIN_SCORES` and `BUDGETS`; `tokens[doc]` counts a document's tokens."""
+    """The cut rows for `MIN_SCORES` and `BUDGETS`, and for each of `SHARES` the highest `min_score` that keeps the
+    best relevant candidate of that share of the queries that have one; `tokens[doc]` counts a document's tokens."""
     rankings = {qid: keys_best_first(docs) for qid, docs in run.items()}
     rows = [_row(f"min_score {t:g}", rankings, qrels, tokens, _above(run, t)) for t in MIN_SCORES]
+    best = sorted(
+        run[qid][doc] for qid, ranking in rankings.items() if (doc := _best_relevant(ranking, qrels.get(qid, {})))
+    )
+    for share in SHARES if best else ():
+        threshold = best[int(np.floor((1 - share) * len(best) + 1e-9))]  # the highest that keeps the share
+        name = f"min_score {threshold:.3g} (keeps {share:.0%})"
+        rows.append(_row(name, rankings, qrels, tokens, _above(run, threshold)))
     return rows + [_row(f"{b} tokens", rankings, qrels, tokens, _within(tokens, b)) for b in BUDGETS]
 
 

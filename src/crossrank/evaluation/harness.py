@@ -102,9 +102,11 @@ def evaluate(
     k: int = 100,
     max_queries: int | None = None,
     fuse: bool = False,
+    ranked_input: bool = True,
     show_progress: bool = False,
 ) -> list[StageResult]:
-    """Each first stage, then its candidates reranked by each reranker; metrics for all.
+    """Each first stage, then its candidates reranked by each reranker; metrics for all. The candidates go to a
+    reranker in the first stage's order, said to be a ranking (`ranked_input`; False: as a set).
 
     With `fuse`, every reranked stage is followed by its reciprocal-rank fusion with its own first stage
     (`fuse_runs`): no extra model calls, and a common remedy when the reranker is out of its domain.
@@ -129,7 +131,9 @@ def evaluate(
         first = StageResult(name=name, run=first_run, per_query=per_query(qrels, first_run))
         results.append(first)
         for reranker in rerankers:
-            run, latency = _rerank(reranker, queries, hits, texts, doc_ids, show_progress=show_progress)
+            run, latency = _rerank(
+                reranker, queries, hits, texts, doc_ids, ranked_input=ranked_input, show_progress=show_progress
+            )
             label = f"{name} > {reranker.name}"
             stage = _reranked_stage(label, run, first=first, qrels=qrels, latency=latency)
             results.append(_with_calibration(stage, reranker, qrels=qrels, corpus=corpus))
@@ -172,6 +176,7 @@ def _rerank(
     texts: list[str],
     doc_ids: list[str],
     *,
+    ranked_input: bool,
     show_progress: bool,
 ) -> tuple[Run, list[float]]:
     """Rerank each query's candidates, timing every query on its own (the latency a user would see).
@@ -185,7 +190,7 @@ def _rerank(
         for (qid, query), h in zip(queries.items(), hits, strict=True):
             candidates = h.positions.tolist()
             start = time.perf_counter()
-            ranked = reranker.rerank(query, [texts[p] for p in candidates], ranked_input=True)  # first stage's order
+            ranked = reranker.rerank(query, [texts[p] for p in candidates], ranked_input=ranked_input)
             latency.append((time.perf_counter() - start) * 1000)
             run[qid] = dict(
                 zip((doc_ids[candidates[r.index]] for r in ranked), _decreasing([r.score for r in ranked]), strict=True)
