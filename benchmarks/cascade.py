@@ -88,7 +88,8 @@ def bm25_run(shortlist: dict[str, list[str]]) -> Run:
 
 def quality(
     name: str, data: Dataset, tiny: Reranker, full: Reranker, keeps: Sequence[int], k: int, cache: Path
-) -> None:
+) -> dict[str, float]:
+    """nDCG@10 of each system (printed with paired tests); returns the means."""
     queries, shortlist = candidates(data, k)
     qrels = {q: data.qrels[q] for q in queries}
     start = time.perf_counter()
@@ -129,6 +130,7 @@ def quality(
             f"  {system:<26} {mean(values):>8.4f} {versus_bm25.delta:>+8.4f} {versus_bm25.t_test_p:>7.3f} "
             f"{versus_full.delta:>+10.4f} {versus_full.t_test_p:>7.3f}"
         )
+    return {system: round(mean(values), 4) for system, values in ndcg.items()} | {"queries": len(queries)}
 
 
 def latency(data: Dataset, keeps: Sequence[int], queries: int, threads: int, k: int) -> None:
@@ -188,6 +190,7 @@ def main() -> None:
     parser.add_argument("--latency-queries", type=int, default=20)
     parser.add_argument("--skip", choices=["quality", "latency"], action="append", default=[])
     parser.add_argument("--scores-cache", default=str(ROOT / "runs" / "cascade-scores"), help="scores kept here")
+    parser.add_argument("--out", default=None, help="write the quality figures as JSON here (benchmarks/results/)")
     args = parser.parse_args()
     keeps = [int(k) for k in args.keeps.split(",")]
     print(f"machine: {describe()}, {os.cpu_count()} logical cores; threads={args.threads}")
@@ -195,8 +198,19 @@ def main() -> None:
     if "quality" not in args.skip:
         tiny = Reranker("crossrank-tiny", threads=args.threads)
         full = Reranker(threads=args.threads, cascade_model=None)
-        for data in datasets:
-            quality(data.name, data, tiny, full, keeps, args.k, Path(args.scores_cache))
+        figures = {
+            data.name: quality(data.name, data, tiny, full, keeps, args.k, Path(args.scores_cache)) for data in datasets
+        }
+        if args.out:
+            from crossrank.machine import cpu_family, cpu_features, cpu_name
+
+            kept = {
+                "kind": "benchmarks/cascade.py",
+                "machine": {"cpu": cpu_name(), "family": cpu_family(), "features": cpu_features()},
+                "settings": {"first_stage": "bm25", "k": args.k, "keeps": keeps, "metric": "nDCG@10"},
+                "ndcg": figures,
+            }
+            Path(args.out).write_text(json.dumps(kept, indent=2) + "\n", encoding="utf-8")
     if "latency" not in args.skip:
         latency(datasets[0], keeps, args.latency_queries, args.threads, args.k)
 

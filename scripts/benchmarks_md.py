@@ -39,7 +39,12 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def page(summaries: list[dict[str, Any]], speeds: list[dict[str, Any]], browsers: list[dict[str, Any]]) -> str:
+def page(
+    summaries: list[dict[str, Any]],
+    speeds: list[dict[str, Any]],
+    browsers: list[dict[str, Any]],
+    orders: list[dict[str, Any]],
+) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -51,9 +56,32 @@ def page(summaries: list[dict[str, Any]], speeds: list[dict[str, Any]], browsers
         lines += _speed_section(speed)
     for browser in browsers:
         lines += _browser_section(browser)
+    for order in orders:
+        lines += _order_section(order)
     for found in summaries:
         lines += _eval_section(found)
     return "\n".join(lines) + "\n"
+
+
+def _order_section(found: dict[str, Any]) -> list[str]:
+    """`benchmarks/cascade.py`: the default path's nDCG@10 with the candidates as a set, as a ranking, and fused
+    with an order that means nothing (what the cascade did before the input order stopped counting)."""
+    datasets = list(found["ndcg"])
+    k = found["settings"]["k"]
+    lines = [
+        "",
+        f"## Input order: the default path on {found['settings']['first_stage'].upper()} top-{k}, nDCG@10",
+        "",
+        f"`benchmarks/cascade.py` on {_machine(found['machine'])}. A set: the candidates' order never counts (the "
+        "default). Ranked input: `ranked_input=True`, BM25's order fused into the first pass. Fused, shuffled: the "
+        "same fusion with an order that means nothing.",
+        "",
+        "| system | " + " | ".join(f"{d} ({found['ndcg'][d]['queries']} queries)" for d in datasets) + " |",
+        "|---|" + "---:|" * len(datasets),
+    ]
+    systems = [s for s in found["ndcg"][datasets[0]] if s != "queries"]
+    lines += [f"| {s} | " + " | ".join(f"{found['ndcg'][d][s]:.4f}" for d in datasets) + " |" for s in systems]
+    return lines
 
 
 def _machine(machine: dict[str, Any]) -> str:
@@ -205,7 +233,8 @@ def main() -> int:
     summaries = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS.glob("*.json"))]
     speeds = [s for s in summaries if s.get("kind") == "benchmarks/default_path.py"]
     browsers = [s for s in summaries if s.get("kind") == "benchmarks/browser.py"]
-    text = page([s for s in summaries if s.get("kind") == "crossrank eval"], speeds, browsers)
+    orders = [s for s in summaries if s.get("kind") == "benchmarks/cascade.py"]
+    text = page([s for s in summaries if s.get("kind") == "crossrank eval"], speeds, browsers, orders)
     readme = readme_with_table(README.read_text(encoding="utf-8"), speeds)
     if args.check:
         stale = [p for p, want in ((PAGE, text), (README, readme)) if not p.is_file() or p.read_text("utf-8") != want]

@@ -205,7 +205,7 @@ def test_cli_index_and_search(
     assert "needs a reranker" in capsys.readouterr().err
     args = ["search", str(tmp_path / "idx"), "glacier caves", "--first-stage", "bm25", "-m", str(tiny_bert)]
     assert main([*args, "--fuse", "--top-k", "1"]) == 0
-    assert re.match(r"#1  0\.0\d{3} fused, reranker 0\.\d{4}  ", capsys.readouterr().out)
+    assert re.match(r"#1  0\.\d{4} \(ordered by fusion with the first stage, 0\.0\d{3}\)  ", capsys.readouterr().out)
     assert main(["search", str(tmp_path / "idx"), "rain", "--first-stage", "dense", "--no-rerank"]) == 2
     assert "built without embeddings (--no-dense); search it with first stage bm25 (--first-stage bm25)" in (
         capsys.readouterr().err

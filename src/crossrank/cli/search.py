@@ -83,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for h in hits:
         moved = f"  (first stage #{h.first_stage_rank})" if args.explain else ""
-        fused = f" fused, reranker {h.rerank_score:.4f}" if fuse and h.rerank_score is not None else ""
-        print(f"#{h.rank}  {h.score:.4f}{fused}  {h.source} passage {h.passage_number}{moved}")
+        headline = h.score if h.rerank_score is None else h.rerank_score  # the reranker's score, a probability
+        fused = (
+            f" (ordered by fusion with the first stage, {h.score:.4f})" if fuse and h.rerank_score is not None else ""
+        )
+        print(f"#{h.rank}  {headline:.4f}{fused}  {h.source} passage {h.passage_number}{moved}")
         print(f"    {h.text[:300]}{'…' if len(h.text) > 300 else ''}")
     return 0
