@@ -112,7 +112,7 @@ def quality(
     ndcg["tiny + BM25 (RRF)"] = per_query(qrels, fused_tiny, ("nDCG@10",))["nDCG@10"]
     for keep in keeps:
         run = cascade_run(tiny_scores, full_scores, shortlist, keep)
-        ndcg[f"cascade K={keep}"] = per_query(qrels, run, ("nDCG@10",))["nDCG@10"]
+        ndcg[f"cascade K={keep}, a set"] = per_query(qrels, run, ("nDCG@10",))["nDCG@10"]
     rng = np.random.default_rng(0)
     shuffled = {q: [docs[i] for i in rng.permutation(len(docs))] for q, docs in shortlist.items()}
     for keep in keeps:  # ranked_input=True: the input order (BM25's) fused in; and what it did to unordered input

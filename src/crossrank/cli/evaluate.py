@@ -108,10 +108,7 @@ def run(args: argparse.Namespace) -> int:
     }
     comparisons = head_to_head(results)
     write_outputs(results, comparisons=comparisons, settings=settings, out=out, inputs=[Path(args.dataset)])
-    ran = [r for r in (reranker, alone) if r is not None]
-    title = f"{dataset.name}: {queries} queries, top-{args.k}" + (
-        f", reranked by {' and by '.join(f'{r.name} ({r.backend.name})' for r in ran)}" if ran else ""
-    )
+    title = _title(f"{dataset.name}: {queries} queries, top-{args.k}", [r for r in (reranker, alone) if r is not None])
     console = Console(width=max(Console().width, 110))
     console.print(table(results, title=title))
     if comparisons:
@@ -121,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
         console.print(cut_grid(cut))
     print(f"report, run files and plot written to {out}/", file=sys.stderr)
     return 0
+
+
+def _title(head: str, ran: list[Reranker]) -> str:
+    """The table's title: the collection, and every reranker that ran (the default path and the model alone)."""
+    return head + (f", reranked by {' and by '.join(f'{r.name} ({r.backend.name})' for r in ran)}" if ran else "")
 
 
 def _companion(args: argparse.Namespace, reranker: Reranker | None) -> Reranker | None:
