@@ -107,3 +107,16 @@ def test_modules_and_functions_stay_small_enough_to_hold_in_your_head() -> None:
                 if length > 60:
                     too_long.append(f"{path.relative_to(PACKAGE)}: {node.name} has {length} lines")
     assert not too_long, too_long
+
+
+def test_no_module_imports_the_package_front_file() -> None:
+    """`crossrank/__init__.py` is the public front door: nothing inside the package imports from it (which would run
+    upward, and load the reranker into every module that only wanted a name)."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "crossrank":
+                offenders.append(str(path.relative_to(PACKAGE)))
+            if isinstance(node, ast.Import) and any(a.name == "crossrank" for a in node.names):
+                offenders.append(str(path.relative_to(PACKAGE)))
+    assert offenders == []

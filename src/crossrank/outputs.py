@@ -104,9 +104,9 @@ def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) ->
 
 def mark_output(folder: Path, kind: OutputKind) -> None:
     """Write the marker that lets a later run recognise `folder` as its own output."""
-    from crossrank import __version__
+    from crossrank.version import crossrank_version
 
-    marker = {"written_by": "crossrank", "kind": kind.name, "version": __version__}
+    marker = {"written_by": "crossrank", "kind": kind.name, "version": crossrank_version()}
     write_atomic(folder / MARKER, json.dumps(marker) + "\n")
 
 

@@ -11,9 +11,9 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
-from crossrank import __version__
 from crossrank.cli import adapt, batch, calibrate, demo, evaluate, index, rerank, search, serve, train
 from crossrank.errors import CrossrankError
+from crossrank.version import crossrank_version
 
 __all__ = ["build_parser", "main"]
 COMMANDS = (rerank, evaluate, calibrate, train, adapt, serve, index, demo, batch, search)
@@ -21,7 +21,7 @@ COMMANDS = (rerank, evaluate, calibrate, train, adapt, serve, index, demo, batch
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crossrank", description="Cross-encoder reranking on CPU.")
-    parser.add_argument("--version", action="version", version=f"crossrank {__version__}")
+    parser.add_argument("--version", action="version", version=f"crossrank {crossrank_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add(sub)

@@ -167,6 +167,6 @@ def _openapi(app: FastAPI, config: ServerConfig) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from crossrank import __version__
+    from crossrank.version import crossrank_version
 
-    return __version__
+    return crossrank_version()
