@@ -27,11 +27,11 @@ from onnx import TensorProto, helper
 
 from crossrank import Reranker
 from crossrank.backends.dequantize import float_graph
+from crossrank.batching import pad_batch
 from crossrank.export.attention import fuse_attention
 from crossrank.export.cls_only import cls_only
 from crossrank.export.static_int8 import static_graph
 from crossrank.models import default_model_dir
-from crossrank.tokenization import pad_batch
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "passages.txt"
 

@@ -22,12 +22,12 @@ import numpy as np
 
 from crossrank import Reranker
 from crossrank.backends.onnx import open_session
+from crossrank.batching import pad_batch, plan_batches
 from crossrank.export.attention import fuse_attention
 from crossrank.export.cls_only import cls_only
 from crossrank.export.static_int8 import fixed_quantisers, fuse_rescales
 from crossrank.machine import cpu_family, cpu_features, cpu_name
 from crossrank.models import built_in_dir
-from crossrank.tokenization import pad_batch, plan_batches
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from default_path import DATASETS, cranfield_set, web_set  # noqa: E402

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from crossrank import Reranker
-from crossrank.tokenization import EncodedPairs, pad_batch, plan_batches
+from crossrank.batching import pad_batch, plan_batches
+from crossrank.tokenization import EncodedPairs
 
 TEXT = (
     "An experimental study of a wing in a propeller slipstream was made in order to determine the spanwise "

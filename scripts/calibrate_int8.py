@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from crossrank.batching import pad_batch
 from crossrank.corpora import titled
 from crossrank.export.static_int8 import calibrate, scales_path
 from crossrank.models import built_in_dir, read_spec
-from crossrank.tokenization import PairEncoder, load_tokenizer, pad_batch
+from crossrank.tokenization import PairEncoder, load_tokenizer
 
 QUANTILE = 0.99999
 """Measured on the built-in model against its float path (docs/experiments/static-int8.md): 0.9999 clips

@@ -121,7 +121,7 @@ def graph_logits(model: Any, reranker: Reranker) -> np.ndarray:
     """An ONNX graph's (`onnx.ModelProto`) logits for a few documents of mixed lengths in one padded batch, fed
     as `reranker` encodes them: what a graph rewrite must leave unchanged."""
     from crossrank.backends.onnx import open_session
-    from crossrank.tokenization import pad_batch
+    from crossrank.batching import pad_batch
 
     pairs = reranker.encoder.encode(REWRITE_QUERY, REWRITE_DOCUMENTS)
     feed = pad_batch(pairs, None, pad_id=reranker.encoder.pad_id)

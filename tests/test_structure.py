@@ -120,3 +120,12 @@ def test_no_module_imports_the_package_front_file() -> None:
             if isinstance(node, ast.Import) and any(a.name == "crossrank" for a in node.names):
                 offenders.append(str(path.relative_to(PACKAGE)))
     assert offenders == []
+
+
+def test_batching_lives_in_its_own_module() -> None:
+    """`tokenization` tokenises; planning and padding batches is `batching`'s alone."""
+    tree = ast.parse((PACKAGE / "tokenization.py").read_text(encoding="utf-8"))
+    functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    assert not functions & {"concat", "plan_batches", "pad_batch", "_fill"}
+    batching = ast.parse((PACKAGE / "batching.py").read_text(encoding="utf-8"))
+    assert {"concat", "plan_batches", "pad_batch"} <= {n.name for n in batching.body if isinstance(n, ast.FunctionDef)}

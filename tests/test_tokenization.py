@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossrank.tokenization import plan_batches
+from crossrank.batching import plan_batches
 
 LENGTHS = np.array([12, 300, 40, 41, 299, 8, 120, 500, 39, 7, 64, 65])
 

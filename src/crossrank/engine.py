@@ -11,10 +11,11 @@ from typing import Literal
 import numpy as np
 
 from crossrank.backends import Backend
+from crossrank.batching import concat, pad_batch, plan_batches
 from crossrank.calibration import Calibration
 from crossrank.errors import Cancelled
 from crossrank.progress import progress_bar
-from crossrank.tokenization import EncodedPairs, concat, pad_batch, plan_batches
+from crossrank.tokenization import EncodedPairs
 
 Aggregate = Literal["max", "first", "mean"]
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crossrank.tokenization import PairEncoder, concat, load_tokenizer, pad_batch, plan_batches
+from crossrank.batching import concat, pad_batch, plan_batches
+from crossrank.tokenization import PairEncoder, load_tokenizer
 
 PAIRS: tuple[tuple[str, str], ...] = (
     (

@@ -221,12 +221,13 @@ def _finish(
     """ONNX export (float32 and int8), static int8 scales fitted on held-out pseudo-pairs, and a calibration: the
     base model's own where it has one (a fit on pseudo-pairs, whose positives are far easier than a real query's,
     calibrated much worse: docs/experiments/adapt.md), else a fit on held-out pseudo-pairs (rough)."""
+    from crossrank.batching import pad_batch
     from crossrank.calibration import fit
     from crossrank.export.onnx import export_onnx
     from crossrank.export.static_int8 import calibrate, scales_path
     from crossrank.models import read_spec
     from crossrank.reranker import Reranker
-    from crossrank.tokenization import PairEncoder, load_tokenizer, pad_batch
+    from crossrank.tokenization import PairEncoder, load_tokenizer
     from crossrank.training.trainer import split_holdout
 
     if not (folder / "onnx" / "model_int8.onnx").is_file():

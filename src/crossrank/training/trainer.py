@@ -21,11 +21,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crossrank.batching import concat, pad_batch
 from crossrank.errors import InputError
 from crossrank.hf import hf_quiet, require_torch
 from crossrank.outputs import MODEL, check_output, follow_umask, mark_output
 from crossrank.progress import progress_bar
-from crossrank.tokenization import PairEncoder, concat, load_tokenizer, pad_batch
+from crossrank.tokenization import PairEncoder, load_tokenizer
 from crossrank.training.data import Group
 
 log = logging.getLogger(__name__)
