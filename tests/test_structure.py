@@ -67,6 +67,8 @@ CORE = {
     "ranking",
     "fusion",
     "tokenization",
+    "batching",
+    "version",
     "models",
     "backends",
     "export",
