@@ -290,3 +290,25 @@ def test_labels_say_what_ran(
     assert str(EpochResult(2, 0.5, 0.75, 0.8, 12.0)) == (
         "epoch 2: loss 0.5000, held-out accuracy 0.750, MRR 0.800 (12 s)"
     )
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_a_reader_that_leaves_early_ends_the_command_with_0(tmp_path: Path, as_json: bool) -> None:
+    """`crossrank rerank ... | head -1`: the same exit status after --json and after the table, whatever the size."""
+    import subprocess
+    import sys
+
+    docs = tmp_path / "docs.txt"
+    docs.write_text("".join(f"passage {i} about wings, lift and the flow of air over a wing\n" for i in range(3000)))
+    command = [sys.executable, "-m", "crossrank.cli", "rerank", "-m", "crossrank-tiny", "-q", "lift", "-d", str(docs)]
+    env = {"HF_HUB_OFFLINE": "1", "CROSSRANK_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [*command, *(["--json"] if as_json else [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away with most of the output unread
+    code, err = proc.wait(timeout=120), proc.stderr.read()
+    proc.stderr.close()
+    assert code == 0, err.decode()
+    assert b"Traceback" not in err

@@ -14,6 +14,8 @@ from crossrank.backends import BACKENDS
 from crossrank.errors import InputError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from crossrank.reranker import Reranker
     from crossrank.settings import ModelSettings
 
@@ -211,6 +213,19 @@ def print_json(payload: object) -> None:
     """JSON on stdout; escaped to ASCII where stdout cannot encode everything (validated text always can)."""
     utf8 = (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
     print(json.dumps(payload, ensure_ascii=not utf8, indent=2))
+
+
+def stdout_console(width: int | None = None) -> Console:
+    """A rich Console on stdout whose closed pipe (`| head`) ends the command as any other print does (exit 0 in
+    `main`), not with rich's own exit 1."""
+    from rich.console import Console
+
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return PipeConsole(width=width)
 
 
 def count(n: int, noun: str) -> str:

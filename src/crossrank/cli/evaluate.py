@@ -14,6 +14,7 @@ from crossrank.cli.common import (
     model_settings,
     positive_int,
     progress,
+    stdout_console,
 )
 from crossrank.errors import InputError
 
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     comparisons = head_to_head(results)
     write_outputs(results, comparisons=comparisons, settings=settings, out=out, inputs=[Path(args.dataset)])
     title = _title(f"{dataset.name}: {queries} queries, top-{args.k}", [r for r in (reranker, alone) if r is not None])
-    console = Console(width=max(Console().width, 110))
+    console = stdout_console(width=max(Console().width, 110))
     console.print(table(results, title=title))
     if comparisons:
         console.print(comparison_table(comparisons))

@@ -14,6 +14,7 @@ from crossrank.cli.common import (
     positive_int,
     print_json,
     progress,
+    stdout_console,
 )
 
 
@@ -100,7 +101,6 @@ def run(args: argparse.Namespace) -> int:
         }
         print_json(payload)
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     used = reranker.name_for(len(loaded.documents))
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("rank", justify="right", no_wrap=True, min_width=4)
     table.add_column("score", justify="right", no_wrap=True, min_width=6)
     table.add_column("line", justify="right", no_wrap=True, min_width=4)
-    console = Console()
+    console = stdout_console()
     table.add_column("document", overflow="ellipsis", no_wrap=True, max_width=max(20, console.width - 30))
     for rank, r in enumerate(results, start=1):
         text = r.document if isinstance(r.document, str) else str((r.document or {}).get(args.text_field, ""))
