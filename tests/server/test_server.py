@@ -380,3 +380,22 @@ def test_no_page_loads_assets_from_another_origin(server: LiveServer) -> None:
     assert httpx.get(f"{server.url}/openapi.json").json()["info"]["title"] == "crossrank"
     page = httpx.get(f"{server.url}/").text
     assert "https://" not in page and "http://" not in page
+
+
+def test_every_route_needs_the_key_unless_it_is_declared_public(reranker: Reranker) -> None:
+    """Protection is default-deny: a route added anywhere needs the key until it is named public."""
+    from fastapi.routing import APIRoute
+
+    from crossrank.server.app import create_app
+    from crossrank.server.middleware import PUBLIC, is_protected
+
+    app = create_app(lambda: reranker, config=ServerConfig(api_key="k"), model_name="tiny")
+    paths = {route.path for route in app.routes if isinstance(route, APIRoute)}
+    assert {p for p in paths if not is_protected(p)} == PUBLIC - {"/openapi.json"}
+    assert {"/v2/rerank", "/v1/rerank", "/rerank", "/metrics", "/v1/models", "/demo/model.onnx"} <= paths
+    assert is_protected("/v3/new-route") and is_protected("/demo/demo.json") and is_protected("/demo/x.onnx")
+    assert not is_protected("/demo/vendor/ort-wasm-simd-threaded.wasm") and not is_protected("/demo/demo.js")
+    with LiveServer(reranker, ServerConfig(api_key="k")) as live:
+        assert httpx.get(f"{live.url}/v3/new-route").status_code == 401
+        assert httpx.get(f"{live.url}/health").status_code == 200
+        assert httpx.get(f"{live.url}/demo/demo.json").status_code == 401

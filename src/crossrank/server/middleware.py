@@ -18,19 +18,21 @@ from crossrank.server.state import ServerState
 
 log = logging.getLogger("crossrank.server")
 
-PROTECTED = (
-    "/v2/rerank",
-    "/v1/rerank",
-    "/rerank",
-    "/v1/models",
-    "/metrics",
-    "/demo/demo.json",
-    "/demo/model.onnx",
-    "/demo/tokenizer.json",
-    "/demo/first_pass.onnx",
-    "/demo/first_pass_tokenizer.json",
-)
-KNOWN_PATHS = {*PROTECTED, "/health", "/", "/favicon.ico"}
+PUBLIC = frozenset({"/", "/favicon.ico", "/health", "/openapi.json"})
+"""The paths anyone may read with --api-key set: the page's shell, health and the API's description. Every other
+path needs the key, so a route added anywhere is protected unless it is named here."""
+PUBLIC_ASSET_SUFFIXES = (".html", ".css", ".js", ".mjs", ".wasm", ".txt")
+"""Under /demo/, the page's own code is public too (a browser fetches it before it can send a key); the models,
+tokenizers and settings it downloads (.onnx, .json) are not."""
+KNOWN_PATHS = {"/v2/rerank", "/v1/rerank", "/rerank", "/v1/models", "/metrics", *PUBLIC}
+"""Paths counted under their own name in the metrics (anything else is "other", so a scan cannot grow them)."""
+
+
+def is_protected(path: str) -> bool:
+    """Whether `path` needs the API key (when one is set): everything but `PUBLIC` and the page's own code."""
+    if path in PUBLIC:
+        return False
+    return not (path.startswith("/demo/") and path.endswith(PUBLIC_ASSET_SUFFIXES))
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 """A client's `X-Request-Id` is used only when it matches this (short, no spaces or control characters);
 anything else gets a new id, so a client can neither bloat nor forge a log line."""
@@ -93,7 +95,7 @@ class Gate:
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> ASGIApp | None:
         """The answer for a request refused before its body is read (wrong key, declared size too large)."""
         key = self.state.config.api_key
-        guarded = scope["path"] in PROTECTED and scope["method"] != "OPTIONS"
+        guarded = is_protected(scope["path"]) and scope["method"] != "OPTIONS"
         if key and guarded and not authorised(headers.get("authorization", ""), key):
             problem = ApiError(401, "missing or wrong API key", type="unauthorized", field="Authorization")
             return error_response(problem, headers={"WWW-Authenticate": "Bearer"})
