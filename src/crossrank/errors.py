@@ -12,7 +12,14 @@ class ModelError(CrossrankError):
 
 
 class InputError(CrossrankError, ValueError):
-    """The caller passed something crossrank cannot score (the message names the item)."""
+    """The caller passed something crossrank cannot score (the message names the item).
+
+    `item` locates a bad query or document for callers that name it their own way (the server's `documents.3`):
+    ("query", None) or ("documents", 3); `where` is how the message names it (`documents[3]`)."""
+
+    def __init__(self, message: str, *, item: tuple[str, int | None] | None = None, where: str = "") -> None:
+        super().__init__(message)
+        self.item, self.where = item, where
 
 
 class BackendUnavailable(CrossrankError):

@@ -399,3 +399,19 @@ def test_every_route_needs_the_key_unless_it_is_declared_public(reranker: Rerank
         assert httpx.get(f"{live.url}/v3/new-route").status_code == 401
         assert httpx.get(f"{live.url}/health").status_code == 200
         assert httpx.get(f"{live.url}/demo/demo.json").status_code == 401
+
+
+def test_a_request_s_text_is_checked_once(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import crossrank.validation
+
+    calls: list[str] = []
+    real = crossrank.validation.check_text
+
+    def counting(text: str, where: str, **kwargs: object) -> str:
+        calls.append(where)
+        return real(text, where, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(crossrank.validation, "check_text", counting)
+    answer = httpx.post(f"{server.url}/v2/rerank", json={"query": "cat", "documents": CORPUS[:3]})
+    assert answer.status_code == 200
+    assert sorted(calls) == ["documents[0]", "documents[1]", "documents[2]", "query"]

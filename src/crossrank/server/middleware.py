@@ -33,6 +33,8 @@ def is_protected(path: str) -> bool:
     if path in PUBLIC:
         return False
     return not (path.startswith("/demo/") and path.endswith(PUBLIC_ASSET_SUFFIXES))
+
+
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 """A client's `X-Request-Id` is used only when it matches this (short, no spaces or control characters);
 anything else gets a new id, so a client can neither bloat nor forge a log line."""

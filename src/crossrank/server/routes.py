@@ -30,7 +30,6 @@ from crossrank.server.schemas import (
     TeiResult,
 )
 from crossrank.server.state import ServerState, state_of
-from crossrank.validation import check_text
 
 
 async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRerankResponse:
@@ -134,17 +133,19 @@ def _check_and_encode(
     max_document_tokens: int | None,
     ranked_input: bool,
 ) -> EncodedQuery:
-    """Runs in a worker thread: text no tokenizer accepts (a lone surrogate) is refused naming its wire field
-    (`documents.3`), before it could share a batch with anyone's request; then the one encoding."""
-    for where, text in [("query", query), *((f"{field_name}.{i}", t) for i, t in enumerate(texts))]:
-        try:
-            check_text(text, where)
-        except InputError as exc:
-            raise from_exception(exc, field=where) from None
+    """Runs in a worker thread: the one check and encoding of the request's text. Text no tokenizer accepts (a
+    lone surrogate, NUL) is refused naming its wire field (`documents.3`), before it could share a batch with
+    anyone's request."""
     try:
         return reranker.encode(query, texts, max_document_tokens=max_document_tokens, ranked_input=ranked_input)
     except InputError as exc:
-        raise from_exception(exc) from None
+        if exc.item is None:
+            raise from_exception(exc) from None
+        kind, index = exc.item
+        field = "query" if kind == "query" else f"{field_name}.{index}"
+        message = str(exc)
+        message = field + message[len(exc.where) :] if exc.where and message.startswith(exc.where) else message
+        raise from_exception(InputError(message), field=field) from None
 
 
 async def _score(state: ServerState, request: Request, encoded: EncodedQuery, *, raw: bool) -> Ranking:
