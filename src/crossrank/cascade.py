@@ -1,12 +1,14 @@
-"""The cascade: a cheap first pass scores every document, the best `keep` go on to the full model, and the
-ranking puts those in the full model's order above the rest in the first pass's.
+"""The cascade, whole: which first pass a model gets (`build_cascade`), its inputs (`Cascade.inputs`), scoring every
+document with it and keeping the best `keep` for the full model (`Cascade.run`), and the ranking that puts
+those in the full model's order above the rest in the first pass's (`assemble`).
 
 It needs of its first-pass model only the small `FirstPassScorer` protocol (a `Reranker` meets it), so this
-module imports no reranker; `Reranker` builds the first-pass model and hands it over.
+module imports no reranker: `build_cascade` is handed a function that loads one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -18,7 +20,7 @@ from crossrank.errors import InputError
 from crossrank.fusion import fuse_with_first_stage
 from crossrank.models import default_model_dir
 from crossrank.ranking import Ranking, best_first
-from crossrank.tokenization import PairEncoder
+from crossrank.tokenization import EncodedPairs, PairEncoder, TokenisedDocuments
 from crossrank.types import ModelSpec
 
 AUTO = "auto"
@@ -35,10 +37,51 @@ SciFact at about a quarter of its latency (docs/benchmarks.md)."""
 
 
 class FirstPassScorer(Protocol):
-    """What the cascade needs of its first-pass model: its name and the engine that scores and activates."""
+    """What the cascade needs of its first-pass model: its name, its encoder and the engine that scores."""
 
     spec: ModelSpec
+    encoder: PairEncoder
     engine: Engine
+
+
+class CascadingQuery(Protocol):
+    """What the cascade reads of one encoded query (`reranker.EncodedQuery` meets it): the first pass's inputs
+    (one per distinct text), which distinct text each document is, the tie order, and whether the input order
+    is a ranking."""
+
+    @property
+    def first_pass(self) -> EncodedPairs | None: ...
+    @property
+    def unique(self) -> int: ...
+    @property
+    def slots(self) -> np.ndarray: ...
+    @property
+    def ties(self) -> np.ndarray: ...
+    @property
+    def ranked_input(self) -> bool: ...
+
+
+def build_cascade(
+    folder: Path,
+    *,
+    model: str | Path | None,
+    keep: int | None,
+    length: int | None,
+    main: PairEncoder,
+    load: Callable[[str | Path, int | None], FirstPassScorer],
+) -> Cascade | None:
+    """The cascade `Reranker`'s settings ask for (None: none): `model` "auto" picks by the folder
+    (`default_first_pass`), another model is loaded by `load(model, length)`, no model cascades the full model
+    into itself on a `length`-token window."""
+    if isinstance(model, str) and model == AUTO:
+        model = default_first_pass(folder) if length is None else None
+    kept = checked_keep(keep, model=model, length=length)
+    if kept is None:
+        return None
+    if model is not None:
+        first = load(model, length)
+        return Cascade(encoder=first.encoder, keep=kept, scorer=first)
+    return Cascade(encoder=self_cascade_encoder(main, length), keep=kept, scorer=None)
 
 
 def default_first_pass(folder: Path) -> str | None:
@@ -93,6 +136,55 @@ class Cascade:
     def first_name(self, full: ModelSpec) -> str:
         """The name results scored only by the first pass carry."""
         return f"{full.name}@{self.encoder.max_length}" if self.scorer is None else self.scorer.spec.name
+
+    def name(self, full: ModelSpec) -> str:
+        """The cascade's name: "crossrank-tiny top-15 > crossrank-default", or "model cascade 15@64"."""
+        if self.scorer is None:
+            return f"{full.name} cascade {self.keep}@{self.encoder.max_length}"
+        return f"{self.scorer.spec.name} top-{self.keep} > {full.name}"
+
+    def inputs(
+        self,
+        main: PairEncoder,
+        query: str,
+        tokenised: TokenisedDocuments,
+        unique: list[str],
+        *,
+        documents: int,
+        max_document_tokens: int | None,
+    ) -> EncodedPairs | None:
+        """The first pass's inputs for one query's distinct texts (None when it keeps them all anyway); the
+        full model's tokens are reused where the vocabularies are the same, else the texts are tokenised again."""
+        if documents <= self.keep:
+            return None
+        if not self.encoder.same_tokens_as(main):
+            tokenised = self.encoder.tokenise(unique, max_document_tokens=max_document_tokens)
+        return self.encoder.assemble(query, tokenised)
+
+    def run(
+        self,
+        queries: Sequence[CascadingQuery],
+        own_engine: Engine,
+        *,
+        raw: bool,
+        should_stop: Callable[[], bool] | None,
+    ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """The first pass over every query that cascades, all sharing the workers: for each such query (by its
+        position) the documents the full model scores and every document's first-pass score. `own_engine`
+        scores when the cascade's first pass is the full model on a short window."""
+        cascading = [(i, q) for i, q in enumerate(queries) if q.first_pass is not None]
+        kept: dict[int, np.ndarray] = {}
+        first: dict[int, np.ndarray] = {}
+        if not cascading:
+            return kept, first
+        engine = own_engine if self.scorer is None else self.scorer.engine
+        inputs = [q.first_pass for _, q in cascading if q.first_pass is not None]
+        sizes = [q.unique for _, q in cascading]
+        margins = engine.score_inputs(inputs, sizes, raw=True, show_progress=False, should_stop=should_stop)
+        for (i, q), unique_margins in zip(cascading, margins, strict=True):
+            kept[i] = self.kept(unique_margins, q.slots, q.ties, ranked_input=q.ranked_input)
+            first[i] = engine.activation.apply(unique_margins[q.slots], raw=raw)
+        return kept, first
 
 
 def best_kept(scores: np.ndarray, keep: int, *, ties: np.ndarray, fuse_order: bool = False) -> np.ndarray:

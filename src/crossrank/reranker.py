@@ -14,7 +14,7 @@ import numpy as np
 
 from crossrank.backends import Backend, default_backend, load_backend
 from crossrank.calibration import Calibration, load_calibration
-from crossrank.cascade import AUTO, Cascade, assemble, checked_keep, default_first_pass, self_cascade_encoder
+from crossrank.cascade import AUTO, Cascade, assemble, build_cascade
 from crossrank.engine import Activation, Aggregate, Engine
 from crossrank.errors import InputError
 from crossrank.models import display_name, is_built_in, read_spec, resolve_model
@@ -117,8 +117,6 @@ class Reranker:
         check_arguments(batch_size, long_documents, aggregate, window_overlap, threads)
         folder = resolve_model(model)
         self.spec: ModelSpec = read_spec(folder, name=display_name(model), max_length=max_length)
-        if isinstance(cascade_model, str) and cascade_model == AUTO:
-            cascade_model = default_first_pass(folder) if cascade_length is None else None
         self.calibration = load_calibration(folder) if calibration is None else Calibration.of(calibration)
         if token_budget is None:
             token_budget = max(512, self.spec.max_length)
@@ -126,15 +124,16 @@ class Reranker:
             raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
         tokenizer = load_tokenizer(folder)
         self.encoder = PairEncoder(tokenizer, max_length=self.spec.max_length)
-        keep = checked_keep(cascade_keep, model=cascade_model, length=cascade_length)
-        self.cascade: Cascade | None = None
-        if keep is not None and cascade_model is not None:
-            first = Reranker(
-                cascade_model, max_length=cascade_length, backend=backend, threads=threads, cache_dir=cache_dir
-            )
-            self.cascade = Cascade(encoder=first.encoder, keep=keep, scorer=first)
-        elif keep is not None:
-            self.cascade = Cascade(self_cascade_encoder(self.encoder, cascade_length), keep, None)
+        self.cascade: Cascade | None = build_cascade(
+            folder,
+            model=cascade_model,
+            keep=cascade_keep,
+            length=cascade_length,
+            main=self.encoder,
+            load=lambda first, length: Reranker(
+                first, max_length=length, backend=backend, threads=threads, cache_dir=cache_dir, cascade_model=None
+            ),
+        )
         self.backend: Backend = load_backend(
             backend or default_backend(folder),
             self.spec,
@@ -160,11 +159,7 @@ class Reranker:
     def name(self) -> str:
         """The model's display name (folder or hub id basename; "crossrank-default" for the built-in), with the
         cascade's settings when it has one."""
-        if self.cascade is None:
-            return self.spec.name
-        if self.cascade.scorer is None:
-            return f"{self.spec.name} cascade {self.cascade.keep}@{self.cascade.encoder.max_length}"
-        return f"{self.cascade.scorer.spec.name} top-{self.cascade.keep} > {self.spec.name}"
+        return self.spec.name if self.cascade is None else self.cascade.name(self.spec)
 
     def name_for(self, documents: int) -> str:
         """What ranks `documents` documents: the cascade's name when its first pass runs (more documents than it
@@ -295,11 +290,15 @@ class Reranker:
         tokenised = self.encoder.tokenise(unique, max_document_tokens=max_document_tokens)
         pairs = self.encoder.assemble(query, tokenised, window_overlap=self.window_overlap)
         first_pass = None
-        if self.cascade is not None and len(texts) > self.cascade.keep:
-            first = self.cascade.encoder
-            if not first.same_tokens_as(self.encoder):  # a first pass with its own vocabulary tokenises again
-                tokenised = first.tokenise(unique, max_document_tokens=max_document_tokens)
-            first_pass = first.assemble(query, tokenised)
+        if self.cascade is not None:
+            first_pass = self.cascade.inputs(
+                self.encoder,
+                query,
+                tokenised,
+                unique,
+                documents=len(texts),
+                max_document_tokens=max_document_tokens,
+            )
         assert pairs.pair_tokens is not None and pairs.document_tokens is not None
         return EncodedQuery(
             slots=slots,
@@ -361,19 +360,12 @@ class Reranker:
     ) -> list[Ranking]:
         """Every query's documents ranked: by this model, or (a cascade) the first pass's best `keep` by this
         model and the rest after them in the first pass's order."""
-        kept = [np.arange(e.documents) for e in encoded]
-        first: dict[int, np.ndarray] = {}  # query -> first-pass score of every document
-        cascading = [(i, e.first_pass) for i, e in enumerate(encoded) if e.first_pass is not None]
-        if cascading and self.cascade is not None:
-            sizes = [encoded[i].unique for i, _ in cascading]
-            first_engine = (self.cascade.scorer or self).engine
-            margins = first_engine.score_inputs(
-                [p for _, p in cascading], sizes, raw=True, show_progress=False, should_stop=should_stop
-            )
-            for (i, _), unique_margins in zip(cascading, margins, strict=True):
-                e = encoded[i]
-                kept[i] = self.cascade.kept(unique_margins, e.slots, e.ties, ranked_input=e.ranked_input)
-                first[i] = first_engine.activation.apply(unique_margins[encoded[i].slots], raw=raw)
+        chosen, first = (
+            ({}, {})
+            if self.cascade is None
+            else self.cascade.run(encoded, self.engine, raw=raw, should_stop=should_stop)
+        )
+        kept = [chosen.get(i, np.arange(e.documents)) for i, e in enumerate(encoded)]
         needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
         parts = [e.pairs if len(n) == e.unique else e.pairs.select(n) for e, n in zip(encoded, needed, strict=True)]
         scores = self.engine.score_inputs(
