@@ -7,7 +7,7 @@ system ranks the same candidates, in turn (so a busy moment hits them all): the 
 (`Reranker()`: crossrank-tiny -> crossrank-default, static int8), the same path in float32, the built-in
 model alone (static int8 and float32), and sentence-transformers' `CrossEncoder` on the built-in
 architecture's float32 weights (the reference every ratio divides). Also: where the default path's time goes
-(tokenising, the tiny pass, the full pass, the rest), and how often its top 10 equals the float32 path's.
+(tokenizing, the tiny pass, the full pass, the rest), and how often its top 10 equals the float32 path's.
 
     .venv/bin/python benchmarks/default_path.py --threads 2 --out benchmarks/results/default-path-KIND.json
 """
@@ -45,8 +45,8 @@ SYSTEMS = (
 )
 
 
-def _detokenise(text: str) -> str:
-    """WikiQA's sentences are tokenised (`word ,` / `( x )`); join the punctuation back."""
+def _detokenize(text: str) -> str:
+    """WikiQA's sentences are tokenized (`word ,` / `( x )`); join the punctuation back."""
     text = re.sub(r"\s+([,.;:!?%)\]])", r"\1", text)
     return re.sub(r"([(\[])\s+", r"\1", text).replace(" 's", "'s")
 
@@ -60,7 +60,7 @@ def web_set(folder: Path, *, queries: int, seed: int) -> tuple[list[str], list[l
         for line in handle:
             fields = line.rstrip("\n").split("\t")
             question, sentence = fields[1], fields[-2]  # 13 rows carry document columns too
-            groups.setdefault(question, (question, []))[1].append(_detokenise(sentence))
+            groups.setdefault(question, (question, []))[1].append(_detokenize(sentence))
     passages: list[str] = []
     for _, sentences in groups.values():
         current: list[str] = []
@@ -123,7 +123,7 @@ def profile(reranker: Reranker, query: str, docs: list[str]) -> dict[str, float]
     assert reranker.cascade is not None and reranker.cascade.scorer is not None
     start = time.perf_counter()
     encoded = reranker.encode(query, docs)
-    tokenised = time.perf_counter()
+    tokenized = time.perf_counter()
     assert encoded.first_pass is not None
     reranker.cascade.scorer.engine.score_inputs([encoded.first_pass], [encoded.unique], raw=True, show_progress=False)
     tiny = time.perf_counter()
@@ -134,8 +134,8 @@ def profile(reranker: Reranker, query: str, docs: list[str]) -> dict[str, float]
     reranker.rerank_encoded([reranker.encode(query, docs)])
     whole = (time.perf_counter() - begin_all) * 1000
     steps = {
-        "tokenise": (tokenised - start) * 1000,
-        "tiny pass": (tiny - tokenised) * 1000,
+        "tokenize": (tokenized - start) * 1000,
+        "tiny pass": (tiny - tokenized) * 1000,
         "full pass": (full - tiny) * 1000,
     }
     steps["the rest"] = max(whole - sum(steps.values()), 0.0)

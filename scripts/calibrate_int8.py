@@ -2,7 +2,7 @@
 
 Ranges are measured on pairs neither model is measured on: held-out SelQA pairs (short sentences, written by
 `scripts/calibration_pairs.py`) and SciFact *train* claims with their judged abstracts (long passages), each
-tokenised with the model's own window. Usage:
+tokenized with the model's own window. Usage:
 
     .venv/bin/python scripts/calibrate_int8.py runs/calibration-pairs.jsonl ../shared/datasets/scifact
 """

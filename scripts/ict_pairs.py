@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from crossrank.outputs import write_lines_atomic
-from selqa_pairs import detokenise  # this folder's script: SelQA's spacing undone one way everywhere
+from selqa_pairs import detokenize  # this folder's script: SelQA's spacing undone one way everywhere
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
 
@@ -51,7 +51,7 @@ def section_paragraphs(path: Path) -> list[list[str]]:
                 continue
             question, sentence = (fields[1], fields[3]) if len(fields) == 5 else (fields[0], fields[1])
             sentences = by_question.setdefault(question, [])
-            sentence = detokenise(sentence)
+            sentence = detokenize(sentence)
             if sentence and sentence not in sentences:
                 sentences.append(sentence)
     unique = {tuple(s): s for s in by_question.values()}  # questions on one section give one paragraph

@@ -1,6 +1,6 @@
 """SelQA answer-sentence selection (dev and test TSVs, no header) -> labelled-pair JSONL for `crossrank train`.
 
-SelQA's text is pre-tokenised (`Israel 's`, `( 1990 )`); this undoes the common spacing so the pairs read like
+SelQA's text is pre-tokenized (`Israel 's`, `( 1990 )`); this undoes the common spacing so the pairs read like
 the text a reranker meets. Usage: python scripts/selqa_pairs.py OUT.jsonl SELQA.tsv [SELQA.tsv ...]
 """
 
@@ -21,8 +21,8 @@ _RULES = [
 ]
 
 
-def detokenise(text: str) -> str:
-    """Join the tokens of pre-tokenised English text back into ordinary spacing."""
+def detokenize(text: str) -> str:
+    """Join the tokens of pre-tokenized English text back into ordinary spacing."""
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return " ".join(text.split())
@@ -36,7 +36,7 @@ def main(out: Path, sources: list[Path]) -> int:
                 fields = line.split("\t")
                 if len(fields) != 3 or fields[2].strip() not in ("0", "1"):
                     raise SystemExit(f"{source}:{number}: expected question, sentence, label (0/1)")
-                query, passage = detokenise(fields[0]), detokenise(fields[1])
+                query, passage = detokenize(fields[0]), detokenize(fields[1])
                 sink.write(json.dumps({"query": query, "passage": passage, "label": int(fields[2])}) + "\n")
                 rows += 1
     print(f"{rows} labelled pairs written to {out}", file=sys.stderr)

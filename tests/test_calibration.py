@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from crossrank import InputError, Reranker
-from crossrank.calibration import Calibration, expected_calibration_error, fit, reliability
+from crossrank.calibration import Calibration
 from crossrank.cli import main
 from crossrank.errors import ModelError
+from crossrank.evaluation.calibration import expected_calibration_error, fit, reliability
 
 
 def test_fit_recovers_the_parameters_that_made_the_labels() -> None:

@@ -1,5 +1,5 @@
 """The built-in model: loads with no model named, runs offline as int8, and its scores are pinned so a silent
-change of weights or tokenisation is caught."""
+change of weights or tokenization is caught."""
 
 from __future__ import annotations
 

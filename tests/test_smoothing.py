@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from crossrank.export.calibration import calibration_feeds
+from crossrank.export.activation_pairs import activation_feeds
 from crossrank.export.onnx import onnx_file
 from crossrank.export.smoothing import activation_ranges, matmul_inputs, smooth
 
@@ -22,7 +22,7 @@ def _outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]
 
 def test_smoothing_changes_no_fp32_score(tiny_bert: Path, cache_dir: Path, tmp_path: Path) -> None:
     fp32 = onnx_file(tiny_bert, "tiny", quantized=False, cache_dir=cache_dir)
-    feeds = calibration_feeds(tiny_bert)
+    feeds = activation_feeds(tiny_bert)
     ranges = activation_ranges(fp32, feeds)
     inputs = matmul_inputs(onnx.load(str(fp32)))
     assert set(ranges) == set(inputs) and len(inputs) >= 4  # Q/K/V share one input; then attn-out, FFN in/out
@@ -40,7 +40,7 @@ def test_smoothing_changes_no_fp32_score(tiny_bert: Path, cache_dir: Path, tmp_p
 
 def test_inputs_without_outliers_are_left_alone(tiny_bert: Path, cache_dir: Path, tmp_path: Path) -> None:
     fp32 = onnx_file(tiny_bert, "tiny", quantized=False, cache_dir=cache_dir)
-    ranges = activation_ranges(fp32, calibration_feeds(tiny_bert))
+    ranges = activation_ranges(fp32, activation_feeds(tiny_bert))
     assert smooth(fp32, tmp_path / "same.onnx", ranges, min_ratio=1e6) == 0
     assert Counter(n.op_type for n in onnx.load(str(tmp_path / "same.onnx")).graph.node) == Counter(
         n.op_type for n in onnx.load(str(fp32)).graph.node

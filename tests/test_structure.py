@@ -125,9 +125,28 @@ def test_no_module_imports_the_package_front_file() -> None:
 
 
 def test_batching_lives_in_its_own_module() -> None:
-    """`tokenization` tokenises; planning and padding batches is `batching`'s alone."""
+    """`tokenization` tokenizes; planning and padding batches is `batching`'s alone."""
     tree = ast.parse((PACKAGE / "tokenization.py").read_text(encoding="utf-8"))
     functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     assert not functions & {"concat", "plan_batches", "pad_batch", "_fill"}
     batching = ast.parse((PACKAGE / "batching.py").read_text(encoding="utf-8"))
     assert {"concat", "plan_batches", "pad_batch"} <= {n.name for n in batching.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_names_say_what_they_are() -> None:
+    """One sigmoid; "calibration" means a score's calibration only (activation ranges are `activation_pairs`);
+    runtime calibration apart from fitting and ECE (evaluation); one spelling of tokenize."""
+    sigmoids, spellings = [], []
+    for path in PACKAGE.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        sigmoids += [
+            f"{path.name}:{n.name}" for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and "sigmoid" in n.name
+        ]
+        spellings += [path.name] if "tokenis" in source.lower() else []
+    assert sigmoids == ["calibration.py:sigmoid"] and spellings == []
+    assert not (PACKAGE / "export" / "calibration.py").exists()
+    runtime = {
+        n.name for n in ast.parse((PACKAGE / "calibration.py").read_text()).body if isinstance(n, ast.FunctionDef)
+    }
+    assert runtime == {"load_calibration", "sigmoid"}

@@ -28,7 +28,7 @@ def test_min_batches_splits_a_request_that_fits_one_batch() -> None:
     assert len(plan_batches(np.full(1, 20), batch_size=32, token_budget=4096, min_batches=4)) == 1
 
 
-def test_the_default_path_tokenises_each_document_once_and_each_window_cuts_its_own_copy() -> None:
+def test_the_default_path_tokenizes_each_document_once_and_each_window_cuts_its_own_copy() -> None:
     """crossrank-tiny and crossrank-default cut text into the same tokens, so the first pass assembles the
     full model's tokens; a window cutting a long document leaves it whole for the other window."""
     from crossrank.models import built_in_dir
@@ -38,7 +38,7 @@ def test_the_default_path_tokenises_each_document_once_and_each_window_cuts_its_
     first = PairEncoder(load_tokenizer(built_in_dir("crossrank-tiny")), max_length=24)
     assert full.same_tokens_as(first)
     documents = ["short one", "a much longer document " * 30, "", "mid length text about wings " * 4]
-    shared = full.tokenise(documents, max_document_tokens=100)
+    shared = full.tokenize(documents, max_document_tokens=100)
     long_pairs = full.assemble("wings lift", shared, window_overlap=8)
     short_pairs = first.assemble("wings lift", shared)
     assert short_pairs.ids == first.encode("wings lift", documents, max_document_tokens=100).ids

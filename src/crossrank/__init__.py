@@ -1,7 +1,14 @@
 """crossrank: fast cross-encoder reranking on CPU."""
 
 from crossrank.backends import BACKENDS
-from crossrank.errors import BackendUnavailable, CrossrankError, InputError, ModelError, QueryTruncatedWarning
+from crossrank.errors import (
+    BackendUnavailable,
+    CrossrankError,
+    InputError,
+    MissingExtra,
+    ModelError,
+    QueryTruncatedWarning,
+)
 from crossrank.reranker import Reranker
 from crossrank.types import Document, ModelSpec, RankedResult
 from crossrank.version import crossrank_version
@@ -20,6 +27,7 @@ __all__ = [
     "CrossrankError",
     "Document",
     "InputError",
+    "MissingExtra",
     "ModelError",
     "ModelSpec",
     "QueryTruncatedWarning",

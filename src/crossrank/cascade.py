@@ -20,7 +20,7 @@ from crossrank.errors import InputError
 from crossrank.fusion import fuse_with_first_stage
 from crossrank.models import default_model_dir
 from crossrank.ranking import Ranking, best_first
-from crossrank.tokenization import EncodedPairs, PairEncoder, TokenisedDocuments
+from crossrank.tokenization import EncodedPairs, PairEncoder, TokenizedDocuments
 from crossrank.types import ModelSpec
 
 AUTO = "auto"
@@ -120,7 +120,7 @@ def self_cascade_encoder(main: PairEncoder, length: int | None) -> PairEncoder:
 @dataclass(frozen=True, slots=True)
 class Cascade:
     """The cascade's first pass: `scorer` (a smaller model; None: the full model on a shorter window) scores
-    every document, tokenised by `encoder`, and the best `keep` go on to the full model."""
+    every document, tokenized by `encoder`, and the best `keep` go on to the full model."""
 
     encoder: PairEncoder
     keep: int
@@ -147,19 +147,19 @@ class Cascade:
         self,
         main: PairEncoder,
         query: str,
-        tokenised: TokenisedDocuments,
+        tokenized: TokenizedDocuments,
         unique: list[str],
         *,
         documents: int,
         max_document_tokens: int | None,
     ) -> EncodedPairs | None:
         """The first pass's inputs for one query's distinct texts (None when it keeps them all anyway); the
-        full model's tokens are reused where the vocabularies are the same, else the texts are tokenised again."""
+        full model's tokens are reused where the vocabularies are the same, else the texts are tokenized again."""
         if documents <= self.keep:
             return None
         if not self.encoder.same_tokens_as(main):
-            tokenised = self.encoder.tokenise(unique, max_document_tokens=max_document_tokens)
-        return self.encoder.assemble(query, tokenised)
+            tokenized = self.encoder.tokenize(unique, max_document_tokens=max_document_tokens)
+        return self.encoder.assemble(query, tokenized)
 
     def run(
         self,

@@ -12,7 +12,7 @@ import numpy as np
 
 from crossrank.backends import Backend
 from crossrank.batching import concat, pad_batch, plan_batches
-from crossrank.calibration import Calibration
+from crossrank.calibration import Calibration, sigmoid
 from crossrank.errors import Cancelled
 from crossrank.progress import progress_bar
 from crossrank.tokenization import EncodedPairs
@@ -36,7 +36,7 @@ class Activation:
             return self.calibration.apply(margins)
         if self.identity:
             return margins
-        return np.asarray(1.0 / (1.0 + np.exp(-margins)), dtype=np.float64)
+        return sigmoid(margins)
 
 
 class Engine:

@@ -22,8 +22,9 @@ class InputError(CrossrankError, ValueError):
         self.item, self.where = item, where
 
 
-class BackendUnavailable(CrossrankError):
-    """A backend needs an optional dependency that is not installed."""
+class MissingExtra(CrossrankError):
+    """A feature (a backend, the server, plots, an adapter, the query generator) needs an optional dependency
+    that is not installed; the message names the extra (or command) that brings it."""
 
     def __init__(self, backend: str, extra: str | None, missing: str, *, remedy: str | None = None) -> None:
         """`extra` names the optional extra that brings `missing`; None for a core dependency (a broken install);
@@ -57,3 +58,7 @@ class Overloaded(CrossrankError):
 
 class Cancelled(CrossrankError):
     """Scoring was stopped at a batch boundary because nobody waits for its result any more."""
+
+
+BackendUnavailable = MissingExtra
+"""The name `MissingExtra` had before it said what it is (kept so callers' `except` clauses still work)."""

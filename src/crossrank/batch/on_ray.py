@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.batch.rows import BatchJob, Workers, job_from_dict, part_path, score_chunk, write_part
-from crossrank.errors import BackendUnavailable, InputError
+from crossrank.errors import InputError, MissingExtra
 
 
 class _ChunkActor:
@@ -42,7 +42,7 @@ def run_ray(rows: Path, parts: Path, todo: Sequence[tuple[int, int, int]], job: 
     try:
         import ray
     except ImportError as exc:
-        raise BackendUnavailable("ray", "ray", "ray") from exc
+        raise MissingExtra("ray", "ray", "ray") from exc
     if not todo:
         return
     with ray_session(ray, workers.ray_address, log=parts.parent / RAY_LOG):

@@ -35,7 +35,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crossrank.calibration import calibrate, read_judged_pairs
+    from crossrank.evaluation.calibration import calibrate, read_judged_pairs
     from crossrank.outputs import write_atomic
     from crossrank.reranker import Reranker
 

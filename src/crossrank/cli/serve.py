@@ -80,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
         from crossrank.server.app import create_app
         from crossrank.server.state import ServerConfig
     except ImportError as exc:
-        from crossrank.errors import BackendUnavailable
+        from crossrank.errors import MissingExtra
 
-        raise BackendUnavailable("serve", "server", exc.name or "fastapi") from exc
+        raise MissingExtra("serve", "server", exc.name or "fastapi") from exc
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     config = ServerConfig(
         max_documents=args.max_documents,

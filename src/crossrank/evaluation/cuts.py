@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossrank.calibration import Reliability, reliability
+from crossrank.evaluation.calibration import Reliability, reliability
 from crossrank.ranking import fitting, keys_best_first
 from crossrank.types import Qrels, Run
 

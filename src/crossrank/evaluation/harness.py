@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from crossrank.calibration import Reliability
 from crossrank.corpora import Dataset
 from crossrank.errors import InputError
+from crossrank.evaluation.calibration import Reliability
 from crossrank.evaluation.cuts import CutRow, cut_table, stage_reliability
 from crossrank.evaluation.metrics import MEASURES, Significance, mean, paired_test, per_query
 from crossrank.fusion import fuse_runs

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import MissingExtra
 from crossrank.types import Qrels, Run
 
 MEASURES = ("nDCG@10", "RR@10", "R@100", "AP")
@@ -18,7 +18,7 @@ def per_query(qrels: Qrels, run: Run, measures: tuple[str, ...] = MEASURES) -> d
     try:
         import ir_measures
     except ImportError as exc:
-        raise BackendUnavailable("evaluation", "eval", "ir-measures") from exc
+        raise MissingExtra("evaluation", "eval", "ir-measures") from exc
     parsed = [ir_measures.parse_measure(m) for m in measures]
     values: dict[str, dict[str, float]] = {m: dict.fromkeys(qrels, 0.0) for m in measures}
     names = {str(p): m for p, m in zip(parsed, measures, strict=True)}

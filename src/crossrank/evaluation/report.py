@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import MissingExtra
 from crossrank.evaluation.harness import Comparison, StageResult, percentile
 from crossrank.evaluation.metrics import MEASURES, Significance
 from crossrank.machine import cpu_family, cpu_features, cpu_name
@@ -207,7 +207,7 @@ def plot(results: Sequence[StageResult], path: Path, *, title: str) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise BackendUnavailable("plot", "eval", "matplotlib") from exc
+        raise MissingExtra("plot", "eval", "matplotlib") from exc
     reranked = [s for s in results if s.latency_ms]
     calibrated = [s for s in results if s.reliability is not None]
     panels = 1 + bool(reranked) + bool(calibrated)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crossrank.cache import build_once, cache_root, content_key
-from crossrank.errors import BackendUnavailable, ModelError
+from crossrank.errors import MissingExtra, ModelError
 from crossrank.models import ships_int8_only
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,10 @@ def onnx_file(folder: Path, name: str, *, quantized: bool, cache_dir: Path | Non
         fp32 = build_once(entry / "fp32", lambda tmp: export(folder, tmp / "model.onnx", task=task)) / "model.onnx"
     if not quantized:
         return fp32
-    from crossrank.export.calibration import calibration_feeds
+    from crossrank.export.activation_pairs import activation_feeds
 
     int8 = build_once(
-        entry / "int8", lambda tmp: quantize(fp32, tmp / "model.onnx", calibration=calibration_feeds(folder))
+        entry / "int8", lambda tmp: quantize(fp32, tmp / "model.onnx", calibration=activation_feeds(folder))
     )
     return int8 / "model.onnx"
 
@@ -127,7 +127,7 @@ def quantize(
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
-        raise BackendUnavailable("onnx-int8", None, exc.name or "onnxruntime") from exc
+        raise MissingExtra("onnx-int8", None, exc.name or "onnxruntime") from exc
     source = fp32
     if calibration:
         from crossrank.export.smoothing import activation_ranges, smooth
@@ -166,10 +166,10 @@ def _quiet(*names: str) -> Iterator[None]:
 def export_onnx(out: Path) -> list[Path]:
     """Write onnx/model.onnx and onnx/model_int8.onnx (embeddings in int8 too, smoothed) beside the weights of a
     trained model folder (`crossrank train` and `crossrank adapt` ship both)."""
-    from crossrank.export.calibration import calibration_feeds
+    from crossrank.export.activation_pairs import activation_feeds
 
     target = out / "onnx"
     target.mkdir(exist_ok=True)
     export(out, target / "model.onnx")
-    quantize(target / "model.onnx", target / "model_int8.onnx", embeddings=True, calibration=calibration_feeds(out))
+    quantize(target / "model.onnx", target / "model_int8.onnx", embeddings=True, calibration=activation_feeds(out))
     return [target / "model.onnx", target / "model_int8.onnx"]

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import MissingExtra
 from crossrank.reranker import Reranker
 
 try:
     from haystack import Document, component
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise BackendUnavailable("haystack", "haystack", exc.name or "haystack-ai") from exc
+    raise MissingExtra("haystack", "haystack", exc.name or "haystack-ai") from exc
 
 
 @component

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import MissingExtra
 from crossrank.reranker import Reranker
 
 try:
@@ -17,7 +17,7 @@ try:
     from langchain_core.documents import BaseDocumentCompressor, Document
     from pydantic import ConfigDict, Field
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise BackendUnavailable("langchain", "langchain", exc.name or "langchain-core") from exc
+    raise MissingExtra("langchain", "langchain", exc.name or "langchain-core") from exc
 
 
 class CrossrankCompressor(BaseDocumentCompressor):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crossrank.errors import BackendUnavailable, InputError
+from crossrank.errors import InputError, MissingExtra
 from crossrank.reranker import Reranker
 
 try:
@@ -16,7 +16,7 @@ try:
     from llama_index.core.postprocessor.types import BaseNodePostprocessor
     from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise BackendUnavailable("llamaindex", "llamaindex", exc.name or "llama-index-core") from exc
+    raise MissingExtra("llamaindex", "llamaindex", exc.name or "llama-index-core") from exc
 
 
 class CrossrankPostprocessor(BaseNodePostprocessor):

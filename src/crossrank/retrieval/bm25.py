@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import MissingExtra
 from crossrank.types import Hits
 
 
@@ -16,7 +16,7 @@ def _bm25s() -> Any:
     try:
         import bm25s
     except ImportError as exc:
-        raise BackendUnavailable("bm25", "eval", "bm25s") from exc
+        raise MissingExtra("bm25", "eval", "bm25s") from exc
     return bm25s
 
 
@@ -26,7 +26,7 @@ def _stemmer(language: str | None) -> Any:
     try:
         import Stemmer
     except ImportError as exc:
-        raise BackendUnavailable("bm25 stemming", "eval", "PyStemmer") from exc
+        raise MissingExtra("bm25 stemming", "eval", "PyStemmer") from exc
     return Stemmer.Stemmer(language)
 
 
@@ -72,7 +72,7 @@ class BM25Retriever:
         return cls(index, size=size, stemmer=stemmer, stopwords=stopwords)
 
     def _tokenize(self, queries: list[str], *, return_ids: bool) -> Any:
-        """Queries tokenised as the texts were indexed (same stopwords and stemmer)."""
+        """Queries tokenized as the texts were indexed (same stopwords and stemmer)."""
         return _bm25s().tokenize(
             queries, stopwords=self.stopwords or [], stemmer=self._stem, return_ids=return_ids, show_progress=False
         )

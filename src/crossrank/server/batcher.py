@@ -1,6 +1,6 @@
 """Dynamic batching: encoded requests queue up; one worker scores the pairs of several requests together.
 
-Requests arrive already tokenised (`Reranker.encode`, run off the event loop), each queue entry carrying its
+Requests arrive already tokenized (`Reranker.encode`, run off the event loop), each queue entry carrying its
 token count. The worker takes waiting requests in arrival order while their tokens fit `max_batch_tokens` and
 scores them in one `rerank_encoded` call (which spreads the pairs over the reranker's threads), one call at a
 time, so concurrent requests share the workers. A request whose client gave up (timed out or disconnected) costs

@@ -73,7 +73,7 @@ class Isolated:
 
 
 async def _folder(state: ServerState) -> tuple[Path, str, int]:
-    """The served model's folder, name and window, once the browser side is known to tokenise it (checked
+    """The served model's folder, name and window, once the browser side is known to tokenize it (checked
     once, off the event loop, and remembered: the answer cannot change while the model is served)."""
     reranker = state.reranker
     if reranker is None:

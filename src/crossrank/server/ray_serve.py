@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import MissingExtra
 from crossrank.models import display_name
 from crossrank.server.state import ServerConfig
 from crossrank.settings import ModelSettings
@@ -25,7 +25,7 @@ def application(settings: ModelSettings, config: ServerConfig, *, replicas: int,
     try:
         from ray import serve
     except ImportError as exc:
-        raise BackendUnavailable("serve --ray-replicas", "ray", exc.name or "ray") from exc
+        raise MissingExtra("serve --ray-replicas", "ray", exc.name or "ray") from exc
 
     def build() -> Any:  # evaluated on each replica: the model loads there, not in the driver
         from crossrank.server.app import create_app
@@ -56,7 +56,7 @@ def run(
         import ray
         from ray import serve
     except ImportError as exc:
-        raise BackendUnavailable("serve --ray-replicas", "ray", exc.name or "ray") from exc
+        raise MissingExtra("serve --ray-replicas", "ray", exc.name or "ray") from exc
     if not ray.is_initialized():
         if address is None:  # a local cluster: give its HTTP proxy time to start (unless the user set it)
             os.environ.setdefault(PROXY_READY_ENV, PROXY_READY_SECONDS)

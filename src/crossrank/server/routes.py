@@ -1,6 +1,6 @@
 """The endpoints, each read top to bottom: check limits and text, encode off the event loop, queue, shape.
 
-Each request is tokenised exactly once (`Reranker.encode`, in a worker thread), before it enters the queue;
+Each request is tokenized exactly once (`Reranker.encode`, in a worker thread), before it enters the queue;
 `usage`, `max_tokens_per_doc` and TEI's window check all come from that one encoding.
 """
 
@@ -103,7 +103,7 @@ async def _encode(
     ranked_input: bool = False,
 ) -> EncodedQuery:
     """Check the request against the limits (the OpenAPI document states them as maxItems and maxLength, so
-    going over is a schema violation: 422); check its text and tokenise it once, in a worker thread (never on
+    going over is a schema violation: 422); check its text and tokenize it once, in a worker thread (never on
     the event loop)."""
     reranker = _reranker(state)
     if len(texts) > state.config.max_documents:
@@ -150,7 +150,7 @@ def _check_and_encode(
 
 async def _score(state: ServerState, request: Request, encoded: EncodedQuery, *, raw: bool) -> Ranking:
     """Queue the request and wait for it, until the timeout counted from the request's arrival (reading and
-    tokenising count too) and only while the client is connected; giving up cancels the queue entry, so the
+    tokenizing count too) and only while the client is connected; giving up cancels the queue entry, so the
     batcher skips or stops its work."""
     batcher = _ready(state)
     left = state.config.request_timeout_s - (time.monotonic() - request.state.arrived)

