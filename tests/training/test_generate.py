@@ -96,3 +96,62 @@ def test_smollm2_writes_queries_about_the_document(tmp_path: Path) -> None:
     again = tmp_path / "again.jsonl"
     generate_file(docs, again, source="toy", per_document=2, seed=0, make_generator=QueryGenerator)
     assert read_generated(again) == [row]  # the same seed writes the same queries
+
+
+WINGS = [
+    "Wind tunnel tests of a swept wing at transonic speed show shock waves moving aft as the Mach number rises.",
+    "Sourdough bread rises because wild yeasts ferment the flour and release carbon dioxide into the dough.",
+    "The council approved electric buses for the city, paid for by a regional climate grant and parking fees.",
+    "Glaciers carve valleys as they move downhill, leaving moraines of rock where the ice melts back.",
+]
+
+
+def test_the_filters_drop_what_would_teach_nothing_or_teach_wrong() -> None:
+    from crossrank.training.generate import filter_queries
+
+    generated = [
+        (0, "how do shock waves move on a swept wing at transonic speed"),  # kept
+        (0, "how do shock waves move on a swept wing at transonic speed"),  # duplicate
+        (0, "wing"),  # malformed: too short
+        (1, "bread bread bread rises rises"),  # malformed: a loop
+        (1, "Sourdough bread rises because wild yeasts ferment the flour"),  # copies the document's sentence
+        (2, "how do glaciers carve valleys"),  # inconsistent: about document 3, not 2
+        (3, "what do glaciers leave behind when the ice melts"),  # kept
+    ]
+    result = filter_queries(WINGS, generated, consistency_k=1)
+    assert result.kept == [generated[0], generated[6]]
+    assert result.dropped == {"malformed": 2, "duplicate": 1, "copies the document": 1, "inconsistent": 1}
+    assert result.examples["inconsistent"] == ["how do glaciers carve valleys"]
+
+
+def test_adapt_s_generator_stage_caches_filters_and_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossrank.training import generate
+    from crossrank.training.adapt import AdaptConfig, _generated
+    from crossrank.training.generate import generated_queries
+
+    class TopicGenerator:
+        def queries(self, documents: list[tuple[str, str]], *, per_document: int, seed: int) -> list[tuple[str, ...]]:
+            return [
+                (f"what does the passage say about {text.split()[1].lower()} {text.split()[2].lower()}",)
+                for _, text in documents
+            ]
+
+    said: list[str] = []
+    kept = generated_queries(WINGS, tmp_path, per_document=1, seed=0, say=said.append, make_generator=TopicGenerator)
+    assert [doc for doc, _ in kept] == [0, 1, 2, 3] and (tmp_path / "generated.jsonl").is_file()
+    assert "kept 4" in said[0]
+    again: list[str] = []
+    generated_queries(WINGS, tmp_path, per_document=1, seed=0, say=again.append, make_generator=lambda: None)
+    assert "(0 documents this run)" in again[0]  # cached: the generator is never called
+
+    def missing(*args: object, **kwargs: object) -> list[tuple[int, str]]:
+        raise MissingExtra("query generation", "generate", "gguf", remedy="install it")
+
+    monkeypatch.setattr(generate, "generated_queries", missing)
+    from crossrank.corpora import SourceDocument
+
+    documents = [SourceDocument(str(i), str(i), "", text, str(i)) for i, text in enumerate(WINGS)]
+    said.clear()
+    config = AdaptConfig(docs=str(tmp_path), out=str(tmp_path / "out"), queries="both")
+    assert _generated(config, documents, tmp_path, said.append) == []
+    assert "going on with the rule-made pseudo-queries" in said[0] and "install it" in said[0]

@@ -44,6 +44,16 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     adapt.add_argument("--queries-per-document", type=positive_int, default=2, help="pseudo-queries per document")
     adapt.add_argument(
+        "--queries",
+        choices=["rules", "generated", "both"],
+        default="rules",
+        help="pseudo-queries made by rules (titles, headings, cloze sentences), written by a small language model "
+        "(SmolLM2-135M, the generate extra; filtered), or both",
+    )
+    adapt.add_argument(
+        "--generated-per-document", type=positive_int, default=3, help="queries the language model writes a document"
+    )
+    adapt.add_argument(
         "--max-queries", type=positive_int, default=2000, help="most pseudo-queries (a seeded sample) to train on"
     )
     adapt.add_argument("--negatives", type=positive_int, default=4, help="hard negatives per pseudo-query")
@@ -73,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         first_pass_base=None if args.first_pass_base == "none" else args.first_pass_base,
         minutes=args.minutes,
         queries_per_document=args.queries_per_document,
+        queries=args.queries,
+        generated_per_document=args.generated_per_document,
         max_queries=args.max_queries,
         negatives=args.negatives,
         teachers=None if args.teacher is None else tuple(args.teacher),

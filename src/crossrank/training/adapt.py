@@ -15,6 +15,7 @@ model's training continues from its checkpoint.
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import random
@@ -30,7 +31,7 @@ import numpy as np
 
 from crossrank.cascade import FIRST_PASS_FOLDER
 from crossrank.corpora import SourceDocument, read_collection, titled
-from crossrank.errors import InputError, OutputRefused, QueryTruncatedWarning
+from crossrank.errors import InputError, MissingExtra, OutputRefused, QueryTruncatedWarning
 from crossrank.outputs import MARKER, MODEL, check_output, mark_output, write_atomic
 from crossrank.training.data import Group, TeacherScorer
 
@@ -53,6 +54,8 @@ class AdaptConfig:
     first_pass_base: str | None = "tiny"
     minutes: float = 40.0
     queries_per_document: int = 2
+    queries: str = "rules"  # "rules", "generated" (a language model's, crossrank.training.generate) or "both"
+    generated_per_document: int = 3
     max_queries: int = 2000
     negatives: int = 4
     teachers: tuple[str, ...] | None = None
@@ -77,7 +80,7 @@ class PseudoQuery:
     query: str
     positive: str
     doc: int
-    kind: str  # "title", "heading", "first sentence" or "cloze"
+    kind: str  # "title", "heading", "first sentence", "cloze" or "generated"
 
 
 def sentences(text: str) -> list[str]:
@@ -187,10 +190,14 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
     if len(documents) < 10:
         raise InputError(f"{config.docs}: {len(documents)} documents with text; adapting needs at least 10")
     say(f"{len(documents)} documents ({len(skipped)} files skipped)")
-    queries = pseudo_queries(documents, per_document=config.queries_per_document, seed=config.seed)
-    queries = capped(queries, most=config.max_queries, seed=config.seed)
+    queries = (
+        []
+        if config.queries == "generated"
+        else pseudo_queries(documents, per_document=config.queries_per_document, seed=config.seed)
+    )
+    queries = capped(queries + _generated(config, documents, out, say), most=config.max_queries, seed=config.seed)
     groups = hard_negative_groups(documents, queries, negatives=config.negatives, seed=config.seed)
-    kinds = {k: sum(g.source == k for g in groups) for k in ("title", "heading", "first sentence", "cloze")}
+    kinds = dict(collections.Counter(g.source for g in groups))
     say(f"{len(groups)} pseudo-queries with {config.negatives} hard negatives each ({kinds})")
     if len(groups) < 20:
         raise InputError(f"{config.docs}: only {len(groups)} pseudo-queries could be made; adapting needs 20")
@@ -199,9 +206,33 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
     say(f"teachers scored: {', '.join(teachers)} ({_minutes(started)} min so far)")
 
     histories = _train_models(config, groups, out=out, deadline=deadline, show_progress=show_progress, say=say)
-    _write_card(out, config, documents=len(documents), groups=len(groups), histories=histories, started=started)
+    from crossrank.training.card import write_card
+
+    write_card(
+        out, config, documents=len(documents), groups=len(groups), histories=histories, minutes=_minutes(started)
+    )
     say(f"adapted in {_minutes(started)} min: {out}")
     return out
+
+
+def _generated(
+    config: AdaptConfig, documents: Sequence[SourceDocument], out: Path, say: Callable[[str], None]
+) -> list[PseudoQuery]:
+    """The language model's queries (filtered) when `config.queries` asks for them; without the `generate` extra,
+    none, and the run says it goes on with the rule-made pseudo-queries."""
+    if config.queries == "rules":
+        return []
+    from crossrank.training.generate import generated_queries
+
+    texts = [titled(d.title, d.text) for d in documents]
+    try:
+        kept = generated_queries(
+            texts, out / WORK, per_document=config.generated_per_document, seed=config.seed, say=say
+        )
+    except MissingExtra as exc:
+        say(f"no generated queries: {exc}; going on with the rule-made pseudo-queries")
+        return [] if config.queries == "both" else pseudo_queries(documents, per_document=2, seed=config.seed)
+    return [PseudoQuery(query, texts[doc], doc, "generated") for doc, query in kept]
 
 
 def _on_ray(config: AdaptConfig, out: Path) -> TeacherScorer | None:
@@ -257,56 +288,6 @@ def _finish(
         return
     write_atomic(folder / "calibration.json", fitted.to_json())
     say(f"{folder.name}: exported, int8 scales and calibration fitted on held-out pseudo-pairs")
-
-
-def _write_card(
-    out: Path,
-    config: AdaptConfig,
-    *,
-    documents: int,
-    groups: int,
-    histories: dict[str, list[EpochResult]],
-    started: float,
-) -> None:
-    """README.md: what the model is, what it learned from, how long it took and whose licences it carries."""
-    base_licence = {
-        "default": "crossrank-default: CC BY-NC (trained on data with non-commercial terms)",
-        "minilm": "all-MiniLM-L6-v2: Apache-2.0",
-    }.get(config.base, f"{config.base}: see its own licence")
-    lines = [
-        "---",
-        "library_name: crossrank",
-        "pipeline_tag: text-ranking",
-        "tags: [cross-encoder, reranker, crossrank-adapt]",
-        "---",
-        "",
-        f"# Adapted reranker for {Path(config.docs).name}",
-        "",
-        f"Made by `crossrank adapt` from {documents} documents alone ({groups} pseudo-queries: titles, headings",
-        f"and inverse-cloze sentences; {config.negatives} BM25 hard negatives each; teachers "
-        f"{', '.join(config.teacher_names)}), in {_minutes(started)} minutes. No queries or judgements were used.",
-        "",
-        f"- Full model: from `{config.base}`; first pass (`{FIRST_PASS_FOLDER}/`): from `{config.first_pass_base}`.",
-        f"- Licence lineage: {base_licence}; teachers: {_teacher_licences(config.teacher_names)};",
-        "  the documents: their owner's terms.",
-        "",
-        "| model | epochs | held-out MRR | seconds |",
-        "|---|---:|---:|---:|",
-    ]
-    for label, history in histories.items():
-        if history:
-            last = history[-1]
-            lines.append(f"| {label} | {last.epoch} | {last.heldout_mrr:.3f} | {sum(h.seconds for h in history):.0f} |")
-    write_atomic(out / "README.md", "\n".join(lines) + "\n")
-
-
-def _teacher_licences(teachers: Sequence[str]) -> str:
-    known = {
-        "biencoder": "all-MiniLM-L6-v2 (Apache-2.0)",
-        "bm25": "BM25 (no weights)",
-        "default": "crossrank-default (CC BY-NC)",
-    }
-    return ", ".join(known.get(t, f"{t} (see its package)") for t in teachers)
 
 
 def _jsonable(config: AdaptConfig) -> dict[str, object]:

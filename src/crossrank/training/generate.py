@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -211,3 +211,95 @@ def read_generated(path: Path) -> list[GeneratedQueries]:
         raise InputError(f"{path} is not a generated-queries file")
     rows = [json.loads(line) for line in lines[1:] if line.strip()]
     return [GeneratedQueries(str(r["doc_id"]), tuple(r["queries"])) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """Generated queries after the filters: (document position, query) kept, and per filter how many it dropped
+    with a few examples (what `adapt` reports and docs/experiments/adapt.md records)."""
+
+    kept: list[tuple[int, str]]
+    dropped: dict[str, int]
+    examples: dict[str, list[str]]
+
+
+def filter_queries(texts: Sequence[str], generated: Sequence[tuple[int, str]], *, consistency_k: int = 20) -> Filtered:
+    """Drop what would teach nothing or teach wrong, in this order: a malformed query (under 3 or over 24 words,
+    or a word three times: the small model's loops), a duplicate of a query already kept, a near-copy of one of
+    its document's sentences (BM25 matches those already), and a query whose document BM25 does not rank in the
+    collection's top `consistency_k` for it (the consistency check of InPars and GPL: such a query is more
+    likely about something else)."""
+    from crossrank.retrieval.bm25 import BM25Retriever
+    from crossrank.training.adapt import sentences
+
+    dropped: dict[str, int] = {"malformed": 0, "duplicate": 0, "copies the document": 0, "inconsistent": 0}
+    examples: dict[str, list[str]] = {name: [] for name in dropped}
+
+    def drop(reason: str, query: str) -> None:
+        dropped[reason] += 1
+        if len(examples[reason]) < 3:
+            examples[reason].append(query)
+
+    seen: set[str] = set()
+    candidates: list[tuple[int, str]] = []
+    for doc, query in generated:
+        words = query.lower().split()
+        key = " ".join(words)
+        if not 3 <= len(words) <= 24 or max(words.count(w) for w in words) >= 3:
+            drop("malformed", query)
+        elif key in seen:
+            drop("duplicate", query)
+        elif _copies(set(words), texts[doc], sentences):
+            drop("copies the document", query)
+        else:
+            seen.add(key)
+            candidates.append((doc, query))
+    if not candidates:
+        return Filtered([], dropped, examples)
+    hits = BM25Retriever.build(list(texts)).retrieve([q for _, q in candidates], k=min(consistency_k, len(texts)))
+    kept = []
+    for (doc, query), hit in zip(candidates, hits, strict=True):
+        if doc in hit.positions.tolist():
+            kept.append((doc, query))
+        else:
+            drop("inconsistent", query)
+    return Filtered(kept, dropped, examples)
+
+
+def _copies(words: set[str], text: str, split: Callable[[str], list[str]]) -> bool:
+    """Whether 80% or more of the query's words come from one sentence of the document that is not much longer."""
+    for sentence in split(text):
+        found = set(sentence.lower().split())
+        if len(words & found) >= 0.8 * len(words) and len(found) <= 2 * len(words):
+            return True
+    return False
+
+
+def generated_queries(
+    texts: Sequence[str],
+    work: Path,
+    *,
+    per_document: int,
+    seed: int,
+    say: Callable[[str], None],
+    make_generator: Callable[[], Any] = QueryGenerator,
+) -> list[tuple[int, str]]:
+    """`adapt`'s query generator stage: queries for every document (cached in `work/generated.jsonl`, resumed
+    there), then `filter_queries`. Returns (document position, query) pairs."""
+    documents = [(str(position), text) for position, text in enumerate(texts) if text.strip()]
+    written = generate_file(
+        documents,
+        work / "generated.jsonl",
+        source="adapt",
+        per_document=per_document,
+        seed=seed,
+        make_generator=make_generator,
+    )
+    rows = read_generated(work / "generated.jsonl")
+    generated = [(int(row.doc_id), query) for row in rows for query in row.queries]
+    result = filter_queries(texts, generated)
+    say(
+        f"{GENERATOR} wrote {len(generated)} queries ({written} documents this run); kept {len(result.kept)}, "
+        f"dropped {result.dropped}"
+    )
+    return result.kept
