@@ -225,14 +225,15 @@ class Filtered:
 
 def filter_queries(texts: Sequence[str], generated: Sequence[tuple[int, str]], *, consistency_k: int = 20) -> Filtered:
     """Drop what would teach nothing or teach wrong, in this order: a malformed query (under 3 or over 24 words,
-    or a word three times: the small model's loops), a duplicate of a query already kept, a near-copy of one of
-    its document's sentences (BM25 matches those already), and a query whose document BM25 does not rank in the
-    collection's top `consistency_k` for it (the consistency check of InPars and GPL: such a query is more
-    likely about something else)."""
+    or a loop: a word of four letters or more three times, a pair of words twice), a copy of one of the prompt's
+    examples, a duplicate of a query already kept, a near-copy of one of its document's sentences (BM25 matches
+    those already), and a query whose document BM25 does not rank in the collection's top `consistency_k` for it
+    (the consistency check of InPars and GPL: such a query is more likely about something else)."""
     from crossrank.retrieval.bm25 import BM25Retriever
     from crossrank.training.adapt import sentences
 
-    dropped: dict[str, int] = {"malformed": 0, "duplicate": 0, "copies the document": 0, "inconsistent": 0}
+    dropped = dict.fromkeys(("malformed", "copies an example", "duplicate", "copies the document", "inconsistent"), 0)
+    shown = {query for _, query in FEW_SHOT}
     examples: dict[str, list[str]] = {name: [] for name in dropped}
 
     def drop(reason: str, query: str) -> None:
@@ -245,8 +246,10 @@ def filter_queries(texts: Sequence[str], generated: Sequence[tuple[int, str]], *
     for doc, query in generated:
         words = query.lower().split()
         key = " ".join(words)
-        if not 3 <= len(words) <= 24 or max(words.count(w) for w in words) >= 3:
+        if not 3 <= len(words) <= 24 or _loops(words):
             drop("malformed", query)
+        elif key in shown:
+            drop("copies an example", query)
         elif key in seen:
             drop("duplicate", query)
         elif _copies(set(words), texts[doc], sentences):
@@ -264,6 +267,12 @@ def filter_queries(texts: Sequence[str], generated: Sequence[tuple[int, str]], *
         else:
             drop("inconsistent", query)
     return Filtered(kept, dropped, examples)
+
+
+def _loops(words: list[str]) -> bool:
+    """The small model's repetition: a word of four letters or more three times, or a pair of words twice."""
+    pairs = list(zip(words, words[1:], strict=False))
+    return any(len(w) >= 4 and words.count(w) >= 3 for w in words) or len(set(pairs)) < len(pairs)
 
 
 def _copies(words: set[str], text: str, split: Callable[[str], list[str]]) -> bool:
