@@ -312,3 +312,15 @@ def test_a_reader_that_leaves_early_ends_the_command_with_0(tmp_path: Path, as_j
     proc.stderr.close()
     assert code == 0, err.decode()
     assert b"Traceback" not in err
+
+
+def test_serve_sizes_the_score_cache_by_memory() -> None:
+    from crossrank.cli import build_parser
+    from crossrank.cli.serve import served_settings
+    from crossrank.score_cache import entries_for
+
+    parser = build_parser()
+    assert served_settings(parser.parse_args(["serve"])).cache_size == entries_for(64)
+    assert served_settings(parser.parse_args(["serve", "--cache-mb", "0"])).cache_size is None
+    assert served_settings(parser.parse_args(["serve", "--cache-size", "10"])).cache_size == 10
+    assert served_settings(parser.parse_args(["serve", "--backend", "torch"])).cache_size is None

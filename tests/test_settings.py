@@ -28,6 +28,7 @@ COMMAND_LINE = {
     "cascade_model": (["--no-cascade"], None),
     "cascade_length": (["--cascade-length", "33"], 33),
     "calibration": (["--calibration", "c.json"], "c.json"),
+    "cache_size": (["--cache-size", "100"], 100),
 }
 
 

@@ -13,8 +13,9 @@ import numpy as np
 from crossrank.backends import Backend
 from crossrank.batching import concat, pad_batch, plan_batches
 from crossrank.calibration import Calibration, sigmoid
-from crossrank.errors import Cancelled
+from crossrank.errors import Cancelled, InputError
 from crossrank.progress import progress_bar
+from crossrank.score_cache import ScoreCache
 from crossrank.tokenization import EncodedPairs
 
 Aggregate = Literal["max", "first", "mean"]
@@ -52,8 +53,14 @@ class Engine:
         token_budget: int,
         activation: Activation,
         aggregate: Aggregate,
+        cache: ScoreCache | None = None,
     ) -> None:
+        if cache is not None and not backend.keeps_bits:
+            raise InputError(
+                f"a score cache needs a backend whose batches keep bits (onnx, onnx-int8), not {backend.name}"
+            )
         self.backend = backend
+        self.cache = cache
         self.pad_id = pad_id
         self.batch_size = batch_size
         self.token_budget = token_budget
@@ -70,12 +77,42 @@ class Engine:
         show_progress: bool,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[np.ndarray]:
-        """One score per document of each part (`sizes[k]` documents); all inputs share the workers."""
+        """One score per document of each part (`sizes[k]` documents); all inputs share the workers. With a cache,
+        documents whose inputs were scored before are not scored again (the same bits: `crossrank.score_cache`)."""
         pairs = concat(parts, sizes)
-        input_scores = self.run(pairs, raw=raw, show_progress=show_progress, should_stop=should_stop)
-        doc_scores = aggregate(input_scores, pairs.owner, int(sum(sizes)), self.aggregate)
+        count = int(sum(sizes))
+        if self.cache is None:
+            doc_scores = self._score(pairs, count, raw=raw, show_progress=show_progress, should_stop=should_stop)
+        else:
+            doc_scores = self._cached(pairs, count, raw=raw, show_progress=show_progress, should_stop=should_stop)
         bounds = np.cumsum([0, *sizes])
         return [doc_scores[bounds[k] : bounds[k + 1]] for k in range(len(parts))]
+
+    def _score(
+        self, pairs: EncodedPairs, count: int, *, raw: bool, show_progress: bool, should_stop: Callable[[], bool] | None
+    ) -> np.ndarray:
+        input_scores = self.run(pairs, raw=raw, show_progress=show_progress, should_stop=should_stop)
+        return aggregate(input_scores, pairs.owner, count, self.aggregate)
+
+    def _cached(
+        self, pairs: EncodedPairs, count: int, *, raw: bool, show_progress: bool, should_stop: Callable[[], bool] | None
+    ) -> np.ndarray:
+        """`_score` for the documents the cache does not hold; the cache's scores for the rest."""
+        assert self.cache is not None
+        inputs: list[list[list[int]]] = [[] for _ in range(count)]
+        for ids, owner in zip(pairs.ids, pairs.owner.tolist(), strict=True):
+            inputs[owner].append(ids)
+        keys = [ScoreCache.key(document, raw=raw) for document in inputs]
+        found = self.cache.get_many(keys)
+        missing = np.array([d for d, score in enumerate(found) if score is None], dtype=np.int64)
+        scores = np.array([np.nan if score is None else score for score in found], dtype=np.float64)
+        if len(missing):
+            fresh = self._score(
+                pairs.select(missing), len(missing), raw=raw, show_progress=show_progress, should_stop=should_stop
+            )
+            scores[missing] = fresh
+            self.cache.put_many([(keys[d], float(s)) for d, s in zip(missing.tolist(), fresh, strict=True)])
+        return scores
 
     def run(
         self, pairs: EncodedPairs, *, raw: bool, show_progress: bool, should_stop: Callable[[], bool] | None = None

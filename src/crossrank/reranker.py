@@ -19,6 +19,7 @@ from crossrank.engine import Activation, Aggregate, Engine
 from crossrank.errors import InputError
 from crossrank.models import display_name, is_built_in, read_spec, resolve_model
 from crossrank.ranking import Cut, Ranking
+from crossrank.score_cache import ScoreCache
 from crossrank.tokenization import EncodedPairs, PairEncoder, load_tokenizer
 from crossrank.types import Document, LongDocuments, ModelSpec, RankedResult
 from crossrank.validation import check_arguments, check_query, check_text, texts_of
@@ -91,6 +92,9 @@ class Reranker:
             a `Calibration`, or None for the one the model folder ships (`calibration.json`; the built-in
             models ship theirs). Without any, scores are the sigmoid of the logit.
         cascade_length: token window of the first pass (default: 64 for this model, the cascade model's own).
+        cache_size: keep up to this many document scores (each model of a cascade its own) and never score the
+            same inputs twice: an exact cache, the same bits as scoring again (`crossrank.score_cache`); ONNX
+            backends only. None: no cache.
 
     A ranking is a function of the set of documents: any order of the same documents gives the same results,
     scores and order. Only `rerank(..., ranked_input=True)` lets the input order (a first stage's ranking) count.
@@ -113,6 +117,7 @@ class Reranker:
         cascade_model: str | Path | None = AUTO,
         cascade_length: int | None = None,
         calibration: str | Path | Calibration | None = None,
+        cache_size: int | None = None,
     ) -> None:
         check_arguments(batch_size, long_documents, aggregate, window_overlap, threads)
         folder = resolve_model(model)
@@ -131,7 +136,7 @@ class Reranker:
             length=cascade_length,
             main=self.encoder,
             load=lambda first, length: Reranker(
-                first, max_length=length, backend=backend, threads=threads, cache_dir=cache_dir, cascade_model=None
+                first, max_length=length, backend=backend, threads=threads, cache_dir=cache_dir, cache_size=cache_size
             ),
         )
         self.backend: Backend = load_backend(
@@ -147,6 +152,7 @@ class Reranker:
             token_budget=token_budget,
             activation=Activation(self.calibration, identity=self.spec.activation == "identity"),
             aggregate=aggregate,
+            cache=None if cache_size is None else ScoreCache(cache_size),
         )
         self.window_overlap = window_overlap if long_documents == "window" else None
 

@@ -33,6 +33,7 @@ class ModelSettings:
     cascade_model: str | None = AUTO
     cascade_length: int | None = None
     calibration: str | None = None
+    cache_size: int | None = None
 
     def load(self) -> Reranker:
         from crossrank.reranker import Reranker
@@ -52,6 +53,7 @@ class ModelSettings:
             cascade_model=self.cascade_model,
             cascade_length=self.cascade_length,
             calibration=self.calibration,
+            cache_size=self.cache_size,
         )
 
 

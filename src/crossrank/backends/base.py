@@ -19,6 +19,10 @@ class Backend(Protocol):
     companions (dynamic int8 computes one activation scale per batch tensor), so a pair scores the same
     whatever else is being scored."""
 
+    keeps_bits: bool
+    """Whether a pair's logits are the same bits in any batch (ONNX Runtime's float32 and static int8, and dynamic
+    int8 one pair per pass; not torch): what makes a cached score exactly the computed one."""
+
     def run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         """Return float32 logits of shape (batch, num_labels)."""
         ...

@@ -106,6 +106,7 @@ class OnnxBackend:
         self.workers = threads if threads is not None else available_cpus()
         self.arithmetic = arithmetic_of(self.path, quantized=quantized)
         self.max_batch: int | None = 1 if self.arithmetic == "dynamic int8" else None
+        self.keeps_bits = True
         source = runtime_graph(self.path, self.arithmetic, int8_weights=ships_int8_only(Path(spec.path)))
         self.session = open_session(source, threads=1)
         self.input_names = [i.name for i in self.session.get_inputs()]

@@ -20,6 +20,7 @@ class TorchBackend:
     name = "torch"
     workers = 1  # torch parallelises inside each operator instead
     max_batch: int | None = None  # batched like transformers; batch-invariant scores come from the ONNX backends
+    keeps_bits = False
 
     def __init__(self, spec: ModelSpec, *, threads: int | None) -> None:
         self.model = load_torch_model(Path(spec.path))

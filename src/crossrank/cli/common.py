@@ -107,6 +107,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="first-pass window (default: 64 tokens for the model itself, the cascade model's own window)",
     )
+    group.add_argument(
+        "--cache-size",
+        type=positive_int,
+        default=None,
+        help="keep up to N document scores and never score the same inputs twice (exact; ONNX backends; "
+        "serve sizes it by --cache-mb)",
+    )
     group.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -141,6 +148,10 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     return int(_number(text, int, "an integer of 0 or more", lambda v: v >= 0))
+
+
+def non_negative_float(text: str) -> float:
+    return _number(text, float, "a number of 0 or more", lambda v: v >= 0)
 
 
 def positive_float(text: str) -> float:
@@ -188,6 +199,7 @@ def model_settings(args: argparse.Namespace) -> ModelSettings:
         cascade_model=args.cascade_model,
         cascade_length=args.cascade_length,
         calibration=args.calibration,
+        cache_size=args.cache_size,
     )
 
 

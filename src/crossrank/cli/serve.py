@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 from crossrank.cli.common import (
     HelpWithDefaults,
     add_model_arguments,
-    load_reranker,
     model_settings,
+    non_negative_float,
     positive_float,
     positive_int,
 )
 
 if TYPE_CHECKING:
     from crossrank.server.state import ServerConfig
+    from crossrank.settings import ModelSettings
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,6 +53,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     serve.add_argument("--timeout", type=positive_float, default=60.0, help="seconds a request may wait for its scores")
     serve.add_argument("--max-queue", type=positive_int, default=64, help="queued requests before 503")
+    serve.add_argument(
+        "--cache-mb",
+        type=non_negative_float,
+        default=64.0,
+        help="memory for the exact score cache: a pair sent again is not scored again (0 turns it off; "
+        "--cache-size N sets it in scores instead; the torch backend has none)",
+    )
     serve.add_argument(
         "--api-key", default=None, help="require 'Authorization: Bearer KEY' (default: $CROSSRANK_API_KEY, or no key)"
     )
@@ -115,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         failures.append(reason)
         server.should_exit = True
 
-    app = create_app(lambda: load_reranker(args), config=config, model_name=name, on_load_failure=failed)
+    app = create_app(lambda: served_settings(args).load(), config=config, model_name=name, on_load_failure=failed)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"crossrank: serving {name} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30))
@@ -125,6 +133,18 @@ def run(args: argparse.Namespace) -> int:
 
         raise ModelError(f"the model could not load, so the server stopped: {failures[0]}")
     return 0
+
+
+def served_settings(args: argparse.Namespace) -> ModelSettings:
+    """The model settings, with the score cache sized by --cache-mb unless --cache-size sized it."""
+    from dataclasses import replace
+
+    from crossrank.score_cache import entries_for
+
+    settings = model_settings(args)
+    if settings.cache_size is None and args.cache_mb > 0 and settings.backend != "torch":
+        settings = replace(settings, cache_size=entries_for(args.cache_mb))
+    return settings
 
 
 def _serve_on_ray(args: argparse.Namespace, config: ServerConfig, name: str) -> int:
@@ -139,7 +159,7 @@ def _serve_on_ray(args: argparse.Namespace, config: ServerConfig, name: str) -> 
         file=sys.stderr,
     )
     run(
-        replace(model_settings(args), threads=threads),
+        replace(served_settings(args), threads=threads),
         config,
         replicas=args.ray_replicas,
         cpus_per_replica=args.cpus_per_replica,

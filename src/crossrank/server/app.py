@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossrank.errors import CrossrankError
 from crossrank.reranker import Reranker
+from crossrank.score_cache import CacheStats
 from crossrank.server import errors, routes
 from crossrank.server.batcher import Batcher
 from crossrank.server.metrics import Metrics
@@ -41,7 +42,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app; the model loads in the background at start-up (`/health` says 503 until it is ready, and
     "failed" with the reason if it cannot load; `on_load_failure` then gets the reason, e.g. to end the process)."""
-    state = ServerState(config=config, metrics=Metrics(), model_name=model_name)
+    metrics = Metrics(caches=lambda: cache_stats(state.reranker))  # read at each scrape, once the model is loaded
+    state = ServerState(config=config, metrics=metrics, model_name=model_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -140,6 +142,16 @@ async def _load(state: ServerState, load: Callable[[], Reranker], on_failure: Ca
     batcher.start()
     state.reranker, state.batcher = reranker, batcher
     log.info("model %s ready (%s)", state.model_name, reranker.backend.name)
+
+
+def cache_stats(reranker: Reranker | None) -> dict[str, CacheStats]:
+    """Each model's score cache, by the model's name (the full model, and a cascade's first pass)."""
+    if reranker is None:
+        return {}
+    engines = {reranker.spec.name: reranker.engine}
+    if reranker.cascade is not None and reranker.cascade.scorer is not None:
+        engines[reranker.cascade.scorer.spec.name] = reranker.cascade.scorer.engine
+    return {name: engine.cache.stats() for name, engine in engines.items() if engine.cache is not None}
 
 
 def _health() -> dict[int | str, dict[str, Any]]:

@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Callable, Iterator
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from crossrank.score_cache import CacheStats
 from crossrank.server.batcher import BatchStats
 
 
+class CacheCollector(Collector):
+    """The score caches' counts, read when Prometheus scrapes: hits, misses and evictions (counters) and the
+    bytes held (a gauge), one series per model of the served reranker (a cascade has two)."""
+
+    def __init__(self, caches: Callable[[], dict[str, CacheStats]]) -> None:
+        self.caches = caches
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        found = self.caches()
+        families = {
+            "hits": CounterMetricFamily(
+                "crossrank_cache_hits", "document scores served from the cache", labels=["model"]
+            ),
+            "misses": CounterMetricFamily("crossrank_cache_misses", "document scores computed", labels=["model"]),
+            "evictions": CounterMetricFamily(
+                "crossrank_cache_evictions", "scores dropped to keep the memory bound", labels=["model"]
+            ),
+        }
+        held = GaugeMetricFamily("crossrank_cache_bytes", "memory the cached scores take", labels=["model"])
+        for model, stats in found.items():
+            for name, family in families.items():
+                family.add_metric([model], getattr(stats, name))
+            held.add_metric([model], stats.bytes)
+        yield from families.values()
+        yield held
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, caches: Callable[[], dict[str, CacheStats]] = dict) -> None:
         self.registry = CollectorRegistry()
+        self.registry.register(CacheCollector(caches))
         self.requests = Counter("crossrank_requests", "HTTP requests", ["path", "status"], registry=self.registry)
         self.latency = Histogram(
             "crossrank_request_seconds",
