@@ -131,7 +131,7 @@ def test_the_page_runs_the_default_path_as_python_does(site: str, browser: objec
     page = browser.new_page(viewport={"width": 1000, "height": 900})  # type: ignore[attr-defined]
     page.goto(site)
     page.wait_for_selector("#results li", timeout=120_000)
-    assert page.text_content("#model") == "crossrank-tiny → crossrank-default"
+    assert page.text_content("#model") == "crossrank-tiny top-15 → crossrank-default"
     words = (" ".join(EXAMPLE_PASSAGES) + " ").split() * 30
     typed = [" ".join(words[5 * i : 5 * i + 25]) for i in range(24)]  # 24 passages > 15 kept
     page.fill("#query", "what makes a wing stall")
