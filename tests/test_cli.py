@@ -324,3 +324,22 @@ def test_serve_sizes_the_score_cache_by_memory() -> None:
     assert served_settings(parser.parse_args(["serve", "--cache-mb", "0"])).cache_size is None
     assert served_settings(parser.parse_args(["serve", "--cache-size", "10"])).cache_size == 10
     assert served_settings(parser.parse_args(["serve", "--backend", "torch"])).cache_size is None
+
+
+def test_serve_s_defaults_are_the_server_s_own() -> None:
+    """The server's limits are declared once (`ServerConfig`); `crossrank serve` takes its defaults from there."""
+    from dataclasses import fields
+
+    from crossrank.cli import build_parser
+    from crossrank.server.config import ServerConfig
+
+    args = build_parser().parse_args(["serve"])
+    given = {
+        "max_documents": args.max_documents,
+        "max_request_bytes": args.max_request_bytes,
+        "max_query_chars": args.max_query_chars,
+        "request_timeout_s": args.timeout,
+        "max_queue": args.max_queue,
+    }
+    defaults = {f.name: f.default for f in fields(ServerConfig)}
+    assert given == {name: defaults[name] for name in given}

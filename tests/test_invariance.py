@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from crossrank import Reranker
-from crossrank.server.state import ServerConfig
+from crossrank.server.config import ServerConfig
 from tests.server.live import LiveServer
 
 PROSE = Path(__file__).resolve().parents[1] / "docs" / "experiments" / "model-card-history.md"

@@ -161,7 +161,7 @@ def test_the_library_and_the_adapters_rank_a_set(tiny_bert: Path, cache_dir: Pat
 def test_every_http_route_ranks_a_set(tiny_bert: Path, cache_dir: Path) -> None:
     import httpx
 
-    from crossrank.server.state import ServerConfig
+    from crossrank.server.config import ServerConfig
     from tests.server.live import LiveServer
 
     with LiveServer(_cascade(tiny_bert, cache_dir), ServerConfig()) as server:

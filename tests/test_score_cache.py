@@ -11,7 +11,7 @@ import pytest
 
 from crossrank import InputError, Reranker
 from crossrank.score_cache import ENTRY_BYTES, ScoreCache, entries_for
-from crossrank.server.state import ServerConfig
+from crossrank.server.config import ServerConfig
 from tests.server.live import LiveServer
 from tests.tiny_models import CORPUS
 

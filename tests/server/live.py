@@ -11,7 +11,7 @@ import uvicorn
 
 from crossrank import Reranker
 from crossrank.server.app import create_app
-from crossrank.server.state import ServerConfig
+from crossrank.server.config import ServerConfig
 
 
 class LiveServer:

@@ -16,7 +16,7 @@ import pytest
 from crossrank import Reranker
 from crossrank.ranking import Ranking
 from crossrank.server.batcher import Batcher
-from crossrank.server.state import ServerConfig
+from crossrank.server.config import ServerConfig
 from crossrank.tokenization import EncodedPairs
 from tests.server.live import LiveServer
 from tests.tiny_models import CORPUS

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crossrank import Reranker
-from crossrank.server.state import ServerConfig
+from crossrank.server.config import ServerConfig
 from tests.server.live import LiveServer
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from crossrank import Reranker
-from crossrank.server.state import ServerConfig
+from crossrank.server.config import ServerConfig
 from tests.server.live import LiveServer
 from tests.tiny_models import CORPUS
 

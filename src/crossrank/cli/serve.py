@@ -16,12 +16,14 @@ from crossrank.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from crossrank.server.state import ServerConfig
+    from crossrank.server.config import ServerConfig
     from crossrank.settings import ModelSettings
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The `serve` command's arguments."""
+    """The `serve` command's arguments (the server's limits default to `ServerConfig`'s, declared there once)."""
+    from crossrank.server.config import default
+
     serve = sub.add_parser(
         "serve",
         formatter_class=HelpWithDefaults,
@@ -39,20 +41,27 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--max-documents",
         type=positive_int,
-        default=1000,
+        default=default("max_documents"),
         help="documents per request; more are refused (400 on the Cohere routes, 422 on TEI's)",
     )
     serve.add_argument(
-        "--max-request-bytes", type=positive_int, default=4_000_000, help="larger bodies are refused with 413"
+        "--max-request-bytes",
+        type=positive_int,
+        default=default("max_request_bytes"),
+        help="larger bodies are refused with 413",
     )
     serve.add_argument(
         "--max-query-chars",
         type=positive_int,
-        default=10_000,
+        default=default("max_query_chars"),
         help="longer queries are refused (400 on the Cohere routes, 422 on TEI's)",
     )
-    serve.add_argument("--timeout", type=positive_float, default=60.0, help="seconds a request may wait for its scores")
-    serve.add_argument("--max-queue", type=positive_int, default=64, help="queued requests before 503")
+    serve.add_argument(
+        "--timeout", type=positive_float, default=default("request_timeout_s"), help="seconds a request may take"
+    )
+    serve.add_argument(
+        "--max-queue", type=positive_int, default=default("max_queue"), help="queued requests before 503"
+    )
     serve.add_argument(
         "--cache-mb",
         type=non_negative_float,
@@ -86,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from crossrank.server.app import create_app
-        from crossrank.server.state import ServerConfig
+        from crossrank.server.config import ServerConfig
     except ImportError as exc:
         from crossrank.errors import MissingExtra
 

@@ -23,10 +23,11 @@ from crossrank.reranker import Reranker
 from crossrank.score_cache import CacheStats
 from crossrank.server import errors, routes
 from crossrank.server.batcher import Batcher
+from crossrank.server.config import ServerConfig
 from crossrank.server.metrics import Metrics
 from crossrank.server.middleware import Gate
 from crossrank.server.schemas import CohereRerankResponse, ErrorBody, TeiResult
-from crossrank.server.state import ServerConfig, ServerState
+from crossrank.server.state import ServerState
 
 log = logging.getLogger("crossrank.server")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from crossrank.errors import MissingExtra
 from crossrank.models import display_name
-from crossrank.server.state import ServerConfig
+from crossrank.server.config import ServerConfig
 from crossrank.settings import ModelSettings
 
 # Ray Serve kills an HTTP proxy that is not ready within 5 s and serve.start then fails; on a busy 2-core machine

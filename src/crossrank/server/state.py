@@ -1,45 +1,15 @@
-"""A server's settings and the state its handlers share (typed, on `app.state.crossrank`)."""
+"""The state a server's handlers share (typed, on `app.state.crossrank`); its settings are `ServerConfig`."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from fastapi import Request
 
-from crossrank.errors import InputError
 from crossrank.reranker import Reranker
 from crossrank.server.batcher import Batcher
+from crossrank.server.config import ServerConfig
 from crossrank.server.metrics import Metrics
-
-
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
-    """Limits and switches of one server; the OpenAPI document states the same limits."""
-
-    max_documents: int = 1000
-    max_request_bytes: int = 4_000_000
-    max_query_chars: int = 10_000
-    request_timeout_s: float = 60.0
-    max_queue: int = 64
-    max_batch_tokens: int = 65_536
-    api_key: str | None = None
-    cors_origins: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        """Every limit a positive, finite number (a NaN or zero timeout would fail every request)."""
-        for name in ("max_documents", "max_request_bytes", "max_query_chars", "max_queue", "max_batch_tokens"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        timeout = self.request_timeout_s
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not math.isfinite(timeout)
-            or timeout <= 0
-        ):
-            raise InputError(f"request_timeout_s must be a positive number of seconds, got {timeout!r}")
 
 
 @dataclass
