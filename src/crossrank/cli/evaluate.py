@@ -19,6 +19,8 @@ from crossrank.cli.common import (
 from crossrank.errors import InputError
 
 if TYPE_CHECKING:
+    from crossrank.evaluation.harness import Comparison, StageResult
+    from crossrank.evaluation.remote import RemoteReranker
     from crossrank.reranker import Reranker
 
 
@@ -49,6 +51,16 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "first pass fused with that order) or as a set, as a caller with unordered candidates would",
     )
     evaluate.add_argument(
+        "--url",
+        default=None,
+        help="also measure a deployed reranker at this URL (its base, or the full rerank path), beside the local one",
+    )
+    evaluate.add_argument("--api", choices=["cohere", "jina", "tei"], default="cohere", help="the --url's wire format")
+    evaluate.add_argument(
+        "--api-key-env", default=None, metavar="NAME", help="the environment variable holding the --url's API key"
+    )
+    evaluate.add_argument("--remote-model", default=None, help="the `model` field sent to --url (Cohere, Jina)")
+    evaluate.add_argument(
         "--fuse",
         action="store_true",
         help="also report each reranking fused with its first stage (reciprocal-rank fusion, no extra model calls)",
@@ -61,11 +73,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from crossrank.corpora import load_dataset
     from crossrank.evaluation.harness import build_retrievers, evaluate, head_to_head
-    from crossrank.evaluation.report import comparison_table, cut_grid, default_folder, table, write_outputs
+    from crossrank.evaluation.report import default_folder, write_outputs
     from crossrank.outputs import EVAL, check_output
     from crossrank.settings import reranker_settings
 
@@ -79,14 +89,15 @@ def run(args: argparse.Namespace) -> int:
     from crossrank.scorers import load_baseline
 
     baselines = [load_baseline(b.strip()) for b in args.baselines.split(",") if b.strip()]
-    if args.fuse and reranker is None and not baselines:
+    remote = _remote(args)
+    if args.fuse and reranker is None and not baselines and not remote:
         raise InputError("--fuse fuses each reranking with its first stage: drop --no-rerank or add --baselines")
     show_progress = progress(args)
     retrievers = build_retrievers(dataset, stages, show_progress=show_progress)
     results = evaluate(
         dataset,
         retrievers,
-        rerankers=[*([reranker] if reranker else []), *([alone] if alone else []), *baselines],
+        rerankers=[*([reranker] if reranker else []), *([alone] if alone else []), *remote, *baselines],
         k=args.k,
         max_queries=args.max_queries,
         fuse=args.fuse,
@@ -104,12 +115,24 @@ def run(args: argparse.Namespace) -> int:
         "k": args.k,
         "fuse": "rrf, constant 60" if args.fuse else None,
         "input_order": args.input_order,
+        "remote": None if args.url is None else {"url": args.url, "api": args.api, "model": args.remote_model},
         "threads": args.threads,
         **reranker_settings(reranker),
     }
     comparisons = head_to_head(results)
     write_outputs(results, comparisons=comparisons, settings=settings, out=out, inputs=[Path(args.dataset)])
     title = _title(f"{dataset.name}: {queries} queries, top-{args.k}", [r for r in (reranker, alone) if r is not None])
+    _show(results, comparisons, title=title)
+    print(f"report, run files and plot written to {out}/", file=sys.stderr)
+    return 0
+
+
+def _show(results: list[StageResult], comparisons: list[Comparison], *, title: str) -> None:
+    """The stages' table, the head-to-head tests and the first cut table, on stdout."""
+    from rich.console import Console
+
+    from crossrank.evaluation.report import comparison_table, cut_grid, table
+
     console = stdout_console(width=max(Console().width, 110))
     console.print(table(results, title=title))
     if comparisons:
@@ -117,8 +140,24 @@ def run(args: argparse.Namespace) -> int:
     cut = next((stage for stage in results if stage.cuts), None)
     if cut is not None:
         console.print(cut_grid(cut))
-    print(f"report, run files and plot written to {out}/", file=sys.stderr)
-    return 0
+
+
+def _remote(args: argparse.Namespace) -> list[RemoteReranker]:
+    """The deployed reranker of --url, with its key read from --api-key-env (never from the command line)."""
+    import os
+
+    from crossrank.evaluation.remote import RemoteReranker
+
+    if args.url is None:
+        if args.api_key_env or args.remote_model:
+            raise InputError("--api-key-env and --remote-model go with --url")
+        return []
+    key = None
+    if args.api_key_env:
+        key = os.environ.get(args.api_key_env)
+        if not key:
+            raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
+    return [RemoteReranker(args.url, api=args.api, api_key=key, model=args.remote_model)]
 
 
 def _title(head: str, ran: list[Reranker]) -> str:
