@@ -343,3 +343,10 @@ def test_serve_s_defaults_are_the_server_s_own() -> None:
     }
     defaults = {f.name: f.default for f in fields(ServerConfig)}
     assert given == {name: defaults[name] for name in given}
+
+
+def test_serve_refuses_a_model_named_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["serve", "--model", "crossrank-tiny", "--model", "crossrank-tiny"], capsys)
+    assert code == 2 and "crossrank-tiny is served already" in err
+    code, _, err = _run(["serve", "--model", "crossrank-tiny", "--model", "/no/such", "--ray-replicas", "2"], capsys)
+    assert code == 2 and "model folder '/no/such' does not exist" in err

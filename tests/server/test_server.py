@@ -415,3 +415,63 @@ def test_a_request_s_text_is_checked_once(server: LiveServer, monkeypatch: pytes
     answer = httpx.post(f"{server.url}/v2/rerank", json={"query": "cat", "documents": CORPUS[:3]})
     assert answer.status_code == 200
     assert sorted(calls) == ["documents[0]", "documents[1]", "documents[2]", "query"]
+
+
+def test_two_models_served_and_picked_by_the_request(tiny_bert: Path, tiny_electra: Path, cache_dir: Path) -> None:
+    import threading
+
+    import uvicorn
+
+    from crossrank.server.app import create_app
+
+    bert = Reranker(tiny_bert, cache_dir=cache_dir)
+    electra = Reranker(tiny_electra, cache_dir=cache_dir)
+    app = create_app(lambda: bert, config=ServerConfig(), model_name="bert", others={"electra": lambda: electra})
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            threading.Event().wait(0.05)
+
+        def ask(model: str | None, path: str = "/v2/rerank") -> httpx.Response:
+            body = {"query": "wing flow", "documents": CORPUS, **({"model": model} if model else {})}
+            return httpx.post(f"{url}{path}", json=body)
+
+        for model, reranker in (("electra", electra), ("bert", bert), (None, bert)):
+            answer = ask(model).json()
+            expected = reranker.rerank("wing flow", CORPUS)
+            assert [(r["index"], r["relevance_score"]) for r in answer["results"]] == [
+                (r.index, r.score) for r in expected
+            ]
+            assert answer["model"] == (model or "bert")
+        refused = ask("rerank-english-v3.0")
+        assert refused.status_code == 400 and refused.json()["field"] == "model"
+        assert "choose one of bert, electra" in refused.json()["message"]
+        listed = httpx.get(f"{url}/v1/models").json()["data"]
+        assert [(m["id"], m["default"], m["ready"]) for m in listed] == [("bert", True, True), ("electra", False, True)]
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'crossrank_model_requests_total{model="electra"} 1.0' in metrics
+        assert 'crossrank_model_requests_total{model="bert"} 2.0' in metrics
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_server_of_one_model_answers_whatever_model_a_client_names(server: LiveServer) -> None:
+    """Cohere's clients always send a model name of their own; one model serves them all."""
+    answer = httpx.post(
+        f"{server.url}/v2/rerank", json={"model": "rerank-v3.5", "query": "cat", "documents": CORPUS[:2]}
+    )
+    assert answer.status_code == 200 and answer.json()["model"] == "tiny"

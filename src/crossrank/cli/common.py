@@ -30,9 +30,17 @@ class HelpWithDefaults(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """The model options (they fill one `ModelSettings`); `many`: --model may be given again (serve's models)."""
     group = parser.add_argument_group("model")
-    group.add_argument("--model", "-m", default=None, help="model folder or hub id (default: the built-in model)")
+    group.add_argument(
+        "--model",
+        "-m",
+        default=None,
+        action="append" if many else "store",
+        help="model folder or hub id (default: the built-in model)"
+        + ("; again to serve several, picked by a request's `model` (the first is the default)" if many else ""),
+    )
     group.add_argument(
         "--backend",
         "-b",
@@ -185,7 +193,7 @@ def model_settings(args: argparse.Namespace) -> ModelSettings:
     from crossrank.settings import ModelSettings
 
     return ModelSettings(
-        model=args.model,
+        model=args.model[0] if isinstance(args.model, list) else args.model,  # serve's first model
         backend=args.backend,
         max_length=args.max_length,
         batch_size=args.batch_size,

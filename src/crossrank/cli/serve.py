@@ -14,8 +14,12 @@ from crossrank.cli.common import (
     positive_float,
     positive_int,
 )
+from crossrank.errors import InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from crossrank.reranker import Reranker
     from crossrank.server.config import ServerConfig
     from crossrank.settings import ModelSettings
 
@@ -83,7 +87,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--cpus-per-replica", type=positive_float, default=1.0, help="CPUs (and threads) per Ray replica"
     )
-    add_model_arguments(serve)
+    add_model_arguments(serve, many=True)
     serve.set_defaults(handler=run)
 
 
@@ -110,15 +114,14 @@ def run(args: argparse.Namespace) -> int:
         api_key=args.api_key or os.environ.get("CROSSRANK_API_KEY") or None,
         cors_origins=tuple(args.cors_origin),
     )
-    from crossrank.models import display_name
-
-    name = display_name(args.model)
+    loads = _loaders(args)  # a mistyped folder is exit 2 at once (a hub id loads, or fails, in the background)
+    name, *others = loads
     if args.ray_replicas is not None:
+        if others:
+            raise InputError("--ray-replicas serves one model; give --model once")
         return _serve_on_ray(args, config, name)
-    from crossrank.models import resolve_local
     from crossrank.server.listen import listen, open_to_network
 
-    resolve_local(args.model)  # a mistyped folder is exit 2 at once (a hub id loads, or fails, below)
     sock = listen(args.host, args.port)  # before any "serving" line: a port in use or a bad host is exit 2
     if open_to_network(args.host) and config.api_key is None:
         print(
@@ -132,9 +135,10 @@ def run(args: argparse.Namespace) -> int:
         failures.append(reason)
         server.should_exit = True
 
-    app = create_app(lambda: served_settings(args).load(), config=config, model_name=name, on_load_failure=failed)
+    rest = {other: loads[other] for other in others}
+    app = create_app(loads[name], config=config, model_name=name, on_load_failure=failed, others=rest)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"crossrank: serving {name} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+    print(f"crossrank: serving {', '.join(loads)} on http://{host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30))
     server.run(sockets=[sock])
     if failures:
@@ -142,6 +146,25 @@ def run(args: argparse.Namespace) -> int:
 
         raise ModelError(f"the model could not load, so the server stopped: {failures[0]}")
     return 0
+
+
+def _loaders(args: argparse.Namespace) -> dict[str, Callable[[], Reranker]]:
+    """Each --model by the name requests pick it with (the first is the default), and how to load it; a name
+    given twice, or a folder that does not exist, is refused now."""
+    from dataclasses import replace
+
+    from crossrank.models import display_name, resolve_local
+
+    models = args.model or [None]
+    settings = served_settings(args)
+    loads: dict[str, Callable[[], Reranker]] = {}
+    for model in models:
+        name = display_name(model)
+        if name in loads:
+            raise InputError(f"--model {model}: {name} is served already; name each model once")
+        resolve_local(model)
+        loads[name] = replace(settings, model=model).load
+    return loads
 
 
 def served_settings(args: argparse.Namespace) -> ModelSettings:

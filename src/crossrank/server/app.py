@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crossrank.errors import CrossrankError
+from crossrank.errors import CrossrankError, InputError
 from crossrank.reranker import Reranker
 from crossrank.score_cache import CacheStats
 from crossrank.server import errors, routes
@@ -40,21 +40,26 @@ def create_app(
     config: ServerConfig,
     model_name: str,
     on_load_failure: Callable[[str], None] | None = None,
+    others: Mapping[str, Callable[[], Reranker]] | None = None,
 ) -> FastAPI:
     """Build the app; the model loads in the background at start-up (`/health` says 503 until it is ready, and
     "failed" with the reason if it cannot load; `on_load_failure` then gets the reason, e.g. to end the process)."""
-    metrics = Metrics(caches=lambda: cache_stats(state.reranker))  # read at each scrape, once the model is loaded
-    state = ServerState(config=config, metrics=metrics, model_name=model_name)
+    others = dict(others or {})
+    if model_name in others:
+        raise InputError(f"model {model_name!r} is named twice; serve each model once")
+    metrics = Metrics(caches=lambda: cache_stats(state))  # read at each scrape, once the models are loaded
+    state = ServerState(config=config, metrics=metrics, model_name=model_name, other_names=tuple(others))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loader = asyncio.get_running_loop().create_task(_load(state, load, on_load_failure))
+        loader = asyncio.get_running_loop().create_task(_load(state, {model_name: load, **others}, on_load_failure))
         yield
         state.draining = True
         if not loader.done():
             loader.cancel()
-        if state.batcher is not None:
-            await state.batcher.stop()
+        for batcher in [state.batcher, *state.others.values()]:
+            if batcher is not None:
+                await batcher.stop()
 
     app = FastAPI(
         title="crossrank",
@@ -123,36 +128,48 @@ def _routes(app: FastAPI) -> None:
     )
 
 
-async def _load(state: ServerState, load: Callable[[], Reranker], on_failure: Callable[[str], None] | None) -> None:
-    try:
-        reranker = await asyncio.get_running_loop().run_in_executor(None, load)
-    except Exception as exc:  # noqa: BLE001 - any failure to load is reported the same way, once
-        state.load_error = str(exc) if isinstance(exc, CrossrankError) else f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, CrossrankError):
-            log.error("model failed to load", exc_info=exc)  # a bug: keep its traceback
-        if on_failure is not None:
-            on_failure(state.load_error)
-        return
-    batcher = Batcher(
-        reranker,
-        max_queue=state.config.max_queue,
-        max_batch_tokens=state.config.max_batch_tokens,
-        on_batch=state.metrics.record_batch,
-        on_dropped=state.metrics.record_dropped,
-    )
-    batcher.start()
-    state.reranker, state.batcher = reranker, batcher
-    log.info("model %s ready (%s)", state.model_name, reranker.backend.name)
+async def _load(
+    state: ServerState, loads: Mapping[str, Callable[[], Reranker]], on_failure: Callable[[str], None] | None
+) -> None:
+    """Load each served model in turn (the default first), each with a queue of its own."""
+    for name, load in loads.items():
+        try:
+            reranker = await asyncio.get_running_loop().run_in_executor(None, load)
+        except Exception as exc:  # noqa: BLE001 - any failure to load is reported the same way, once
+            reason = str(exc) if isinstance(exc, CrossrankError) else f"{type(exc).__name__}: {exc}"
+            state.load_error = reason if len(loads) == 1 else f"{name}: {reason}"
+            if not isinstance(exc, CrossrankError):
+                log.error("model failed to load", exc_info=exc)  # a bug: keep its traceback
+            if on_failure is not None:
+                on_failure(state.load_error)
+            return
+        batcher = Batcher(
+            reranker,
+            max_queue=state.config.max_queue,
+            max_batch_tokens=state.config.max_batch_tokens,
+            on_batch=state.metrics.record_batch,
+            on_dropped=state.metrics.record_dropped,
+        )
+        batcher.start()
+        if name == state.model_name:
+            state.reranker, state.batcher = reranker, batcher
+        else:
+            state.others[name] = batcher
+        log.info("model %s ready (%s)", name, reranker.backend.name)
 
 
-def cache_stats(reranker: Reranker | None) -> dict[str, CacheStats]:
-    """Each model's score cache, by the model's name (the full model, and a cascade's first pass)."""
-    if reranker is None:
-        return {}
-    engines = {reranker.spec.name: reranker.engine}
-    if reranker.cascade is not None and reranker.cascade.scorer is not None:
-        engines[reranker.cascade.scorer.spec.name] = reranker.cascade.scorer.engine
-    return {name: engine.cache.stats() for name, engine in engines.items() if engine.cache is not None}
+def cache_stats(state: ServerState) -> dict[str, CacheStats]:
+    """Each served model's score caches, by name (a cascade's first pass as `name/first-pass-name`)."""
+    rerankers = {state.model_name: state.reranker, **{name: b.reranker for name, b in state.others.items()}}
+    found = {}
+    for name, reranker in rerankers.items():
+        if reranker is None:
+            continue
+        engines = {name: reranker.engine}
+        if reranker.cascade is not None and reranker.cascade.scorer is not None:
+            engines[f"{name}/{reranker.cascade.scorer.spec.name}"] = reranker.cascade.scorer.engine
+        found.update({key: engine.cache.stats() for key, engine in engines.items() if engine.cache is not None})
+    return found
 
 
 def _health() -> dict[int | str, dict[str, Any]]:

@@ -78,6 +78,9 @@ class Metrics:
         self.disconnected = Counter(
             "crossrank_client_disconnects", "requests whose client closed the connection first", registry=self.registry
         )
+        self.model_requests = Counter(
+            "crossrank_model_requests", "rerank requests answered, by served model", ["model"], registry=self.registry
+        )
         self.queue_depth = Gauge("crossrank_queue_depth", "requests waiting", registry=self.registry)
 
     def record_dropped(self, count: int) -> None:

@@ -150,11 +150,14 @@ class Gate:
         self.state.metrics.requests.labels(path=path, status=str(status)).inc()
         self.state.metrics.latency.labels(path=path).observe(elapsed)
         extra = scope["state"].get("log", {})
+        if extra.get("model") is not None:
+            self.state.metrics.model_requests.labels(model=extra["model"]).inc()
         fields = {
             "id": request_id,
             "method": scope["method"],
             "path": scope["path"],
             "status": status,
+            "model": extra.get("model"),
             "documents": extra.get("documents"),
             "tokens": extra.get("tokens"),
             "latency_ms": round(elapsed * 1000, 1),

@@ -35,24 +35,26 @@ from crossrank.server.state import ServerState, state_of
 async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRerankResponse:
     """Rerank `documents` for `query`; results sorted by `relevance_score` (0..1), best first."""
     state = state_of(request)
+    name, batcher = _pick(state, body.model)
     texts = [d if isinstance(d, str) else d.text for d in body.documents]
     encoded = await _encode(
         state,
+        batcher.reranker,
         body.query,
         texts,
         "documents",
         max_document_tokens=body.max_tokens_per_doc,
         ranked_input=body.ranked_input,
     )
-    ranking = await _score(state, request, encoded, raw=False)
+    ranking = await _score(state, request, batcher, encoded, raw=False)
     ranked = ranking.results(Cut(top_k=body.top_n, min_score=body.min_score, max_tokens=body.max_tokens))
-    tokens = _billed_tokens(state, encoded)
-    request.state.log = {"documents": len(texts), "tokens": tokens}
+    tokens = _billed_tokens(batcher.reranker, encoded)
+    request.state.log = {"documents": len(texts), "tokens": tokens, "model": name}
     version = "1" if request.url.path == "/v1/rerank" else "2"
     with_documents = body.return_documents if body.return_documents is not None else version == "1"
     return CohereRerankResponse(
         id=request.state.request_id,
-        model=state.model_name,
+        model=name,
         results=[
             CohereResult(
                 index=r.index,
@@ -73,8 +75,9 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
 async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult]:
     """TEI `/rerank`: `[{index, score, text?}]` sorted by score; `raw_scores` returns logits."""
     state = state_of(request)
-    encoded = await _encode(state, body.query, body.texts, "texts", ranked_input=body.ranked_input)
-    window = _reranker(state).spec.max_length
+    name, batcher = _pick(state, None)  # TEI serves one model per process: the default
+    encoded = await _encode(state, batcher.reranker, body.query, body.texts, "texts", ranked_input=body.ranked_input)
+    window = batcher.reranker.spec.max_length
     if not body.truncate:
         for i, length in enumerate(encoded.pair_tokens):
             if length > window:
@@ -85,9 +88,13 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
                     type="too_large",
                     field=f"texts.{i}",
                 )
-    ranking = await _score(state, request, encoded, raw=body.raw_scores)
+    ranking = await _score(state, request, batcher, encoded, raw=body.raw_scores)
     ranked = ranking.results(Cut(min_score=body.min_score, max_tokens=body.max_tokens))
-    request.state.log = {"documents": len(body.texts), "tokens": _billed_tokens(state, encoded)}
+    request.state.log = {
+        "documents": len(body.texts),
+        "tokens": _billed_tokens(batcher.reranker, encoded),
+        "model": name,
+    }
     return [
         TeiResult(index=r.index, score=r.score, text=body.texts[r.index] if body.return_text else None) for r in ranked
     ]
@@ -95,6 +102,7 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
 
 async def _encode(
     state: ServerState,
+    reranker: Reranker,
     query: str,
     texts: list[str],
     field_name: str,
@@ -105,7 +113,6 @@ async def _encode(
     """Check the request against the limits (the OpenAPI document states them as maxItems and maxLength, so
     going over is a schema violation: 422); check its text and tokenize it once, in a worker thread (never on
     the event loop)."""
-    reranker = _reranker(state)
     if len(texts) > state.config.max_documents:
         raise ApiError(
             422,
@@ -148,11 +155,12 @@ def _check_and_encode(
         raise from_exception(InputError(message), field=field) from None
 
 
-async def _score(state: ServerState, request: Request, encoded: EncodedQuery, *, raw: bool) -> Ranking:
+async def _score(
+    state: ServerState, request: Request, batcher: Batcher, encoded: EncodedQuery, *, raw: bool
+) -> Ranking:
     """Queue the request and wait for it, until the timeout counted from the request's arrival (reading and
     tokenizing count too) and only while the client is connected; giving up cancels the queue entry, so the
     batcher skips or stops its work."""
-    batcher = _ready(state)
     left = state.config.request_timeout_s - (time.monotonic() - request.state.arrived)
     state.metrics.queue_depth.set(batcher.depth())
     scoring = asyncio.ensure_future(batcher.submit(encoded, raw=raw))
@@ -180,24 +188,35 @@ async def _disconnected(request: Request, every_s: float = 0.1) -> None:
         await asyncio.sleep(every_s)
 
 
-def _billed_tokens(state: ServerState, encoded: EncodedQuery) -> int:
+def _billed_tokens(reranker: Reranker, encoded: EncodedQuery) -> int:
     """Tokens scored for the request: each document's pair, cut to the window (what Cohere calls input tokens)."""
-    window = _reranker(state).spec.max_length
+    window = reranker.spec.max_length
     return int(sum(min(int(n), window) for n in encoded.pair_tokens))
 
 
-def _ready(state: ServerState) -> Batcher:
+def _pick(state: ServerState, requested: str | None) -> tuple[str, Batcher]:
+    """The served model a request names, and its queue. A server of one model answers every request with it
+    (Cohere clients always send a model name of their own); a server of several takes the request's `model`
+    (none: the first) and refuses a name it does not serve, naming the ones it does."""
     if state.draining:
         raise ApiError(503, "the server is shutting down", type="unavailable")
     if state.load_error is not None:
         raise ApiError(503, f"the model failed to load: {state.load_error}", type="unavailable")
-    if state.batcher is None:
-        raise ApiError(503, "the model is still loading", type="unavailable")
-    return state.batcher
-
-
-def _reranker(state: ServerState) -> Reranker:
-    return _ready(state).reranker
+    name = state.model_name
+    if state.other_names and requested is not None and requested != state.model_name:
+        if requested not in state.other_names:
+            served = ", ".join((state.model_name, *state.other_names))
+            raise ApiError(
+                422,
+                f"model: {requested!r} is not served here; choose one of {served}",
+                type="invalid_request",
+                field="model",
+            )
+        name = requested
+    batcher = state.batcher if name == state.model_name else state.others.get(name)
+    if batcher is None:
+        raise ApiError(503, f"the model {name} is still loading", type="unavailable")
+    return name, batcher
 
 
 async def health(request: Request) -> JSONResponse:
@@ -205,10 +224,10 @@ async def health(request: Request) -> JSONResponse:
     state = state_of(request)
     if state.load_error is not None:
         return JSONResponse({"status": "failed", "reason": state.load_error}, status_code=503)
-    if state.draining or state.batcher is None:
+    if state.draining or state.batcher is None or len(state.others) < len(state.other_names):
         status = "draining" if state.draining else "loading"
         return JSONResponse({"status": status}, status_code=503, headers={"Retry-After": "1"})
-    return JSONResponse({"status": "ready", "model": state.model_name})
+    return JSONResponse({"status": "ready", "model": state.model_name, "models": [state.model_name, *state.others]})
 
 
 async def metrics(request: Request) -> Response:
@@ -220,20 +239,22 @@ async def metrics(request: Request) -> Response:
 
 
 async def models(request: Request) -> dict[str, Any]:
-    """The served model, its backend and window."""
+    """The served models (the first is the default), each with its backend and window."""
     state = state_of(request)
-    reranker = state.reranker
-    return {
-        "object": "list",
-        "data": [
+    loaded = {state.model_name: state.reranker, **{name: b.reranker for name, b in state.others.items()}}
+    data = []
+    for name in (state.model_name, *state.other_names):
+        reranker = loaded.get(name)
+        data.append(
             {
-                "id": state.model_name,
+                "id": name,
                 "object": "model",
                 "owned_by": "crossrank",
                 "ready": reranker is not None,
+                "default": name == state.model_name,
                 "ranks_with": reranker.name if reranker else None,  # the cascade's models, when there is one
                 "backend": reranker.backend.name if reranker else None,
                 "max_length": reranker.spec.max_length if reranker else None,
             }
-        ],
-    }
+        )
+    return {"object": "list", "data": data}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -22,7 +22,9 @@ class ServerState:
     reranker: Reranker | None = None
     batcher: Batcher | None = None
     draining: bool = False
-    load_error: str | None = None  # why the model could not load (the process is ending)
+    load_error: str | None = None  # why a model could not load (the process is ending)
+    other_names: tuple[str, ...] = ()  # the other models served, by the names requests pick them with
+    others: dict[str, Batcher] = field(default_factory=dict)  # their queues, once loaded
     browser_model: bytes | None = None  # the ONNX file the page's in-browser scorer downloads, built on first use
     browser_first_pass: bytes | None = None  # the same for a cascade's first-pass model
     browser_runs_first_pass: bool | None = None  # whether the browser can run that model (None: not checked)
