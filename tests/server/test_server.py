@@ -340,8 +340,6 @@ def test_a_model_that_cannot_load_says_so_on_health_and_ends_the_server() -> Non
     (the CLI stops the server there and exits 2)."""
     import threading
 
-    import uvicorn
-
     from crossrank.errors import ModelError
     from crossrank.server.app import create_app
 
@@ -350,24 +348,13 @@ def test_a_model_that_cannot_load_says_so_on_health_and_ends_the_server() -> Non
 
     heard: list[str] = []
     app = create_app(load, config=ServerConfig(), model_name="nope", on_load_failure=heard.append)
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
+    with LiveServer(None, ServerConfig(), app=app, wait_ready=False) as live:
         for _ in range(100):
             if heard:
                 break
             threading.Event().wait(0.05)
-        health = httpx.get(f"http://127.0.0.1:{port}/health")
-        answer = httpx.post(f"http://127.0.0.1:{port}/v2/rerank", json={"query": "q", "documents": ["a"]})
-    finally:
-        server.should_exit = True
-        thread.join(10)
+        health = httpx.get(f"{live.url}/health")
+        answer = httpx.post(f"{live.url}/v2/rerank", json={"query": "q", "documents": ["a"]})
     assert heard == ["model folder './nope' does not exist"]
     assert health.status_code == 503 and health.json() == {"status": "failed", "reason": heard[0]}
     assert answer.status_code == 503 and "failed to load: model folder './nope'" in answer.json()["message"]
@@ -418,32 +405,13 @@ def test_a_request_s_text_is_checked_once(server: LiveServer, monkeypatch: pytes
 
 
 def test_two_models_served_and_picked_by_the_request(tiny_bert: Path, tiny_electra: Path, cache_dir: Path) -> None:
-    import threading
-
-    import uvicorn
-
     from crossrank.server.app import create_app
 
     bert = Reranker(tiny_bert, cache_dir=cache_dir)
     electra = Reranker(tiny_electra, cache_dir=cache_dir)
     app = create_app(lambda: bert, config=ServerConfig(), model_name="bert", others={"electra": lambda: electra})
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            threading.Event().wait(0.05)
+    with LiveServer(None, ServerConfig(), app=app) as live:
+        url = live.url
 
         def ask(model: str | None, path: str = "/v2/rerank") -> httpx.Response:
             body = {"query": "wing flow", "documents": CORPUS, **({"model": model} if model else {})}
@@ -464,9 +432,6 @@ def test_two_models_served_and_picked_by_the_request(tiny_bert: Path, tiny_elect
         metrics = httpx.get(f"{url}/metrics").text
         assert 'crossrank_model_requests_total{model="electra"} 1.0' in metrics
         assert 'crossrank_model_requests_total{model="bert"} 2.0' in metrics
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_a_server_of_one_model_answers_whatever_model_a_client_names(server: LiveServer) -> None:
