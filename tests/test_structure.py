@@ -63,6 +63,7 @@ def test_no_import_cycle_between_parts() -> None:
 
 CORE = {
     "reranker",
+    "encoded",
     "calibration",
     "ranking",
     "fusion",

@@ -207,12 +207,14 @@ def assemble(
     first_pass_model: str | None,
     document_tokens: np.ndarray,
     ties: np.ndarray,
+    windows: np.ndarray | None = None,
 ) -> Ranking:
     """The kept documents by the full model's scores (`main`, aligned with `kept`), then the others by their
     first-pass scores, each capped at the score above it so scores never increase down the list. Equal scores
     come in ascending `ties` (one key per document)."""
     best = best_first(main, ties=ties[kept])
     order, ordered = kept[best], main[best]
+    ordered_windows = np.zeros(len(order), dtype=np.int64) if windows is None else windows[best]
     from_first = np.zeros(len(order), dtype=bool)
     if first is not None and len(kept) < documents:
         rest = np.setdiff1d(np.arange(documents), kept)
@@ -221,6 +223,7 @@ def assemble(
         capped = np.minimum(first[rest_order], floor)
         order = np.concatenate([order, rest_order])
         ordered = np.concatenate([ordered, capped])
+        ordered_windows = np.concatenate([ordered_windows, np.zeros(len(rest_order), dtype=np.int64)])
         from_first = np.concatenate([from_first, np.ones(len(rest_order), dtype=bool)])
     return Ranking(
         positions=order,
@@ -229,4 +232,5 @@ def assemble(
         model=model,
         first_pass_model=first_pass_model if from_first.any() else None,
         document_tokens=document_tokens,
+        windows=ordered_windows,
     )

@@ -77,26 +77,39 @@ class Engine:
         show_progress: bool,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[np.ndarray]:
-        """One score per document of each part (`sizes[k]` documents); all inputs share the workers. With a cache,
-        documents whose inputs were scored before are not scored again (the same bits: `crossrank.score_cache`)."""
+        """One score per document of each part (`sizes[k]` documents); all inputs share the workers."""
+        scored = self.score_documents(parts, sizes, raw=raw, show_progress=show_progress, should_stop=should_stop)
+        return [scores for scores, _ in scored]
+
+    def score_documents(
+        self,
+        parts: Sequence[EncodedPairs],
+        sizes: Sequence[int],
+        *,
+        raw: bool,
+        show_progress: bool,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`score_inputs`, each part's scores with the window each score came from (0: the first or only one;
+        -1: a mean of them all). With a cache, documents whose inputs were scored before are not scored again
+        (the same bits: `crossrank.score_cache`)."""
         pairs = concat(parts, sizes)
         count = int(sum(sizes))
-        if self.cache is None:
-            doc_scores = self._score(pairs, count, raw=raw, show_progress=show_progress, should_stop=should_stop)
-        else:
-            doc_scores = self._cached(pairs, count, raw=raw, show_progress=show_progress, should_stop=should_stop)
+        score = self._score if self.cache is None else self._cached
+        scores, windows = score(pairs, count, raw=raw, show_progress=show_progress, should_stop=should_stop)
         bounds = np.cumsum([0, *sizes])
-        return [doc_scores[bounds[k] : bounds[k + 1]] for k in range(len(parts))]
+        return [(scores[bounds[k] : bounds[k + 1]], windows[bounds[k] : bounds[k + 1]]) for k in range(len(parts))]
 
     def _score(
         self, pairs: EncodedPairs, count: int, *, raw: bool, show_progress: bool, should_stop: Callable[[], bool] | None
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         input_scores = self.run(pairs, raw=raw, show_progress=show_progress, should_stop=should_stop)
-        return aggregate(input_scores, pairs.owner, count, self.aggregate)
+        scores = aggregate(input_scores, pairs.owner, count, self.aggregate)
+        return scores, best_window(input_scores, pairs.owner, count, self.aggregate)
 
     def _cached(
         self, pairs: EncodedPairs, count: int, *, raw: bool, show_progress: bool, should_stop: Callable[[], bool] | None
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`_score` for the documents the cache does not hold; the cache's scores for the rest."""
         assert self.cache is not None
         inputs: list[list[list[int]]] = [[] for _ in range(count)]
@@ -104,15 +117,18 @@ class Engine:
             inputs[owner].append(ids)
         keys = [ScoreCache.key(document, raw=raw) for document in inputs]
         found = self.cache.get_many(keys)
-        missing = np.array([d for d, score in enumerate(found) if score is None], dtype=np.int64)
-        scores = np.array([np.nan if score is None else score for score in found], dtype=np.float64)
+        missing = np.array([d for d, hit in enumerate(found) if hit is None], dtype=np.int64)
+        scores = np.array([np.nan if hit is None else hit[0] for hit in found], dtype=np.float64)
+        windows = np.array([0 if hit is None else hit[1] for hit in found], dtype=np.int64)
         if len(missing):
-            fresh = self._score(
+            fresh, fresh_windows = self._score(
                 pairs.select(missing), len(missing), raw=raw, show_progress=show_progress, should_stop=should_stop
             )
-            scores[missing] = fresh
-            self.cache.put_many([(keys[d], float(s)) for d, s in zip(missing.tolist(), fresh, strict=True)])
-        return scores
+            scores[missing], windows[missing] = fresh, fresh_windows
+            self.cache.put_many(
+                [(keys[d], (float(s), int(w))) for d, s, w in zip(missing.tolist(), fresh, fresh_windows, strict=True)]
+            )
+        return scores, windows
 
     def run(
         self, pairs: EncodedPairs, *, raw: bool, show_progress: bool, should_stop: Callable[[], bool] | None = None
@@ -150,6 +166,19 @@ def margins_of(logits: np.ndarray) -> np.ndarray:
     sigmoid(l1 - l0), so a two-logit model's probability is the sigmoid of its margin)."""
     logits = logits.astype(np.float64)
     return logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
+
+
+def best_window(scores: np.ndarray, owner: np.ndarray, n: int, how: Aggregate) -> np.ndarray:
+    """Which of its windows gave each document its score (inputs of one document are contiguous, first window
+    first): the best one for "max" (the first among equals), 0 for "first" or a single window, -1 for "mean"."""
+    if len(scores) == n or how == "first":
+        return np.zeros(n, dtype=np.int64)
+    if how == "mean":
+        return np.full(n, -1, dtype=np.int64)
+    first = np.unique(owner, return_index=True)[1]
+    order = np.lexsort((-scores, owner))  # by document, best first, equal scores in window order
+    best = order[np.unique(owner[order], return_index=True)[1]]
+    return (best - first).astype(np.int64)
 
 
 def aggregate(scores: np.ndarray, owner: np.ndarray, n: int, how: Aggregate) -> np.ndarray:

@@ -4,14 +4,14 @@ a ranking with the cuts a caller may ask for (`min_score`, `top_k`, a token budg
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 
 from crossrank.errors import InputError
-from crossrank.types import Document, RankedResult
+from crossrank.types import Document, Evidence, RankedResult
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -58,7 +58,8 @@ class Cut:
 class Ranking:
     """One query's documents, best first: `positions` (indices into the caller's list) with their `scores`;
     `from_first_pass[i]` marks a document a cascade's first pass scored (`first_pass_model`) and the full
-    model (`model`) did not. `document_tokens[d]` counts document d's tokens, for a token budget."""
+    model (`model`) did not. `document_tokens[d]` counts document d's tokens, for a token budget; `windows[i]`
+    is the window the i-th score came from (`Engine.score_documents`)."""
 
     positions: np.ndarray
     scores: np.ndarray
@@ -66,9 +67,17 @@ class Ranking:
     model: str
     first_pass_model: str | None
     document_tokens: np.ndarray
+    windows: np.ndarray | None = None
 
-    def results(self, cut: Cut = Cut(), *, documents: Sequence[Document] | None = None) -> list[RankedResult]:
-        """The ranking as results after `cut`; with `documents`, each result carries its document."""
+    def results(
+        self,
+        cut: Cut = Cut(),
+        *,
+        documents: Sequence[Document] | None = None,
+        spans: Callable[[int, int, bool], Evidence] | None = None,
+    ) -> list[RankedResult]:
+        """The ranking as results after `cut`; with `documents`, each result carries its document; with `spans`
+        (document position, window, scored by the first pass -> characters), its evidence."""
         rows = range(len(self.positions))
         if cut.min_score is not None:
             rows = range(int(np.sum(self.scores >= cut.min_score)))  # scores never increase down the list
@@ -82,6 +91,13 @@ class Ranking:
                 score=float(self.scores[i]),
                 document=documents[int(self.positions[i])] if documents is not None else None,
                 scored_by=self.first_pass_model if self.from_first_pass[i] else self.model,
+                evidence=None
+                if spans is None
+                else spans(
+                    int(self.positions[i]),
+                    0 if self.windows is None else int(self.windows[i]),
+                    bool(self.from_first_pass[i]),
+                ),
             )
             for i in rows
         ]

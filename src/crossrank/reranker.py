@@ -7,7 +7,6 @@ No model code lives here: the backend runs batches, the encoder builds them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,45 +14,15 @@ import numpy as np
 from crossrank.backends import Backend, default_backend, load_backend
 from crossrank.calibration import Calibration, load_calibration
 from crossrank.cascade import AUTO, Cascade, assemble, build_cascade
+from crossrank.encoded import EncodedQuery
 from crossrank.engine import Activation, Aggregate, Engine
 from crossrank.errors import InputError
 from crossrank.models import display_name, is_built_in, read_spec, resolve_model
 from crossrank.ranking import Cut, Ranking
 from crossrank.score_cache import ScoreCache
-from crossrank.tokenization import EncodedPairs, PairEncoder, load_tokenizer
-from crossrank.types import Document, LongDocuments, ModelSpec, RankedResult
+from crossrank.tokenization import PairEncoder, load_tokenizer
+from crossrank.types import Document, Evidence, LongDocuments, ModelSpec, RankedResult
 from crossrank.validation import check_arguments, check_query, check_text, texts_of
-
-
-@dataclass(frozen=True, slots=True)
-class EncodedQuery:
-    """One query's documents, tokenized once (each distinct text once), from `Reranker.encode`.
-
-    `slots[d]` is document d's distinct text; `pairs` are the model inputs of the distinct texts (owner =
-    distinct text); `first_pass` the cascade's short-window inputs, when it will run; `pair_tokens[d]` the
-    tokens document d makes with the query before any cut; `document_tokens[d]` its own tokens (what a token
-    budget counts). `ties[d]` orders documents of equal score: by text (code points) unless `ranked_input`
-    says the input order is a first stage's ranking, then by position.
-    """
-
-    slots: np.ndarray
-    ties: np.ndarray
-    ranked_input: bool
-    unique: int
-    pairs: EncodedPairs
-    first_pass: EncodedPairs | None
-    pair_tokens: np.ndarray
-    document_tokens: np.ndarray
-
-    @property
-    def documents(self) -> int:
-        return len(self.slots)
-
-    @property
-    def tokens(self) -> int:
-        """Model tokens this query may cost: its full-model inputs and its first-pass inputs (a server's unit
-        of work when it packs requests)."""
-        return self.pairs.tokens + (self.first_pass.tokens if self.first_pass is not None else 0)
 
 
 class Reranker:
@@ -197,6 +166,7 @@ class Reranker:
         text_field: str = "text",
         raw: bool = False,
         ranked_input: bool = False,
+        return_evidence: bool = False,
         show_progress: bool = False,
     ) -> list[RankedResult]:
         """Sort `documents` by relevance to `query`, best first: every document, unless a cut below says otherwise.
@@ -213,6 +183,7 @@ class Reranker:
         The ranking depends on the set of documents, never on their order: equal scores come in code-point order
         of their text, duplicates by index. `ranked_input=True` says the list is a first stage's ranking, best
         first: a cascade then keeps the best of its first pass fused with that order, and ties keep it.
+        `return_evidence=True` gives each result the character span of the window its score came from.
         """
         return self.rerank_batch(
             [query],
@@ -224,6 +195,7 @@ class Reranker:
             text_field=text_field,
             raw=raw,
             ranked_input=ranked_input,
+            return_evidence=return_evidence,
             show_progress=show_progress,
         )[0]
 
@@ -239,6 +211,7 @@ class Reranker:
         text_field: str = "text",
         raw: bool = False,
         ranked_input: bool = False,
+        return_evidence: bool = False,
         show_progress: bool = False,
     ) -> list[list[RankedResult]]:
         """`rerank` for many queries at once, each with its own documents; pairs share batches."""
@@ -259,9 +232,29 @@ class Reranker:
         ]
         rankings = self._score_encoded(encoded, raw=raw, show_progress=show_progress)
         return [
-            ranking.results(cut, documents=docs if return_documents else None)
-            for ranking, docs in zip(rankings, documents, strict=True)
+            ranking.results(
+                cut,
+                documents=docs if return_documents else None,
+                spans=self.evidence_spans(query, texts_of(docs, text_field)) if return_evidence else None,
+            )
+            for query, ranking, docs in zip(queries, rankings, documents, strict=True)
         ]
+
+    def evidence_spans(
+        self, query: str, texts: Sequence[str], *, max_document_tokens: int | None = None
+    ) -> Callable[[int, int, bool], Evidence]:
+        """What `Ranking.results` asks for evidence: (document position, window, scored by the first pass) ->
+        the characters of that window (the first pass reads its own window's head)."""
+
+        def span(position: int, window: int, first_pass: bool) -> Evidence:
+            encoder = self.cascade.encoder if first_pass and self.cascade is not None else self.encoder
+            overlap = None if first_pass else self.window_overlap
+            start, end = encoder.window_span(
+                query, texts[position], window=window, window_overlap=overlap, max_document_tokens=max_document_tokens
+            )
+            return Evidence(start, end)
+
+        return span
 
     def encode(
         self,
@@ -374,7 +367,7 @@ class Reranker:
         kept = [chosen.get(i, np.arange(e.documents)) for i, e in enumerate(encoded)]
         needed = [np.unique(e.slots[k]) for e, k in zip(encoded, kept, strict=True)]
         parts = [e.pairs if len(n) == e.unique else e.pairs.select(n) for e, n in zip(encoded, needed, strict=True)]
-        scores = self.engine.score_inputs(
+        scores = self.engine.score_documents(
             parts, [len(n) for n in needed], raw=raw, show_progress=show_progress, should_stop=should_stop
         )
         first_name = None if self.cascade is None else self.cascade.first_name(self.spec)
@@ -383,11 +376,12 @@ class Reranker:
                 documents=e.documents,
                 kept=k,
                 main=part[np.searchsorted(n, e.slots[k])],
+                windows=windows[np.searchsorted(n, e.slots[k])],
                 first=first.get(i),
                 model=self.spec.name,
                 first_pass_model=first_name,
                 document_tokens=e.document_tokens,
                 ties=e.ties,
             )
-            for i, (e, k, n, part) in enumerate(zip(encoded, kept, needed, scores, strict=True))
+            for i, (e, k, n, (part, windows)) in enumerate(zip(encoded, kept, needed, scores, strict=True))
         ]

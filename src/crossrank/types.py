@@ -15,18 +15,29 @@ LongDocuments = Literal["truncate", "window"]
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """The part of a document its score came from: `text[start:end]` is the scored window (the whole text when
+    it fits one window)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class RankedResult:
     """One candidate after reranking.
 
     `index` points into the caller's `documents` list; `document` is the caller's item
     itself (string or mapping) unless `return_documents=False`; `scored_by` names the model whose score this
-    is (with a cascade, the first pass's model for the documents the full model did not score).
+    is (with a cascade, the first pass's model for the documents the full model did not score); `evidence`
+    (when asked for) is the character span of the window that gave the score.
     """
 
     index: int
     score: float
     document: Document | None = None
     scored_by: str | None = None
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True, slots=True)

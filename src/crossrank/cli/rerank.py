@@ -57,6 +57,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the documents come best first from a first stage and that order may count: the cascade keeps the "
         "best of its first pass fused with it, ties keep it (default: a set, the file's order never counts)",
     )
+    rerank.add_argument(
+        "--evidence",
+        action="store_true",
+        help="show the part of each document its score came from (the best window with --window): in the table "
+        "that text, in --json its character span",
+    )
     rerank.add_argument("--raw", action="store_true", help="print raw logits instead of 0..1 scores")
     rerank.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_model_arguments(rerank)
@@ -80,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         text_field=args.text_field,
         raw=args.raw,
         ranked_input=args.ranked_input,
+        return_evidence=args.evidence,
         show_progress=progress(args),
     )
     if args.json:
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                     "score": r.score,
                     "scored_by": r.scored_by,
                     "document": r.document,
+                    **({"evidence": {"start": r.evidence.start, "end": r.evidence.end}} if r.evidence else {}),
                 }
                 for rank, r in enumerate(results, start=1)
             ],
@@ -112,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("document", overflow="ellipsis", no_wrap=True, max_width=max(20, console.width - 30))
     for rank, r in enumerate(results, start=1):
         text = r.document if isinstance(r.document, str) else str((r.document or {}).get(args.text_field, ""))
+        if r.evidence is not None:
+            text = text[r.evidence.start : r.evidence.end]
         table.add_row(str(rank), f"{r.score:.4f}", str(loaded.lines[r.index]), text)
     console.print(table)
     return 0

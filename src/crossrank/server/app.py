@@ -109,6 +109,7 @@ def _routes(app: FastAPI) -> None:
     app.post(
         "/rerank",
         response_model=list[TeiResult],
+        response_model_exclude_none=True,
         tags=["rerank"],
         summary="Hugging Face TEI rerank",
         responses=failures("/rerank"),

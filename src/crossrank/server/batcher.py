@@ -18,9 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from crossrank.encoded import EncodedQuery
 from crossrank.errors import Cancelled, Overloaded
 from crossrank.ranking import Ranking
-from crossrank.reranker import EncodedQuery, Reranker
+from crossrank.reranker import Reranker
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -16,9 +17,10 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
+from crossrank.encoded import EncodedQuery
 from crossrank.errors import InputError
 from crossrank.ranking import Cut, Ranking
-from crossrank.reranker import EncodedQuery, Reranker
+from crossrank.reranker import Reranker
 from crossrank.server.batcher import Batcher
 from crossrank.server.errors import ApiError, from_exception
 from crossrank.server.schemas import (
@@ -26,10 +28,12 @@ from crossrank.server.schemas import (
     CohereRerankResponse,
     CohereResult,
     DocumentOut,
+    EvidenceOut,
     TeiRerankRequest,
     TeiResult,
 )
 from crossrank.server.state import ServerState, state_of
+from crossrank.types import Evidence, RankedResult
 
 
 async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRerankResponse:
@@ -47,7 +51,8 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
         ranked_input=body.ranked_input,
     )
     ranking = await _score(state, request, batcher, encoded, raw=False)
-    ranked = ranking.results(Cut(top_k=body.top_n, min_score=body.min_score, max_tokens=body.max_tokens))
+    spans = _spans(batcher.reranker, body.query, texts, body.return_evidence, max_tokens=body.max_tokens_per_doc)
+    ranked = ranking.results(Cut(top_k=body.top_n, min_score=body.min_score, max_tokens=body.max_tokens), spans=spans)
     tokens = _billed_tokens(batcher.reranker, encoded)
     request.state.log = {"documents": len(texts), "tokens": tokens, "model": name}
     version = "1" if request.url.path == "/v1/rerank" else "2"
@@ -60,6 +65,7 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
                 index=r.index,
                 relevance_score=r.score,
                 document=DocumentOut(text=texts[r.index]) if with_documents else None,
+                evidence=_evidence(r),
             )
             for r in ranked
         ],
@@ -89,15 +95,33 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
                     field=f"texts.{i}",
                 )
     ranking = await _score(state, request, batcher, encoded, raw=body.raw_scores)
-    ranked = ranking.results(Cut(min_score=body.min_score, max_tokens=body.max_tokens))
+    spans = _spans(batcher.reranker, body.query, body.texts, body.return_evidence)
+    ranked = ranking.results(Cut(min_score=body.min_score, max_tokens=body.max_tokens), spans=spans)
     request.state.log = {
         "documents": len(body.texts),
         "tokens": _billed_tokens(batcher.reranker, encoded),
         "model": name,
     }
     return [
-        TeiResult(index=r.index, score=r.score, text=body.texts[r.index] if body.return_text else None) for r in ranked
+        TeiResult(
+            index=r.index,
+            score=r.score,
+            text=body.texts[r.index] if body.return_text else None,
+            evidence=_evidence(r),
+        )
+        for r in ranked
     ]
+
+
+def _spans(
+    reranker: Reranker, query: str, texts: list[str], asked: bool, *, max_tokens: int | None = None
+) -> Callable[[int, int, bool], Evidence] | None:
+    """The evidence of each returned result, when the request asks for it (`return_evidence`)."""
+    return reranker.evidence_spans(query, texts, max_document_tokens=max_tokens) if asked else None
+
+
+def _evidence(result: RankedResult) -> EvidenceOut | None:
+    return None if result.evidence is None else EvidenceOut(start=result.evidence.start, end=result.evidence.end)
 
 
 async def _encode(

@@ -30,6 +30,10 @@ RANKED_INPUT = (
     "(the cascade keeps the best of its first pass fused with it; equal scores keep it). Default false: the "
     "ranking is a function of the set of documents, whatever their order"
 )
+RETURN_EVIDENCE = (
+    "crossrank extension: add to each result `evidence`, the character span {start, end} of the part of the "
+    "document its score came from (the best window with long-document windows; the whole text when it fits one)"
+)
 MAX_TOKENS = (
     "crossrank extension: return documents best first while their tokens (the model's tokenizer, documents "
     "only) fit in this budget; stops at the first that does not"
@@ -72,6 +76,7 @@ class CohereRerankRequest(BaseModel):
     min_score: float | None = Field(default=None, ge=0, le=1, description=MIN_SCORE)
     max_tokens: int | None = Field(default=None, ge=1, description=MAX_TOKENS)
     ranked_input: bool = Field(default=False, description=RANKED_INPUT)
+    return_evidence: bool = Field(default=False, description=RETURN_EVIDENCE)
 
     _query = field_validator("query")(_non_blank)
     _integers = field_validator("top_n", "max_tokens_per_doc", "priority", "max_tokens", mode="before")(_whole)
@@ -81,10 +86,18 @@ class DocumentOut(BaseModel):
     text: str
 
 
+class EvidenceOut(BaseModel):
+    """`text[start:end]` is the part of the document the score came from (crossrank extension)."""
+
+    start: int
+    end: int
+
+
 class CohereResult(BaseModel):
     index: int
     relevance_score: float
     document: DocumentOut | None = None
+    evidence: EvidenceOut | None = None
 
 
 class CohereRerankResponse(BaseModel):
@@ -107,6 +120,7 @@ class TeiRerankRequest(BaseModel):
     min_score: float | None = Field(default=None, ge=0, le=1, description=MIN_SCORE)
     max_tokens: int | None = Field(default=None, ge=1, description=MAX_TOKENS)
     ranked_input: bool = Field(default=False, description=RANKED_INPUT)
+    return_evidence: bool = Field(default=False, description=RETURN_EVIDENCE)
 
     _query = field_validator("query")(_non_blank)
     _integers = field_validator("max_tokens", mode="before")(_whole)
@@ -116,6 +130,7 @@ class TeiResult(BaseModel):
     index: int
     score: float
     text: str | None = None
+    evidence: EvidenceOut | None = None
 
 
 class ErrorBody(BaseModel):
