@@ -194,6 +194,7 @@ def _resume(out: Path, header: dict[str, object]) -> set[str]:
         found = None
     if not isinstance(found, dict) or found.get("kind") != HEADER_KIND:
         raise OutputRefused(f"{out} is not a generated-queries file crossrank wrote; name a new file")
+    found.setdefault("batch", 1)  # files written before documents were batched: one at a time
     if found != header:
         differs = sorted(k for k in header if found.get(k) != header[k])
         raise OutputRefused(f"{out} was generated with other settings ({', '.join(differs)}); name a new file")
