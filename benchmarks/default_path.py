@@ -125,10 +125,12 @@ def profile(reranker: Reranker, query: str, docs: list[str]) -> dict[str, float]
     encoded = reranker.encode(query, docs)
     tokenized = time.perf_counter()
     assert encoded.first_pass is not None
-    reranker.cascade.scorer.engine.score_inputs([encoded.first_pass], [encoded.unique], raw=True, show_progress=False)
+    reranker.cascade.scorer.engine.score_documents(
+        [encoded.first_pass], [encoded.unique], raw=True, show_progress=False
+    )
     tiny = time.perf_counter()
     kept = np.arange(min(reranker.cascade.keep, encoded.unique))
-    reranker.engine.score_inputs([encoded.pairs.select(kept)], [len(kept)], raw=False, show_progress=False)
+    reranker.engine.score_documents([encoded.pairs.select(kept)], [len(kept)], raw=False, show_progress=False)
     full = time.perf_counter()
     begin_all = time.perf_counter()
     reranker.rerank_encoded([reranker.encode(query, docs)])

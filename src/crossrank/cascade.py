@@ -180,8 +180,8 @@ class Cascade:
         engine = own_engine if self.scorer is None else self.scorer.engine
         inputs = [q.first_pass for _, q in cascading if q.first_pass is not None]
         sizes = [q.unique for _, q in cascading]
-        margins = engine.score_inputs(inputs, sizes, raw=True, show_progress=False, should_stop=should_stop)
-        for (i, q), unique_margins in zip(cascading, margins, strict=True):
+        scored = engine.score_documents(inputs, sizes, raw=True, show_progress=False, should_stop=should_stop)
+        for (i, q), (unique_margins, _) in zip(cascading, scored, strict=True):
             kept[i] = self.kept(unique_margins, q.slots, q.ties, ranked_input=q.ranked_input)
             first[i] = engine.activation.apply(unique_margins[q.slots], raw=raw)
         return kept, first

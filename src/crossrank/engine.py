@@ -68,19 +68,6 @@ class Engine:
         self.aggregate: Aggregate = aggregate
         self._pool: ThreadPoolExecutor | None = None
 
-    def score_inputs(
-        self,
-        parts: Sequence[EncodedPairs],
-        sizes: Sequence[int],
-        *,
-        raw: bool,
-        show_progress: bool,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> list[np.ndarray]:
-        """One score per document of each part (`sizes[k]` documents); all inputs share the workers."""
-        scored = self.score_documents(parts, sizes, raw=raw, show_progress=show_progress, should_stop=should_stop)
-        return [scores for scores, _ in scored]
-
     def score_documents(
         self,
         parts: Sequence[EncodedPairs],
@@ -90,9 +77,9 @@ class Engine:
         show_progress: bool,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """`score_inputs`, each part's scores with the window each score came from (0: the first or only one;
-        -1: a mean of them all). With a cache, documents whose inputs were scored before are not scored again
-        (the same bits: `crossrank.score_cache`)."""
+        """One score per document of each part (`sizes[k]` documents; all inputs share the workers), with the
+        window each score came from (0: the first or only one; -1: a mean of them all). With a cache, documents
+        whose inputs were scored before are not scored again (the same bits: `crossrank.score_cache`)."""
         pairs = concat(parts, sizes)
         count = int(sum(sizes))
         score = self._score if self.cache is None else self._cached

@@ -342,7 +342,8 @@ class Reranker:
             self.encoder.encode(q, texts, window_overlap=self.window_overlap)
             for (q, _), texts in zip(groups, distinct, strict=True)
         ]
-        scores = self.engine.score_inputs(parts, [len(t) for t in distinct], raw=raw, show_progress=show_progress)
+        scored = self.engine.score_documents(parts, [len(t) for t in distinct], raw=raw, show_progress=show_progress)
+        scores = [part for part, _ in scored]
         out = np.empty(len(pairs), dtype=np.float64)
         for (_, texts), unique, positions, part in zip(groups, distinct, by_query.values(), scores, strict=True):
             index = {t: i for i, t in enumerate(unique)}
