@@ -53,3 +53,25 @@ def test_every_knob_has_a_command_line_option() -> None:
         for name, (argv, value) in COMMAND_LINE.items():
             settings = model_settings(parser.parse_args([*base, *argv]))
             assert getattr(settings, name) == value, f"{command} {' '.join(argv)} does not set {name}"
+
+
+def test_the_cli_options_are_made_from_the_one_declaration() -> None:
+    """Each field of `ModelSettings` declares its option: the parser's action has its flags, help and default."""
+    parser = build_parser()
+    rerank = next(a for a in parser._subparsers._group_actions[0].choices["rerank"]._actions if a.dest == "model")  # type: ignore[union-attr]
+    assert rerank.option_strings == ["--model", "-m"]
+    for command in ("rerank", "serve", "search", "eval", "batch"):
+        actions = parser._subparsers._group_actions[0].choices[command]._actions  # type: ignore[union-attr]
+        for setting in fields(ModelSettings):
+            declared = setting.metadata["option"]
+            action = next(a for a in actions if declared.flags[0] in a.option_strings)
+            assert action.dest == setting.name and action.help.startswith(declared.help)
+            assert action.default == setting.default
+
+
+def test_a_reranker_builds_from_its_settings(tiny_bert: object, cache_dir: object) -> None:
+    settings = ModelSettings(model=str(tiny_bert), cache_dir=str(cache_dir), max_length=32)
+    built = settings.load()
+    direct = Reranker(str(tiny_bert), cache_dir=str(cache_dir), max_length=32)
+    pairs = [("wing flow", "supersonic flow over a wing"), ("cat", "the cat sat on the mat")]
+    assert built.score(pairs) == direct.score(pairs) and built.spec.max_length == 32

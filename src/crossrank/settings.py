@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
+from crossrank.backends import BACKENDS
 from crossrank.cascade import AUTO
 from crossrank.engine import Aggregate
 from crossrank.types import LongDocuments
@@ -14,47 +15,107 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelSettings:
-    """A `Reranker`'s settings as plain data: every argument of `Reranker.__init__`, and what a worker process, a
-    Ray actor or a server replica builds its own reranker from (a loaded model cannot travel between processes;
-    these can). The CLI's model options fill one (`tests/test_settings.py` checks that no knob is missing)."""
+class Option:
+    """How a setting appears on the command line: its flags and help, how its text is read (`kind`, one of the
+    CLI's number rules), its `choices`, or a flag without a value that sets `switch`; `also` adds flags that set
+    a constant (`--no-cascade`)."""
 
-    model: str | None = None
-    backend: str | None = None
-    max_length: int | None = None
-    batch_size: int = 32
-    token_budget: int | None = None
-    threads: int | None = None
-    cache_dir: str | None = None
-    long_documents: LongDocuments = "truncate"
-    window_overlap: int = 64
-    aggregate: Aggregate = "max"
-    cascade_keep: int | None = None
-    cascade_model: str | None = AUTO
-    cascade_length: int | None = None
-    calibration: str | None = None
-    cache_size: int | None = None
+    flags: tuple[str, ...]
+    help: str
+    kind: str | None = None
+    choices: tuple[str, ...] | None = None
+    switch: object = None
+    also: tuple[tuple[str, object, str], ...] = ()
+
+
+def option(default: object, *flags: str, help: str, **how: Any) -> Any:
+    """A settings field: its default and its command-line option, declared together."""
+    return field(default=default, metadata={"option": Option(flags, help, **how)})
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """A `Reranker`'s settings as plain data, the one declaration of them: each field is an argument of
+    `Reranker.__init__` with its default, and carries its command-line option (flags, help, how it is read).
+    The CLI's model options are made from these fields (`crossrank.cli.common.add_model_arguments`), and a
+    worker process, a Ray actor or a server replica builds its reranker from one (`load`): a loaded model cannot
+    travel between processes; these can."""
+
+    model: str | None = option(None, "--model", "-m", help="model folder or hub id (default: the built-in model)")
+    backend: str | None = option(
+        None,
+        "--backend",
+        "-b",
+        choices=BACKENDS,
+        help="inference backend (default: onnx-int8 for the built-in models, static int8; onnx for others)",
+    )
+    max_length: int | None = option(
+        None, "--max-length", kind="positive_int", help="token window per pair (default: the model's own)"
+    )
+    batch_size: int = option(
+        32, "--batch-size", kind="positive_int", help="pairs per forward pass (dynamic int8 runs one pair per pass)"
+    )
+    token_budget: int | None = option(
+        None,
+        "--token-budget",
+        kind="positive_int",
+        help="padded tokens per forward pass (default: 512, or one window if longer)",
+    )
+    threads: int | None = option(
+        None, "--threads", kind="positive_int", help="inference threads (default: every CPU this process may use)"
+    )
+    cache_dir: str | None = option(
+        None, "--cache-dir", help="where exported ONNX files go (default: $CROSSRANK_CACHE or ~/.cache/crossrank)"
+    )
+    long_documents: LongDocuments = option(
+        "truncate", "--window", switch="window", help="score long documents in overlapping windows"
+    )
+    window_overlap: int = option(
+        64, "--window-overlap", kind="non_negative_int", help="tokens consecutive windows share (--window)"
+    )
+    aggregate: Aggregate = option(
+        "max",
+        "--aggregate",
+        choices=("max", "first", "mean"),
+        help="how a long document's window scores become one (--window)",
+    )
+    cascade_keep: int | None = option(
+        None,
+        "--cascade-keep",
+        kind="positive_int",
+        help="score every document with a first pass (--cascade-model, else this model on a short window) and "
+        "the best N with the model, which orders them above the rest (default 15 with a cascade model)",
+    )
+    cascade_model: str | None = option(
+        AUTO,
+        "--cascade-model",
+        help="first-pass model of the cascade, e.g. crossrank-tiny; auto: crossrank-tiny for the built-in model "
+        "(the default path), none for a model named with --model",
+        also=(("--no-cascade", None, "run the model alone on every document (the default path is a cascade)"),),
+    )
+    cascade_length: int | None = option(
+        None,
+        "--cascade-length",
+        kind="positive_int",
+        help="first-pass window (default: 64 tokens for the model itself, the cascade model's own window)",
+    )
+    calibration: str | None = option(
+        None,
+        "--calibration",
+        help="calibration file from `crossrank calibrate` (default: the one the model folder ships, if any)",
+    )
+    cache_size: int | None = option(
+        None,
+        "--cache-size",
+        kind="positive_int",
+        help="keep up to N document scores and never score the same inputs twice (exact; ONNX backends; "
+        "serve sizes it by --cache-mb)",
+    )
 
     def load(self) -> Reranker:
         from crossrank.reranker import Reranker
 
-        return Reranker(
-            self.model,
-            backend=self.backend,
-            max_length=self.max_length,
-            batch_size=self.batch_size,
-            token_budget=self.token_budget,
-            threads=self.threads,
-            cache_dir=self.cache_dir,
-            long_documents=self.long_documents,
-            window_overlap=self.window_overlap,
-            aggregate=self.aggregate,
-            cascade_keep=self.cascade_keep,
-            cascade_model=self.cascade_model,
-            cascade_length=self.cascade_length,
-            calibration=self.calibration,
-            cache_size=self.cache_size,
-        )
+        return Reranker(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 def reranker_settings(reranker: Reranker | None) -> dict[str, object]:

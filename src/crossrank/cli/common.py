@@ -8,9 +8,9 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
 
-from crossrank.backends import BACKENDS
 from crossrank.errors import InputError
 
 if TYPE_CHECKING:
@@ -31,97 +31,23 @@ class HelpWithDefaults(argparse.HelpFormatter):
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
-    """The model options (they fill one `ModelSettings`); `many`: --model may be given again (serve's models)."""
+    """The model options, made from `ModelSettings`' fields (their one declaration); `many`: --model may be
+    given again (serve's models)."""
+    from crossrank.settings import ModelSettings
+
     group = parser.add_argument_group("model")
-    group.add_argument(
-        "--model",
-        "-m",
-        default=None,
-        action="append" if many else "store",
-        help="model folder or hub id (default: the built-in model)"
-        + ("; again to serve several, picked by a request's `model` (the first is the default)" if many else ""),
-    )
-    group.add_argument(
-        "--backend",
-        "-b",
-        choices=BACKENDS,
-        default=None,
-        help="inference backend (default: onnx-int8 for the built-in models, static int8; onnx for others)",
-    )
-    group.add_argument(
-        "--max-length", type=positive_int, default=None, help="token window per pair (default: the model's own)"
-    )
-    group.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=32,
-        help="pairs per forward pass (dynamic int8 runs one pair per pass)",
-    )
-    group.add_argument(
-        "--threads",
-        type=positive_int,
-        default=None,
-        help="inference threads (default: every CPU this process may use)",
-    )
-    group.add_argument(
-        "--token-budget",
-        type=positive_int,
-        default=None,
-        help="padded tokens per forward pass (default: 512, or one window if longer)",
-    )
-    group.add_argument("--window", action="store_true", help="score long documents in overlapping windows")
-    group.add_argument(
-        "--window-overlap", type=non_negative_int, default=64, help="tokens consecutive windows share (--window)"
-    )
-    group.add_argument(
-        "--aggregate",
-        choices=["max", "first", "mean"],
-        default="max",
-        help="how a long document's window scores become one (--window)",
-    )
-    group.add_argument(
-        "--cache-dir",
-        default=None,
-        help="where exported ONNX files go (default: $CROSSRANK_CACHE or ~/.cache/crossrank)",
-    )
-    group.add_argument(
-        "--cascade-keep",
-        type=positive_int,
-        default=None,
-        help="score every document with a first pass (--cascade-model, else this model on a short window) and "
-        "the best N with the model, which orders them above the rest (default 15 with a cascade model)",
-    )
-    group.add_argument(
-        "--cascade-model",
-        default="auto",
-        help="first-pass model of the cascade, e.g. crossrank-tiny; auto: crossrank-tiny for the built-in model "
-        "(the default path), none for a model named with --model",
-    )
-    group.add_argument(
-        "--no-cascade",
-        dest="cascade_model",
-        action="store_const",
-        const=None,
-        help="run the model alone on every document (the built-in model's default path is the cascade)",
-    )
-    group.add_argument(
-        "--calibration",
-        default=None,
-        help="calibration file from `crossrank calibrate` (default: the one the model folder ships, if any)",
-    )
-    group.add_argument(
-        "--cascade-length",
-        type=positive_int,
-        default=None,
-        help="first-pass window (default: 64 tokens for the model itself, the cascade model's own window)",
-    )
-    group.add_argument(
-        "--cache-size",
-        type=positive_int,
-        default=None,
-        help="keep up to N document scores and never score the same inputs twice (exact; ONNX backends; "
-        "serve sizes it by --cache-mb)",
-    )
+    for setting in fields(ModelSettings):
+        declared = setting.metadata["option"]
+        how: dict[str, Any] = {"dest": setting.name, "default": setting.default, "help": declared.help}
+        if declared.switch is not None:
+            how.update(action="store_const", const=declared.switch)
+        else:
+            how.update(type=NUMBER_RULES[declared.kind] if declared.kind else None, choices=declared.choices)
+        if setting.name == "model" and many:
+            how.update(action="append", help=declared.help + "; again to serve several, picked by a request's `model`")
+        group.add_argument(*declared.flags, **how)
+        for flag, const, help_text in declared.also:
+            group.add_argument(flag, dest=setting.name, action="store_const", const=const, help=help_text)
     group.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -178,6 +104,14 @@ def open_fraction(text: str) -> float:
     return _number(text, float, "a number above 0 and below 1", lambda v: 0 < v < 1)
 
 
+NUMBER_RULES: dict[str, Callable[[str], Any]] = {
+    "positive_int": positive_int,
+    "non_negative_int": non_negative_int,
+    "positive_float": positive_float,
+}
+"""The number rules by name, for the options `ModelSettings` declares (`Option.kind`)."""
+
+
 def teacher_list(text: str) -> list[str]:
     from crossrank.scorers import baseline_name
     from crossrank.training.data import TEACHERS
@@ -190,25 +124,13 @@ def teacher_list(text: str) -> list[str]:
 
 
 def model_settings(args: argparse.Namespace) -> ModelSettings:
+    """The `ModelSettings` the model options give (serve's first --model where it takes several)."""
     from crossrank.settings import ModelSettings
 
-    return ModelSettings(
-        model=args.model[0] if isinstance(args.model, list) else args.model,  # serve's first model
-        backend=args.backend,
-        max_length=args.max_length,
-        batch_size=args.batch_size,
-        token_budget=args.token_budget,
-        threads=args.threads,
-        cache_dir=args.cache_dir,
-        long_documents="window" if args.window else "truncate",
-        window_overlap=args.window_overlap,
-        aggregate=args.aggregate,
-        cascade_keep=args.cascade_keep,
-        cascade_model=args.cascade_model,
-        cascade_length=args.cascade_length,
-        calibration=args.calibration,
-        cache_size=args.cache_size,
-    )
+    given = {f.name: getattr(args, f.name) for f in fields(ModelSettings)}
+    if isinstance(given["model"], list):
+        given["model"] = given["model"][0]
+    return ModelSettings(**given)
 
 
 def load_reranker(args: argparse.Namespace) -> Reranker:
