@@ -151,3 +151,12 @@ def test_names_say_what_they_are() -> None:
         n.name for n in ast.parse((PACKAGE / "calibration.py").read_text()).body if isinstance(n, ast.FunctionDef)
     }
     assert runtime == {"load_calibration", "sigmoid"}
+
+
+def test_one_page_codebase_serves_both_pages() -> None:
+    """The static demo and the page of `crossrank serve` are built from one folder and share their code."""
+    static = PACKAGE / "web" / "static"
+    assert not (PACKAGE / "server" / "static").exists()
+    for page in ("demo.js", "served.js"):
+        assert 'from "./page.js"' in (static / page).read_text(encoding="utf-8")
+    assert '<script type="module">' not in (static / "served.html").read_text(encoding="utf-8")  # no inline copy

@@ -10,7 +10,6 @@ server.
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -31,7 +30,10 @@ ICON = (
 
 
 def install_page(app: FastAPI) -> None:
-    html = (resources.files("crossrank.server") / "static" / "index.html").read_text(encoding="utf-8")
+    """The page at / (`web/static/served.html`: the static demo's code and what a server adds) and its files."""
+    from crossrank.web.demo import static_dir
+
+    html = (static_dir() / "served.html").read_text(encoding="utf-8")
 
     async def page() -> HTMLResponse:
         return HTMLResponse(html, headers=ISOLATION)
@@ -46,8 +48,6 @@ def install_page(app: FastAPI) -> None:
     app.get("/demo/model.onnx", include_in_schema=False)(model_onnx)
     app.get("/demo/first_pass.onnx", include_in_schema=False)(first_pass_onnx)
     app.get("/demo/first_pass_tokenizer.json", include_in_schema=False)(first_pass_tokenizer_json)
-    from crossrank.web.demo import static_dir
-
     app.mount("/demo", Isolated(StaticFiles(directory=str(static_dir()), check_dir=False)), name="demo")
 
 

@@ -31,7 +31,8 @@ EXAMPLE_PASSAGES = [
     "A wing's angle of attack changes how much lift it produces, until the flow separates and the wing stalls.",
     "Flaps on the trailing edge increase a wing's camber, giving more lift at low speed.",
 ]
-PAGE_FILES = ("index.html", "style.css", "demo.js", "scorer.js", "tokenizer.js", "cut.js")
+PAGE_FILES = ("index.html", "style.css", "demo.js", "page.js", "scorer.js", "tokenizer.js", "cut.js")
+"""The static site's page (`served.html` and `served.js` are the page of `crossrank serve`, built on the same)."""
 VENDOR_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm", "LICENSES.txt")
 
 

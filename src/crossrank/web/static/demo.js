@@ -1,39 +1,9 @@
 // crossrank's in-browser demo page: download the model once, then rerank the passages live as you type, on
 // this device.
-import { applyCut as applyCutTo } from "./cut.js";
+import { applyCut, passages, showResults as show } from "./page.js";
 import { Scorer } from "./scorer.js";
 
 const $ = (id) => document.getElementById(id);
-
-function passages() {
-  const text = $("passages").value.replace(/\r/g, "");
-  const parts = /\n\s*\n/.test(text) ? text.split(/\n\s*\n/) : text.split("\n");
-  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
-}
-
-function show(docs, results) {
-  const list = $("results");
-  list.innerHTML = "";
-  results.forEach((r, rank) => {
-    const li = document.createElement("li");
-    li.dataset.index = r.index;
-    li.dataset.score = r.score;
-    li.dataset.scoredBy = r.scoredBy;
-    const moved = r.index - rank;
-    const arrow = moved > 0 ? `<span class="up">▲ ${moved}</span>` : moved < 0 ? `<span class="down">▼ ${-moved}</span>` : "<span>=</span>";
-    li.innerHTML = `<div class="meta"><strong>#${rank + 1}</strong><span class="score">${r.score.toFixed(3)}</span>` +
-      `<span class="bar" aria-hidden="true"><span style="width:${Math.round(r.score * 100)}%"></span></span>` +
-      `<span>was #${r.index + 1}</span>${arrow}</div><div class="text"></div>`;
-    li.querySelector(".text").textContent = docs[r.index];
-    list.appendChild(li);
-  });
-  applyCut();
-}
-
-/** Grey out the passages scoring below the slider's minimum (what `min_score` would drop); no rescoring. */
-function applyCut() {  // grey out what min_score would drop; no rescoring
-  applyCutTo($("results"), $("min-score"), $("min-score-value"), $("cut-note"));
-}
 
 let scorer = null, pending = null, seq = 0;
 async function rerank() {

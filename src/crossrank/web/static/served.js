@@ -1,63 +1,8 @@
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>crossrank: watch a reranker reorder text</title>
-<link rel="icon" href="/favicon.ico" type="image/svg+xml">
-<link rel="stylesheet" href="/demo/style.css">
-<style>
-  details { margin: .5rem 0; } summary { cursor: pointer; color: var(--muted); }
-  fieldset { border: 1px solid var(--line); border-radius: 4px; margin: .5rem 0; padding: .25rem .75rem .5rem; }
-  legend { font-weight: 600; } label.inline { display: inline; font-weight: 400; margin-right: 1rem; }
-  input[type=radio] { width: auto; margin: 0 .3rem 0 0; } #where-note { color: var(--muted); font-size: .9rem; }
-</style>
-</head>
-<body>
-<main>
-<h1>crossrank</h1>
-<p class="lead">Paste a query and passages; a cross-encoder reads each pair and reorders them.
-Model: <strong id="model">loading…</strong></p>
-<fieldset id="where">
-  <legend>Score in</legend>
-  <input type="radio" name="where" value="browser" id="where-browser" checked><label class="inline" for="where-browser">this browser</label>
-  <input type="radio" name="where" value="server" id="where-server"><label class="inline" for="where-server">the server</label>
-  <span id="where-note"></span>
-</fieldset>
-<form id="form">
-  <label for="query">Query</label>
-  <input id="query" name="query" autocomplete="off" value="how do aircraft wings produce lift">
-  <label for="passages">Passages (one per line, or blocks separated by a blank line)</label>
-  <textarea id="passages" name="passages">The recipe calls for two cups of flour, a pinch of salt and three eggs.
-Jet engines compress air, burn fuel in it, and push the hot exhaust out through a nozzle.
-Lift is produced when air moving over the curved upper surface of a wing travels faster than the air below it.
-Paris has been the capital of France since the tenth century.
-A wing's angle of attack changes how much lift it produces, until the flow separates and the wing stalls.
-Flaps on the trailing edge increase a wing's camber, giving more lift at low speed.</textarea>
-  <button type="submit" id="rerank">Rerank</button>
-</form>
-<details id="keybox">
-  <summary>API key</summary>
-  <label for="key">API key (only if the server was started with <code>--api-key</code>; kept in this tab only)</label>
-  <input id="key" name="key" type="password" autocomplete="off" spellcheck="false">
-</details>
-<div class="cut">
-  <label for="min-score">Keep passages scoring at least <output id="min-score-value">0.00</output>
-  (a probability of relevance with the built-in models)</label>
-  <input id="min-score" type="range" min="0" max="1" step="0.05" value="0"> <span id="cut-note"></span>
-</div>
-<div id="status" role="status" aria-live="polite"></div>
-<div id="error" role="alert"></div>
-<ol id="results" aria-label="Passages in reranked order"></ol>
-</main>
-<script type="module">
-import { applyCut as applyCutTo } from "/demo/cut.js";
+// The page of `crossrank serve` at /: the static demo's page code (page.js, scorer.js) plus what a server adds:
+// scoring in this browser or on the server, the API key, and the served model's name from /v1/models.
+import { applyCut, passages, showResults } from "./page.js";
+
 const $ = (id) => document.getElementById(id);
-function passages() {
-  const text = $("passages").value.replace(/\r/g, "");
-  const parts = /\n\s*\n/.test(text) ? text.split(/\n\s*\n/) : text.split("\n");
-  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
-}
 let pending = null, seq = 0;
 function headers() {
   const key = $("key").value.trim();
@@ -79,7 +24,7 @@ function note() {  // what the chosen place needs saying: the browser's model an
 }
 async function loadBrowser() {
   if (!browserLoading) {
-    browserLoading = import("/demo/scorer.js")
+    browserLoading = import("./scorer.js")
       .then(({ Scorer }) => Scorer.load(new URL("/demo/", location.href), (f) => {
         $("where-note").textContent = f < 1 ? `downloading the model: ${Math.round(f * 100)}%` : "preparing the model…";
       }, headers()))
@@ -132,25 +77,7 @@ async function rerank() {
   $("status").textContent = "Scored " + docs.length + " passages in " + ms + " ms " +
     (place === "browser" ? "in this browser" + passes + "." : "on the server.");
   document.body.dataset.scoredIn = place;
-  const list = $("results");
-  list.innerHTML = "";
-  results.forEach((r, rank) => {
-    const li = document.createElement("li");
-    li.dataset.index = r.index;
-    li.dataset.score = r.relevance_score;
-    const moved = r.index - rank;
-    const arrow = moved > 0 ? `<span class="up">▲ ${moved}</span>` : moved < 0 ? `<span class="down">▼ ${-moved}</span>` : "<span>=</span>";
-    const pct = Math.round(r.relevance_score * 100);
-    li.innerHTML = `<div class="meta"><strong>#${rank + 1}</strong><span class="score">${r.relevance_score.toFixed(3)}</span>` +
-      `<span class="bar" aria-hidden="true"><span style="width:${pct}%"></span></span>` +
-      `<span>was #${r.index + 1}</span>${arrow}</div><div class="text"></div>`;
-    li.querySelector(".text").textContent = docs[r.index];
-    list.appendChild(li);
-  });
-  applyCut();
-}
-function applyCut() {  // grey out what min_score would drop; no rescoring
-  applyCutTo($("results"), $("min-score"), $("min-score-value"), $("cut-note"));
+  showResults(docs, results.map((r) => ({ index: r.index, score: r.relevance_score })));
 }
 function schedule() { clearTimeout(pending); pending = setTimeout(rerank, 400); }
 $("form").addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(pending); rerank(); });
@@ -169,6 +96,3 @@ $("key").value = sessionStorage.getItem("crossrank-key") || "";
 $("key").addEventListener("input", () => { sessionStorage.setItem("crossrank-key", $("key").value); loadModel(); schedule(); });
 loadModel();
 rerank();
-</script>
-</body>
-</html>
