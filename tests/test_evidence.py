@@ -30,7 +30,7 @@ def test_the_evidence_is_the_best_window(tiny_bert: Path, cache_dir: Path) -> No
     assert results[1].evidence == Evidence(0, len(short))  # fits one window: the whole text
     spans = []
     for k in range(40):
-        start, end = windows.encoder.window_span(QUERY, doc, window=k, window_overlap=8)
+        start, end = windows.encoder.window_spans(QUERY, window_overlap=8)(doc, k)
         spans.append((start, end))
         if end == len(doc):
             break
@@ -49,10 +49,10 @@ def test_a_head_is_the_evidence_without_windows_and_for_the_first_pass(tiny_bert
         text = ([doc, doc + " flow", *CORPUS])[r.index]
         assert r.evidence is not None and r.evidence.start == 0 and r.evidence.end <= len(text)
         if r.scored_by == cascade.spec.name:
-            window = cascade.encoder.window_span(QUERY, text, window=0, window_overlap=None)
+            window = cascade.encoder.window_spans(QUERY, window_overlap=None)(text, 0)
         else:
             assert cascade.cascade is not None
-            window = cascade.cascade.encoder.window_span(QUERY, text, window=0, window_overlap=None)
+            window = cascade.cascade.encoder.window_spans(QUERY, window_overlap=None)(text, 0)
         assert (r.evidence.start, r.evidence.end) == window
     assert results[-1].evidence is not None
 

@@ -172,16 +172,15 @@ class Cascade:
         """The first pass over every query that cascades, all sharing the workers: for each such query (by its
         position) the documents the full model scores and every document's first-pass score. `own_engine`
         scores when the cascade's first pass is the full model on a short window."""
-        cascading = [(i, q) for i, q in enumerate(queries) if q.first_pass is not None]
+        cascading = [(i, q, q.first_pass) for i, q in enumerate(queries) if q.first_pass is not None]
         kept: dict[int, np.ndarray] = {}
         first: dict[int, np.ndarray] = {}
         if not cascading:
             return kept, first
         engine = own_engine if self.scorer is None else self.scorer.engine
-        inputs = [q.first_pass for _, q in cascading if q.first_pass is not None]
-        sizes = [q.unique for _, q in cascading]
+        inputs, sizes = [p for _, _, p in cascading], [q.unique for _, q, _ in cascading]
         scored = engine.score_documents(inputs, sizes, raw=True, show_progress=False, should_stop=should_stop)
-        for (i, q), (unique_margins, _) in zip(cascading, scored, strict=True):
+        for (i, q, _), (unique_margins, _) in zip(cascading, scored, strict=True):
             kept[i] = self.kept(unique_margins, q.slots, q.ties, ranked_input=q.ranked_input)
             first[i] = engine.activation.apply(unique_margins[q.slots], raw=raw)
         return kept, first

@@ -245,14 +245,17 @@ class Reranker:
     ) -> Callable[[int, int, bool], Evidence]:
         """What `Ranking.results` asks for evidence: (document position, window, scored by the first pass) ->
         the characters of that window (the first pass reads its own window's head)."""
+        main = self.encoder.window_spans(
+            query, window_overlap=self.window_overlap, max_document_tokens=max_document_tokens
+        )
+        first = main
+        if self.cascade is not None:
+            first = self.cascade.encoder.window_spans(
+                query, window_overlap=None, max_document_tokens=max_document_tokens
+            )
 
         def span(position: int, window: int, first_pass: bool) -> Evidence:
-            encoder = self.cascade.encoder if first_pass and self.cascade is not None else self.encoder
-            overlap = None if first_pass else self.window_overlap
-            start, end = encoder.window_span(
-                query, texts[position], window=window, window_overlap=overlap, max_document_tokens=max_document_tokens
-            )
-            return Evidence(start, end)
+            return Evidence(*(first if first_pass else main)(texts[position], window))
 
         return span
 
@@ -372,17 +375,18 @@ class Reranker:
             parts, [len(n) for n in needed], raw=raw, show_progress=show_progress, should_stop=should_stop
         )
         first_name = None if self.cascade is None else self.cascade.first_name(self.spec)
+        at = [np.searchsorted(n, e.slots[k]) for e, k, n in zip(encoded, kept, needed, strict=True)]
         return [
             assemble(
                 documents=e.documents,
                 kept=k,
-                main=part[np.searchsorted(n, e.slots[k])],
-                windows=windows[np.searchsorted(n, e.slots[k])],
+                main=part[at[i]],
+                windows=windows[at[i]],
                 first=first.get(i),
                 model=self.spec.name,
                 first_pass_model=first_name,
                 document_tokens=e.document_tokens,
                 ties=e.ties,
             )
-            for i, (e, k, n, (part, windows)) in enumerate(zip(encoded, kept, needed, scores, strict=True))
+            for i, (e, k, (part, windows)) in enumerate(zip(encoded, kept, scores, strict=True))
         ]

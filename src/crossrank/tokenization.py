@@ -12,6 +12,7 @@ import copy
 import functools
 import hashlib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,10 +141,9 @@ class PairEncoder:
         `window_overlap=None` truncates each document to the window; an integer splits a long document
         into windows that overlap by that many tokens, each one input owned by the same document.
         """
-        budget = self.max_length - self.special_tokens
         query_enc = self.tokenizer.encode(query, add_special_tokens=False)
         query_tokens = len(query_enc.ids)
-        max_query = budget - max(budget // 4, 1)
+        max_query = self._max_query
         if len(query_enc.ids) > max_query:
             warnings.warn(
                 f"query of {len(query_enc.ids)} tokens cut to {max_query} so the document keeps "
@@ -152,10 +152,7 @@ class PairEncoder:
                 stacklevel=3,
             )
             query_enc.truncate(max_query)
-        doc_room = budget - len(query_enc.ids)
-        stride = 0
-        if window_overlap is not None:
-            stride = max(0, min(window_overlap, doc_room // 2))
+        doc_room, stride = self._layout(len(query_enc.ids), window_overlap)
         doc_encs = documents.encodings
         document_tokens = documents.tokens
         pair_tokens = document_tokens + query_tokens + self.special_tokens
@@ -178,24 +175,37 @@ class PairEncoder:
             document_tokens=document_tokens,
         )
 
-    def window_span(
-        self, query: str, text: str, *, window: int, window_overlap: int | None, max_document_tokens: int | None = None
-    ) -> tuple[int, int]:
-        """The characters of `text` that window `window` of `assemble` held (-1: all of them, a mean's), as
-        (start, end): the whole text when it fits one window. The text is tokenized again, with offsets, so
-        only the results a caller asks about pay for them."""
+    @property
+    def _max_query(self) -> int:
+        """Most tokens a query keeps: the document keeps at least a quarter of the window."""
         budget = self.max_length - self.special_tokens
-        query_tokens = len(self.tokenizer.encode(query, add_special_tokens=False).ids)
-        room = budget - min(query_tokens, budget - max(budget // 4, 1))
-        stride = 0 if window_overlap is None else max(0, min(window_overlap, room // 2))
-        offsets = self.tokenizer.encode(text, add_special_tokens=False).offsets[:max_document_tokens]
-        if not offsets or (len(offsets) <= room and max_document_tokens is None):
-            return 0, len(text)
-        if window < 0:
-            return offsets[0][0], offsets[-1][1]
-        first = window * (room - stride)
-        last = min(first + room, len(offsets)) - 1
-        return offsets[first][0], offsets[last][1]
+        return budget - max(budget // 4, 1)
+
+    def _layout(self, query_tokens: int, window_overlap: int | None) -> tuple[int, int]:
+        """The room a document has beside a query of `query_tokens` (cut to `_max_query`), and the tokens
+        consecutive windows share (None: no windows)."""
+        room = self.max_length - self.special_tokens - min(query_tokens, self._max_query)
+        return room, 0 if window_overlap is None else max(0, min(window_overlap, room // 2))
+
+    def window_spans(
+        self, query: str, *, window_overlap: int | None, max_document_tokens: int | None = None
+    ) -> Callable[[str, int], tuple[int, int]]:
+        """For one query (its tokens counted once): (text, window) -> the characters of `text` that window of
+        `assemble` held (-1: all of them, a mean's), as (start, end); the whole text when it fits one window.
+        The text is tokenized again, with offsets, so only the results a caller asks about pay for them."""
+        room, stride = self._layout(len(self.tokenizer.encode(query, add_special_tokens=False).ids), window_overlap)
+
+        def span(text: str, window: int) -> tuple[int, int]:
+            offsets = self.tokenizer.encode(text, add_special_tokens=False).offsets[:max_document_tokens]
+            if not offsets or (len(offsets) <= room and max_document_tokens is None):
+                return 0, len(text)
+            if window < 0:
+                return offsets[0][0], offsets[-1][1]
+            first = window * (room - stride)
+            last = min(first + room, len(offsets)) - 1
+            return offsets[first][0], offsets[last][1]
+
+        return span
 
 
 def pad_id_of(tokenizer: Tokenizer) -> int:

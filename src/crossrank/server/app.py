@@ -161,11 +161,8 @@ async def _load(
 
 def cache_stats(state: ServerState) -> dict[str, CacheStats]:
     """Each served model's score caches, by name (a cascade's first pass as `name/first-pass-name`)."""
-    rerankers = {state.model_name: state.reranker, **{name: b.reranker for name, b in state.others.items()}}
     found = {}
-    for name, reranker in rerankers.items():
-        if reranker is None:
-            continue
+    for name, reranker in state.loaded().items():
         engines = {name: reranker.engine}
         if reranker.cascade is not None and reranker.cascade.scorer is not None:
             engines[f"{name}/{reranker.cascade.scorer.spec.name}"] = reranker.cascade.scorer.engine

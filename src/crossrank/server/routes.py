@@ -265,7 +265,7 @@ async def metrics(request: Request) -> Response:
 async def models(request: Request) -> dict[str, Any]:
     """The served models (the first is the default), each with its backend and window."""
     state = state_of(request)
-    loaded = {state.model_name: state.reranker, **{name: b.reranker for name, b in state.others.items()}}
+    loaded = state.loaded()
     data = []
     for name in (state.model_name, *state.other_names):
         reranker = loaded.get(name)

@@ -30,6 +30,11 @@ class ServerState:
     browser_runs_first_pass: bool | None = None  # whether the browser can run that model (None: not checked)
     browser_refusal: str | None = None  # why the browser cannot run the model ("" if it can; None: not checked)
 
+    def loaded(self) -> dict[str, Reranker]:
+        """Every served model that has loaded, by the name requests pick it with (the default first)."""
+        found = {} if self.reranker is None else {self.model_name: self.reranker}
+        return found | {name: batcher.reranker for name, batcher in self.others.items()}
+
 
 def state_of(request: Request) -> ServerState:
     state: ServerState = request.app.state.crossrank
