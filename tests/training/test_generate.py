@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crossrank.errors import MissingExtra, OutputRefused
+from crossrank.errors import InputError, MissingExtra, OutputRefused
 from crossrank.training.generate import HEADER_KIND, clean, generate_file, generator_file, prompt, read_generated
 
 DOCS = [(f"d{i}", f"Document number {i} about wing flutter at transonic speed.") for i in range(7)]
@@ -144,12 +144,15 @@ def test_adapt_s_generator_stage_caches_filters_and_falls_back(tmp_path: Path, m
             ]
 
     said: list[str] = []
-    kept = generated_queries(WINGS, tmp_path, per_document=1, seed=0, say=said.append, make_generator=TopicGenerator)
+    documents = [(f"d{k}", text) for k, text in enumerate(WINGS)]
+    kept = generated_queries(
+        documents, tmp_path, per_document=1, seed=0, say=said.append, make_generator=TopicGenerator
+    )
     assert [doc for doc, _ in kept] == [0, 1, 2, 3] and (tmp_path / "generated.jsonl").is_file()
     assert "kept 4" in said[0]
     again: list[str] = []
-    generated_queries(WINGS, tmp_path, per_document=1, seed=0, say=again.append, make_generator=lambda: None)
-    assert "(0 documents this run)" in again[0]  # cached: the generator is never called
+    generated_queries(documents, tmp_path, per_document=1, seed=0, say=again.append, make_generator=lambda: None)
+    assert "0 generated this run" in again[0]  # cached: the generator is never called
 
     def missing(*args: object, **kwargs: object) -> list[tuple[int, str]]:
         raise MissingExtra("query generation", "generate", "gguf", remedy="install it")
@@ -162,3 +165,51 @@ def test_adapt_s_generator_stage_caches_filters_and_falls_back(tmp_path: Path, m
     config = AdaptConfig(docs=str(tmp_path), out=str(tmp_path / "out"), queries="both")
     assert _generated(config, documents, tmp_path, said.append) == []
     assert "going on with the rule-made pseudo-queries" in said[0] and "install it" in said[0]
+
+
+class Fixed:
+    """A stand-in language model writing one fixed query for every document."""
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+
+    def queries(self, documents: list[tuple[str, str]], *, per_document: int, seed: int) -> list[tuple[str, ...]]:
+        return [(self.query,) for _ in documents]
+
+
+def test_adapt_reuses_a_generated_file_by_document_id_and_generates_the_rest(tmp_path: Path) -> None:
+    from crossrank.training.generate import generated_queries
+
+    earlier = tmp_path / "earlier.jsonl"
+    generate_file(
+        [("d3", WINGS[3]), ("elsewhere", "a document of another collection")],
+        earlier,
+        source="a script",
+        per_document=1,
+        seed=0,
+        make_generator=lambda: Fixed("what do glaciers leave behind when the ice melts"),
+    )
+    asked: list[str] = []
+
+    class Recording:
+        def queries(self, documents: list[tuple[str, str]], *, per_document: int, seed: int) -> list[tuple[str, ...]]:
+            asked.extend(doc_id for doc_id, _ in documents)
+            return [("how do shock waves move on a swept wing",) for _ in documents]
+
+    documents = [("d0", WINGS[0]), ("d3", WINGS[3])]  # the order differs from the earlier file's
+    said: list[str] = []
+    work = tmp_path / "work"
+    work.mkdir()
+    kept = generated_queries(
+        documents, work, per_document=1, seed=0, say=said.append, reuse=earlier, make_generator=Recording
+    )
+    assert asked == ["d0"]  # d3's queries came from the earlier file
+    assert sorted(kept) == [
+        (0, "how do shock waves move on a swept wing"),
+        (1, "what do glaciers leave behind when the ice melts"),
+    ]
+    assert "1 documents from" in said[0]
+    with pytest.raises(InputError, match="holds queries for no document of this collection"):
+        generated_queries([("x", WINGS[0])], work, per_document=1, seed=0, say=said.append, reuse=earlier)
+    with pytest.raises(InputError, match="no such generated-queries file"):
+        generated_queries(documents, work, per_document=1, seed=0, say=said.append, reuse=tmp_path / "none.jsonl")

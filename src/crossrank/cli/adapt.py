@@ -54,6 +54,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--generated-per-document", type=positive_int, default=3, help="queries the language model writes a document"
     )
     adapt.add_argument(
+        "--generated-queries",
+        metavar="FILE",
+        default=None,
+        help="queries the language model already wrote for these documents (scripts/generate_queries.py), "
+        "reused by document id; the rest are generated",
+    )
+    adapt.add_argument(
         "--max-queries", type=positive_int, default=2000, help="most pseudo-queries (a seeded sample) to train on"
     )
     adapt.add_argument("--negatives", type=positive_int, default=4, help="hard negatives per pseudo-query")
@@ -85,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         queries_per_document=args.queries_per_document,
         queries=args.queries,
         generated_per_document=args.generated_per_document,
+        generated_file=args.generated_queries,
         max_queries=args.max_queries,
         negatives=args.negatives,
         teachers=None if args.teacher is None else tuple(args.teacher),

@@ -56,6 +56,7 @@ class AdaptConfig:
     queries_per_document: int = 2
     queries: str = "rules"  # "rules", "generated" (a language model's, crossrank.training.generate) or "both"
     generated_per_document: int = 3
+    generated_file: str | None = None  # queries the generator already wrote for these documents (by id)
     max_queries: int = 2000
     negatives: int = 4
     teachers: tuple[str, ...] | None = None
@@ -227,7 +228,12 @@ def _generated(
     texts = [titled(d.title, d.text) for d in documents]
     try:
         kept = generated_queries(
-            texts, out / WORK, per_document=config.generated_per_document, seed=config.seed, say=say
+            [(d.doc_id, text) for d, text in zip(documents, texts, strict=True)],
+            out / WORK,
+            per_document=config.generated_per_document,
+            seed=config.seed,
+            say=say,
+            reuse=None if config.generated_file is None else Path(config.generated_file),
         )
     except MissingExtra as exc:
         say(f"no generated queries: {exc}; going on with the rule-made pseudo-queries")

@@ -286,30 +286,53 @@ def _copies(words: set[str], text: str, split: Callable[[str], list[str]]) -> bo
 
 
 def generated_queries(
-    texts: Sequence[str],
+    documents: Sequence[tuple[str, str]],
     work: Path,
     *,
     per_document: int,
     seed: int,
     say: Callable[[str], None],
+    reuse: Path | None = None,
     make_generator: Callable[[], Any] = QueryGenerator,
 ) -> list[tuple[int, str]]:
-    """`adapt`'s query generator stage: queries for every document (cached in `work/generated.jsonl`, resumed
-    there), then `filter_queries`. Returns (document position, query) pairs."""
-    documents = [(str(position), text) for position, text in enumerate(texts) if text.strip()]
+    """`adapt`'s query generator stage for (doc id, text) documents: the queries of `reuse` (a file this module
+    wrote for the same documents, e.g. by `scripts/generate_queries.py`) for the ids it holds, the generator's
+    for the rest (cached in `work/generated.jsonl`, resumed there), then `filter_queries`. Returns (document
+    position, query) pairs."""
+    texts = [text for _, text in documents]
+    position = {doc_id: k for k, (doc_id, _) in enumerate(documents)}
+    if len(position) != len(documents):
+        raise InputError("documents with the same id: generated queries are kept per document id")
+    reused = _reusable(reuse, position) if reuse is not None else []
+    covered = {row.doc_id for row in reused}
     written = generate_file(
-        documents,
+        [(doc_id, text) for doc_id, text in documents if text.strip() and doc_id not in covered],
         work / "generated.jsonl",
         source="adapt",
         per_document=per_document,
         seed=seed,
         make_generator=make_generator,
     )
-    rows = read_generated(work / "generated.jsonl")
-    generated = [(int(row.doc_id), query) for row in rows for query in row.queries]
+    rows = reused + [row for row in read_generated(work / "generated.jsonl") if row.doc_id in position]
+    generated = [(position[row.doc_id], query) for row in rows for query in row.queries]
     result = filter_queries(texts, generated)
     say(
-        f"{GENERATOR} wrote {len(generated)} queries ({written} documents this run); kept {len(result.kept)}, "
-        f"dropped {result.dropped}"
+        f"{GENERATOR} wrote {len(generated)} queries ({len(reused)} documents from {reuse}, {written} generated "
+        f"this run); kept {len(result.kept)}, dropped {result.dropped}"
     )
     return result.kept
+
+
+def _reusable(path: Path, position: dict[str, int]) -> list[GeneratedQueries]:
+    """The rows of an earlier generated-queries file for documents of this collection; a file of another
+    generator or prompt, or one sharing no document id with the collection, is refused."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such generated-queries file")
+    header = json.loads(path.read_text(encoding="utf-8").split("\n", 1)[0] or "{}")
+    rows = read_generated(path)
+    if header.get("generator") != GENERATOR or header.get("prompt_version") != PROMPT_VERSION:
+        raise InputError(f"{path} was written by another generator or prompt than {GENERATOR} v{PROMPT_VERSION}")
+    mine = [row for row in rows if row.doc_id in position]
+    if rows and not mine:
+        raise InputError(f"{path} holds queries for no document of this collection (its ids do not match)")
+    return mine
