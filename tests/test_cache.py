@@ -48,9 +48,31 @@ def test_cache_root_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_export_is_cached_and_safe_to_delete(tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "cache"
-    first = Reranker(tiny_bert, backend="onnx-int8", cache_dir=cache)
+    first = Reranker(tiny_bert, backend="onnx", cache_dir=cache)
     scores = first.score([("cat", "the cat sat on the mat")])
-    assert sorted(p.name for p in next((cache / "onnx").iterdir()).iterdir()) == ["fp32", "int8"]
+    assert sorted(p.name for p in next((cache / "onnx").iterdir()).iterdir()) == ["fp32"]
+
+    def no_export(folder: Path, out: Path, *, task: str = "classify") -> None:
+        raise AssertionError("exported again although the cache holds the model")
+
+    monkeypatch.setattr(onnx_build, "export", no_export)
+    assert Reranker(tiny_bert, backend="onnx", cache_dir=cache).score([("cat", "the cat sat on the mat")]) == scores
+    monkeypatch.undo()
+    import shutil
+
+    shutil.rmtree(cache)
+    assert Reranker(tiny_bert, backend="onnx", cache_dir=cache).score([("cat", "the cat sat on the mat")]) == scores
+
+
+def test_a_model_loaded_for_int8_is_optimised_once_into_the_cache(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    first = Reranker(tiny_bert, cache_dir=cache)  # the default backend: optimised
+    scores = first.score([("cat", "the cat sat on the mat")])
+    (entry,) = (cache / "optimized").iterdir()
+    assert Path(first.spec.path) == entry and first.backend.arithmetic == "static int8"
+    assert sorted(p.name for p in (entry / "onnx").iterdir()) == ["activation_scales.json", "model_int8.onnx"]
 
     def no_export(folder: Path, out: Path, *, task: str = "classify") -> None:
         raise AssertionError("exported again although the cache holds the model")

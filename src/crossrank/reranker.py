@@ -17,6 +17,7 @@ from crossrank.cascade import AUTO, Cascade, assemble, build_cascade
 from crossrank.encoded import EncodedQuery
 from crossrank.engine import Activation, Aggregate, Engine
 from crossrank.errors import InputError
+from crossrank.export.optimize import runnable_folder
 from crossrank.models import display_name, is_built_in, read_spec, resolve_model
 from crossrank.ranking import Cut, Ranking
 from crossrank.score_cache import ScoreCache
@@ -30,11 +31,11 @@ class Reranker:
 
     Args:
         model: a model folder, a Hugging Face hub id, or None for the built-in default.
-        backend: "onnx" (float32 ONNX Runtime), "onnx-int8" (int8 arithmetic) or "torch"; None picks
-            `crossrank.backends.default_backend`: static int8 for the built-in models (calibrated activation
-            scales: the same bits in any batch, ~2e-3 apart across CPU kinds), float32 for other models, whose
-            "onnx-int8" is dynamic int8 (scores ~0.02 apart between CPU kinds). A folder that ships only int8
-            weights (the built-in models) runs them with float32 arithmetic under "onnx".
+        backend: "onnx" (float32 ONNX Runtime), "onnx-int8" (int8 arithmetic) or "torch"; None is static int8
+            (calibrated activation scales: the same bits in any batch, ~2e-3 apart across CPU kinds). A model of
+            float weights is optimised once into the cache for it (`crossrank.export.optimize`), and stays in
+            float32 where int8 would not keep float32's ranking on held-out pairs. "onnx" keeps float32; a
+            folder that ships only int8 weights (the built-in models) runs them with float32 arithmetic there.
         max_length: token window per pair; defaults to the model's own.
         batch_size: most pairs per forward pass. Float32 and static int8 give a pair the same bits in any
             batch; dynamic int8 runs one pair per pass, so a pair's score never depends on its company.
@@ -89,7 +90,7 @@ class Reranker:
         cache_size: int | None = None,
     ) -> None:
         check_arguments(batch_size, long_documents, aggregate, window_overlap, threads)
-        folder = resolve_model(model)
+        folder = runnable_folder(resolve_model(model), name=display_name(model), backend=backend, cache_dir=cache_dir)
         self.spec: ModelSpec = read_spec(folder, name=display_name(model), max_length=max_length)
         self.calibration = load_calibration(folder) if calibration is None else Calibration.of(calibration)
         if token_budget is None:

@@ -47,7 +47,8 @@ class ModelSettings:
         "--backend",
         "-b",
         choices=BACKENDS,
-        help="inference backend (default: onnx-int8 for the built-in models, static int8; onnx for others)",
+        help="inference backend (default: static int8; a model of float weights is optimised once into the cache, "
+        "and kept in float32 where int8 would change its ranking; onnx: float32)",
     )
     max_length: int | None = option(
         None, "--max-length", kind="positive_int", help="token window per pair (default: the model's own)"

@@ -184,7 +184,7 @@ def test_eval_cli_writes_every_output(
     assert code == 0
     assert "bm25" in printed and "nDCG@10" in printed and "head to head" in printed
     report = json.loads((out / "report.json").read_text())
-    assert report["settings"]["k"] == 3 and report["settings"]["backend"] == "onnx"
+    assert report["settings"]["k"] == 3 and report["settings"]["backend"] == "onnx-int8"
     assert report["settings"]["dataset_checksum"] == load_dataset(folder).checksum
     assert [s["name"] for s in report["stages"]] == ["bm25", f"bm25 > {tiny_bert.name}", "bm25 > splade-tiny"]
     [comparison] = report["comparisons"]

@@ -76,7 +76,7 @@ def test_official_cohere_client(server: LiveServer, reranker: Reranker) -> None:
 def test_ops_endpoints(server: LiveServer) -> None:
     assert httpx.get(f"{server.url}/health").json()["status"] == "ready"
     models = httpx.get(f"{server.url}/v1/models").json()
-    assert models["data"][0]["id"] == "tiny" and models["data"][0]["backend"] == "onnx"
+    assert models["data"][0]["id"] == "tiny" and models["data"][0]["backend"] == "onnx-int8"
     paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
     assert {"/v2/rerank", "/v1/rerank", "/rerank", "/health", "/metrics", "/v1/models"} <= set(paths)
     page = httpx.get(f"{server.url}/")

@@ -13,9 +13,9 @@ BACKENDS = ("onnx", "onnx-int8", "torch")
 
 
 def default_backend(folder: Path) -> str:
-    """`onnx-int8` for a folder whose int8 file ships calibrated activation scales (the built-in models: static
-    int8, the same bits in any batch, ~2e-3 apart across CPU kinds, ~2x faster than float32 with VNNI or AMX),
-    `onnx` (float32) for every other model."""
+    """`onnx-int8` for a folder whose int8 file ships calibrated activation scales (the built-in models and
+    optimised folders: static int8, the same bits in any batch, ~2e-3 apart across CPU kinds, ~2x faster than
+    float32 with VNNI or AMX), `onnx` (float32) for every other (an optimised folder kept in float32)."""
     from crossrank.export.static_int8 import SCALES_FILE
 
     return "onnx-int8" if (folder / "onnx" / SCALES_FILE).is_file() else "onnx"

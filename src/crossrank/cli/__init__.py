@@ -11,12 +11,12 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
-from crossrank.cli import adapt, batch, calibrate, demo, evaluate, index, rerank, search, serve, train
+from crossrank.cli import adapt, batch, calibrate, demo, evaluate, index, optimize, rerank, search, serve, train
 from crossrank.errors import CrossrankError
 from crossrank.version import crossrank_version
 
 __all__ = ["build_parser", "main"]
-COMMANDS = (rerank, evaluate, calibrate, train, adapt, serve, index, demo, batch, search)
+COMMANDS = (rerank, evaluate, calibrate, optimize, train, adapt, serve, index, demo, batch, search)
 
 
 def build_parser() -> argparse.ArgumentParser:

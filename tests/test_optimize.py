@@ -1,0 +1,94 @@
+"""Any cross-encoder optimised like the built-in models: static int8 checked against float32 (the quality guard),
+the same bits in any company, a self-contained folder every command loads, the cache, the CLI's refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossrank import Reranker
+from crossrank.cli import main
+from crossrank.export.activation_pairs import HELD_OUT, crossed
+from crossrank.export.optimize import Bound, optimize, read_record
+from tests.test_invariance import _check_invariance
+
+LOOSE = Bound(rank_correlation=0.97, top10=0.85)
+"""The toy models' random weights rank their held-out pairs near ties; this bound leaves the static graph in
+place for all three of them (their agreement is 0.985-0.993 on every CPU kind measured), so the tests below see it."""
+
+
+def _spearman(a: list[float], b: list[float]) -> float:
+    ranks = [np.argsort(np.argsort(np.array(x), kind="stable"), kind="stable") for x in (a, b)]
+    return float(np.corrcoef(ranks[0], ranks[1])[0, 1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_electra", "tiny_xlmr"])
+def test_each_architecture_optimises_to_static_int8_within_the_bound(
+    fixture: str, request: pytest.FixtureRequest, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CROSSRANK_CACHE", str(cache_dir))
+    source: Path = request.getfixturevalue(fixture)
+    result = optimize(source, tmp_path / "out", name=fixture, bound=LOOSE)
+    assert result.arithmetic == "static int8" and result.agreement.holds(LOOSE)
+    assert result.attention_fused == 2 and result.first_token_only  # both toy layers, each in one operator
+    files = sorted(p.name for p in (tmp_path / "out" / "onnx").iterdir())
+    assert files == ["activation_scales.json", "model_int8.onnx"]
+    optimised = Reranker(tmp_path / "out")
+    assert optimised.backend.name == "onnx-int8" and optimised.backend.arithmetic == "static int8"
+    pairs = [(q, d) for q, candidates in crossed(HELD_OUT, joined=False) for d in candidates]
+    float32 = Reranker(source, backend="onnx").score(pairs, raw=True)
+    assert _spearman(optimised.score(pairs, raw=True), float32) >= LOOSE.rank_correlation
+    record = read_record(tmp_path / "out")
+    assert record is not None and record["arithmetic"] == "static int8" and record["source"] == fixture
+    _check_invariance(tmp_path / "out", None)  # the same bits alone, in company, with 1 or 2 threads
+
+
+def test_the_guard_keeps_float32_when_int8_loses_the_ranking(tiny_bert: Path, tmp_path: Path) -> None:
+    # Activation scales fitted on one two-token pair: every longer input saturates, and the ranking goes.
+    result = optimize(tiny_bert, tmp_path / "out", name="tiny", pairs=[("a", ["b"])])
+    assert result.arithmetic == "float32" and "fell below the quality bound" in result.reason
+    assert result.agreement.rank_correlation < Bound().rank_correlation
+    assert sorted(p.name for p in (tmp_path / "out" / "onnx").iterdir()) == ["model.onnx"]
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Runs as **float32** by default: int8 fell below the quality bound" in card
+    kept = Reranker(tmp_path / "out")
+    assert kept.backend.name == "onnx"
+    pairs = [("cat", "the cat sat on the mat"), ("rain", "rain falls on the city at night")]
+    assert kept.score(pairs) == pytest.approx(Reranker(tiny_bert, backend="onnx").score(pairs), abs=1e-6)
+
+
+def test_the_command_writes_a_folder_that_loads_and_refuses_what_it_does_not_own(
+    tiny_bert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "mine"
+    judged = tmp_path / "judged.jsonl"
+    judged.write_text(
+        "\n".join(
+            json.dumps({"query": q, "text": d, "label": int(k == j)})
+            for k, (q, _) in enumerate(HELD_OUT[:6])
+            for j, (_, d) in enumerate(HELD_OUT[:6])
+        )
+    )
+    assert main(["optimize", str(tiny_bert), "--out", str(out), "--calibrate", str(judged)]) == 0
+    printed = capsys.readouterr().out
+    assert f"into {out}" in printed and "held-out pairs" in printed and "calibrated on 36 judged pairs" in printed
+    assert (out / "calibration.json").is_file() and (out / "optimization.json").is_file()
+    assert main(["optimize", str(tiny_bert), "--out", str(out)]) == 0  # its own earlier folder: replaced
+    assert not (out / "calibration.json").exists()
+    capsys.readouterr()
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("keep me")
+    assert main(["optimize", str(tiny_bert), "--out", str(theirs)]) == 2
+    assert str(theirs) in capsys.readouterr().err and (theirs / "notes.txt").read_text() == "keep me"
+    bad = tmp_path / "pairs.jsonl"
+    bad.write_text('{"query": "q", "documents": []}\n')
+    assert main(["optimize", str(tiny_bert), "--out", str(tmp_path / "new"), "--pairs", str(bad)]) == 2
+    assert "pairs.jsonl:1: needs 'documents'" in capsys.readouterr().err
+    assert main(["optimize", "crossrank-tiny", "--out", str(tmp_path / "new")]) == 2
+    assert "ships optimised already" in capsys.readouterr().err
