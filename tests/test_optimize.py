@@ -92,3 +92,20 @@ def test_the_command_writes_a_folder_that_loads_and_refuses_what_it_does_not_own
     assert "pairs.jsonl:1: needs 'documents'" in capsys.readouterr().err
     assert main(["optimize", "crossrank-tiny", "--out", str(tmp_path / "new")]) == 2
     assert "ships optimised already" in capsys.readouterr().err
+
+
+def test_the_optimised_folder_serves_the_library_s_scores(tiny_bert: Path, tmp_path: Path) -> None:
+    import httpx
+
+    from crossrank.server.config import ServerConfig
+    from tests.server.live import LiveServer
+
+    assert main(["optimize", str(tiny_bert), "--out", str(tmp_path / "toy")]) == 0
+    reranker = Reranker(tmp_path / "toy")
+    documents = [d for _, d in HELD_OUT[:8]]
+    expected = reranker.rerank(HELD_OUT[0][0], documents)
+    with LiveServer(reranker, ServerConfig()) as server:
+        answer = httpx.post(f"{server.url}/v2/rerank", json={"query": HELD_OUT[0][0], "documents": documents})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [(r["index"], r["relevance_score"]) for r in results] == [(r.index, r.score) for r in expected]

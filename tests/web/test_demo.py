@@ -20,7 +20,7 @@ import pytest
 
 from crossrank import Reranker
 from crossrank.cli import main
-from crossrank.errors import OutputRefused
+from crossrank.errors import ModelError, OutputRefused
 from crossrank.models import default_model_dir
 from crossrank.tokenization import load_tokenizer
 from crossrank.web.demo import EXAMPLE_PASSAGES, EXAMPLE_QUERY, VENDOR_FILES, build_demo, static_dir
@@ -58,6 +58,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """crossrank-tiny's demo: a 5 MB download, re-scoring as you type."""
     yield from _serve(tmp_path_factory, "--model", "crossrank-tiny")
+
+
+@pytest.fixture(scope="module")
+def user_site(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path) -> Iterator[tuple[str, Path]]:
+    """The demo of a model the user brought: a toy BERT optimised by `crossrank optimize` (static int8)."""
+    folder = tmp_path_factory.mktemp("optimized") / "toy-bert"
+    assert main(["optimize", str(tiny_bert), "--out", str(folder)]) == 0
+    for url in _serve(tmp_path_factory, "--model", str(folder)):
+        yield url, folder
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +182,32 @@ def test_the_tiny_model_runs_in_the_page_as_in_python(tiny_site: str, browser: o
     load_ms = int(page.evaluate("document.body.dataset.loadMs"))
     print(f"\ncrossrank-tiny in the page: model load {load_ms} ms, 10 passages of 40 words in {min(timings):.0f} ms")
     page.close()
+
+
+def test_an_optimised_model_of_the_user_s_runs_in_the_page_as_in_python(
+    user_site: tuple[str, Path], browser: object
+) -> None:
+    url, folder = user_site
+    reranker = Reranker(folder)
+    assert reranker.backend.arithmetic == "static int8"  # the page runs the same static int8 graph
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(url)
+    page.wait_for_selector("#results li", timeout=120_000)
+    assert page.text_content("#model") == "toy-bert"
+    expected = reranker.rerank(EXAMPLE_QUERY, EXAMPLE_PASSAGES)
+    shown = _shown(page)
+    assert [i for i, _ in shown] == [r.index for r in expected]
+    assert [s for _, s in shown] == pytest.approx([r.score for r in expected], abs=CROSS_CPU_BOUND)
+    page.close()
+
+
+def test_a_model_too_large_for_a_page_is_refused_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossrank.web import demo
+
+    monkeypatch.setattr(demo, "PAGE_MODEL_LIMIT", 1_000_000)  # crossrank-default's 23 MB is then too large
+    with pytest.raises(ModelError, match=r"crossrank-default: its browser model is 2\d MB, too large for a page"):
+        build_demo(tmp_path / "site", cascade=False, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "site").exists()
 
 
 def test_tokenizer_ids_equal_tokenizers(site: str, browser: object) -> None:

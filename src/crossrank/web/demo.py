@@ -18,6 +18,7 @@ from pathlib import Path
 from crossrank.calibration import Calibration, load_calibration
 from crossrank.cascade import MODEL_CASCADE_KEEP, default_first_pass
 from crossrank.errors import ModelError
+from crossrank.export.optimize import runnable_folder
 from crossrank.models import display_name, read_spec, resolve_model
 from crossrank.outputs import DEMO, check_output, mark_output, new_folder_beside, replace_folder
 from crossrank.types import ModelSpec
@@ -33,6 +34,9 @@ EXAMPLE_PASSAGES = [
 ]
 PAGE_FILES = ("index.html", "style.css", "demo.js", "page.js", "scorer.js", "tokenizer.js", "cut.js")
 """The static site's page (`served.html` and `served.js` are the page of `crossrank serve`, built on the same)."""
+PAGE_MODEL_LIMIT = 400_000_000
+"""The largest model file a page is given: the browser downloads it whole and ONNX Runtime Web holds the file,
+its session and the activations in one 32-bit WebAssembly memory (4 GiB at most, often less on phones)."""
 VENDOR_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm", "LICENSES.txt")
 
 
@@ -66,7 +70,7 @@ def build_demo(
             f"the demo's JavaScript is not built ({static / 'vendor'} lacks {', '.join(missing)}); "
             "run scripts/build_web.sh (needs node and npm) or install a crossrank wheel that carries it"
         )
-    folder = resolve_model(model)
+    folder = runnable_folder(resolve_model(model), name=display_name(model), backend=None, cache_dir=cache_dir)
     spec = read_spec(folder, name=display_name(model))
     check_browser_tokenizer(folder, spec.name)
     first_name = default_first_pass(folder) if cascade else None
@@ -81,6 +85,7 @@ def build_demo(
                 shutil.copyfile(path, tmp / "vendor" / path.name)
         shutil.copyfile(folder / "tokenizer.json", tmp / "tokenizer.json")
         model_bytes = browser_model(folder, spec.name, cache_dir=cache_dir)
+        check_page_size(spec.name, len(model_bytes))
         (tmp / "model.onnx").write_bytes(model_bytes)
         size = len(model_bytes)
         config = demo_config(spec.name, spec.max_length, size, load_calibration(folder))
@@ -101,6 +106,16 @@ def build_demo(
         shutil.rmtree(tmp, ignore_errors=True)
     label = spec.name if first_name is None else f"{first_name} -> {spec.name}"
     return DemoSite(out=out, model=label, model_bytes=size)
+
+
+def check_page_size(name: str, size: int) -> None:
+    """Refuse a model too large for a page, saying so plainly (a 12-layer base model in int8 is ~110 MB)."""
+    if size > PAGE_MODEL_LIMIT:
+        raise ModelError(
+            f"{name}: its browser model is {size / 1e6:.0f} MB, too large for a page (the demo's limit is "
+            f"{PAGE_MODEL_LIMIT / 1e6:.0f} MB: every visitor downloads it, and the browser runs it in one "
+            "WebAssembly memory); serve it with crossrank serve instead"
+        )
 
 
 def check_browser_tokenizer(folder: Path, name: str) -> None:
