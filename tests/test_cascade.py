@@ -1,6 +1,9 @@
-"""The cascade's arithmetic without a model: which documents go on, and how the ranking is assembled."""
+"""The cascade's arithmetic without a model (which documents go on, how the ranking is assembled), and a cascade
+in front of any model."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -48,3 +51,24 @@ def test_assemble_puts_the_kept_first_and_never_raises_a_score_down_the_list() -
         ties=np.array([1, 0]),
     )
     assert alone.positions.tolist() == [1, 0] and alone.first_pass_model is None  # no first pass ran
+
+
+def test_any_model_cascades_from_a_first_pass_with_another_tokenizer(tiny_xlmr: Path, cache_dir: Path) -> None:
+    """An XLM-R model (SentencePiece-style Unigram tokens) behind crossrank-tiny (WordPiece): each model reads
+    its own tokens; the kept documents carry the full model's own scores, the rest crossrank-tiny's order."""
+    from crossrank import Reranker
+    from tests.tiny_models import CORPUS
+
+    query = "wind tunnel flow over a wing"
+    cascade = Reranker(tiny_xlmr, cascade_model="crossrank-tiny", cascade_keep=3, cache_dir=cache_dir)
+    alone = Reranker(tiny_xlmr, cascade_model=None, cache_dir=cache_dir)
+    tiny = Reranker("crossrank-tiny", cascade_model=None)
+    results = cascade.rerank(query, CORPUS)
+    assert cascade.name.startswith("crossrank-tiny") and alone.spec.name in cascade.name
+    first = tiny.score([(query, d) for d in CORPUS])
+    kept = sorted(range(len(CORPUS)), key=lambda i: (-first[i], CORPUS[i]))[:3]
+    assert sorted(r.index for r in results[:3]) == sorted(kept)
+    own = dict(zip(range(len(CORPUS)), alone.score([(query, d) for d in CORPUS]), strict=True))
+    assert [r.score for r in results[:3]] == sorted((own[i] for i in kept), reverse=True)
+    assert {r.scored_by for r in results[:3]} == {alone.spec.name}
+    assert {r.scored_by for r in results[3:]} == {"crossrank-tiny"}
