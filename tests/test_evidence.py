@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from crossrank import Reranker
+from crossrank.errors import InputError
 from crossrank.server.config import ServerConfig
 from crossrank.types import Evidence
 from tests.server.live import LiveServer
@@ -90,3 +91,29 @@ def test_the_cli_shows_the_evidence(
     reranker = Reranker(tiny_bert, cache_dir=cache_dir, max_length=32, long_documents="window")
     expected = reranker.rerank(QUERY, [long_document(), CORPUS[0]], return_evidence=True)
     assert shown == {r.index: {"start": r.evidence.start, "end": r.evidence.end} for r in expected if r.evidence}
+
+
+def test_a_budget_counting_evidence_holds_more_documents(tiny_bert: Path, cache_dir: Path) -> None:
+    """`budget_counts="evidence"` spends only each result's matching window, so a budget too small for two whole
+    long documents holds several of their windows; the library, both HTTP routes and the CLI agree."""
+    reranker = Reranker(tiny_bert, cache_dir=cache_dir, max_length=32, long_documents="window", window_overlap=8)
+    docs = [long_document(), " ".join(reversed(long_document().split())), *CORPUS[:3]]
+    budget = 60
+    whole = reranker.rerank(QUERY, docs, max_tokens=budget)
+    parts = reranker.rerank(QUERY, docs, max_tokens=budget, budget_counts="evidence")
+    full = reranker.rerank(QUERY, docs, return_evidence=True)
+    assert [r.index for r in parts] == [r.index for r in full[: len(parts)]]  # the same order, cut later
+    assert len(parts) > len(whole)
+    spent = reranker.count_tokens([docs[r.index][r.evidence.start : r.evidence.end] for r in parts if r.evidence])
+    assert sum(spent) <= budget < sum(spent) + reranker.count_tokens([docs[full[len(parts)].index]])[0]
+    with pytest.raises(InputError, match="budget_counts must be 'documents' or 'evidence', got 'windows'"):
+        reranker.rerank(QUERY, docs, max_tokens=budget, budget_counts="windows")  # type: ignore[arg-type]
+    expected = [(r.index, Evidence(r.evidence.start, r.evidence.end) if r.evidence else None) for r in parts]
+    with LiveServer(reranker, ServerConfig()) as live:
+        for path, field in (("/v2/rerank", "documents"), ("/rerank", "texts")):
+            body = {"query": QUERY, field: docs, "max_tokens": budget, "budget_counts": "evidence"}
+            answer = httpx.post(f"{live.url}{path}", json={**body, **({"truncate": True} if field == "texts" else {})})
+            results = answer.json() if field == "texts" else answer.json()["results"]
+            assert [(r["index"], Evidence(**r["evidence"])) for r in results] == expected
+            wrong = httpx.post(f"{live.url}{path}", json={**body, "budget_counts": "windows", "truncate": True})
+            assert wrong.status_code in (400, 422) and "budget_counts" in wrong.text

@@ -11,7 +11,7 @@ from typing import TypeVar
 import numpy as np
 
 from crossrank.errors import InputError
-from crossrank.types import Document, Evidence, RankedResult
+from crossrank.types import BudgetCounts, Document, Evidence, RankedResult
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -40,10 +40,17 @@ class Cut:
     top_k: int | None = None
     min_score: float | None = None
     max_tokens: int | None = None
+    budget_counts: BudgetCounts = "documents"
+    """What `max_tokens` counts: each whole document's tokens, or only its evidence's (the window its score came
+    from: what a caller that sends only the matching part to a language model spends)."""
 
     @classmethod
-    def checked(cls, *, top_k: object, min_score: object, max_tokens: object) -> Cut:
+    def checked(
+        cls, *, top_k: object, min_score: object, max_tokens: object, budget_counts: object = "documents"
+    ) -> Cut:
         """A cut from caller values, or `InputError` naming the bad one."""
+        if budget_counts not in ("documents", "evidence"):
+            raise InputError(f"budget_counts must be 'documents' or 'evidence', got {budget_counts!r}")
         for name, value in (("top_k", top_k), ("max_tokens", max_tokens)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise InputError(f"{name} must be a positive integer or None, got {value!r}")
@@ -51,7 +58,7 @@ class Cut:
             isinstance(min_score, bool) or not isinstance(min_score, int | float) or not math.isfinite(min_score)
         ):
             raise InputError(f"min_score must be a number or None, got {min_score!r}")
-        return cls(top_k=top_k, min_score=min_score, max_tokens=max_tokens)  # type: ignore[arg-type]
+        return cls(top_k=top_k, min_score=min_score, max_tokens=max_tokens, budget_counts=budget_counts)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,29 +82,39 @@ class Ranking:
         *,
         documents: Sequence[Document] | None = None,
         spans: Callable[[int, int, bool], Evidence] | None = None,
+        span_tokens: Callable[[int, Evidence], int] | None = None,
     ) -> list[RankedResult]:
         """The ranking as results after `cut`; with `documents`, each result carries its document; with `spans`
-        (document position, window, scored by the first pass -> characters), its evidence."""
+        (document position, window, scored by the first pass -> characters), its evidence; `span_tokens`
+        (document position, evidence -> tokens) is what a budget counting evidence spends."""
         rows = range(len(self.positions))
         if cut.min_score is not None:
             rows = range(int(np.sum(self.scores >= cut.min_score)))  # scores never increase down the list
         if cut.top_k is not None:
             rows = rows[: cut.top_k]
+        evidence = [None if spans is None else self._span(i, spans) for i in rows]
         if cut.max_tokens is not None:
-            rows = rows[: fitting(self.document_tokens[self.positions[rows.start : rows.stop]], cut.max_tokens)]
+            if cut.budget_counts == "evidence":
+                if span_tokens is None or spans is None:
+                    raise ValueError("a budget counting evidence needs spans and span_tokens")
+                counts = [
+                    span_tokens(int(self.positions[i]), e) for i, e in zip(rows, evidence, strict=True) if e is not None
+                ]
+            else:
+                counts = self.document_tokens[self.positions[rows.start : rows.stop]].tolist()
+            rows = rows[: fitting(counts, cut.max_tokens)]
         return [
             RankedResult(
                 index=int(self.positions[i]),
                 score=float(self.scores[i]),
                 document=documents[int(self.positions[i])] if documents is not None else None,
                 scored_by=self.first_pass_model if self.from_first_pass[i] else self.model,
-                evidence=None
-                if spans is None
-                else spans(
-                    int(self.positions[i]),
-                    0 if self.windows is None else int(self.windows[i]),
-                    bool(self.from_first_pass[i]),
-                ),
+                evidence=span,
             )
-            for i in rows
+            for i, span in zip(rows, evidence, strict=False)
         ]
+
+    def _span(self, row: int, spans: Callable[[int, int, bool], Evidence]) -> Evidence:
+        """The evidence of the result in `row`: the characters of the window its score came from."""
+        window = 0 if self.windows is None else int(self.windows[row])
+        return spans(int(self.positions[row]), window, bool(self.from_first_pass[row]))

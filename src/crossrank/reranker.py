@@ -22,7 +22,7 @@ from crossrank.models import display_name, is_built_in, read_spec, resolve_model
 from crossrank.ranking import Cut, Ranking
 from crossrank.score_cache import ScoreCache
 from crossrank.tokenization import PairEncoder, load_tokenizer
-from crossrank.types import Document, Evidence, LongDocuments, ModelSpec, RankedResult
+from crossrank.types import BudgetCounts, Document, Evidence, LongDocuments, ModelSpec, RankedResult
 from crossrank.validation import check_arguments, check_query, check_text, texts_of
 
 
@@ -39,11 +39,9 @@ class Reranker:
         max_length: token window per pair; defaults to the model's own.
         batch_size: most pairs per forward pass. Float32 and static int8 give a pair the same bits in any
             batch; dynamic int8 runs one pair per pass, so a pair's score never depends on its company.
-        token_budget: most padded tokens per forward pass (bounds memory for long pairs);
-            None: 512, or one full window for models with a longer one.
-        threads: CPU threads to score with (None: every CPU this process may use). The ONNX backends run
-            that many batches side by side, one thread each; torch splits each operator over them.
-        cache_dir: where exported ONNX files go (default `~/.cache/crossrank`).
+        token_budget: most padded tokens per forward pass (None: 512, or one window where that is longer).
+        threads: CPU threads (None: every CPU this process may use): ONNX runs that many batches side by side.
+        cache_dir: where exported and optimised models go (default `~/.cache/crossrank`).
         long_documents: "truncate" keeps each document's head; "window" scores overlapping windows of a
             long document and aggregates them, so an answer past the window is not lost.
         window_overlap: tokens shared by consecutive windows.
@@ -56,8 +54,7 @@ class Reranker:
             cascades. Default with a `cascade_model`: `MODEL_CASCADE_KEEP` (15).
         cascade_model: the first pass's model, typically a much smaller one ("crossrank-tiny"); it runs on the
             same backend, threads and cache folder, on its own window unless `cascade_length` is given.
-            Default "auto": crossrank-tiny for the built-in model (the default path), none for other models;
-            None turns the cascade off.
+            "auto": crossrank-tiny for the built-in model, none for other models; None: no cascade.
         calibration: maps logits to probabilities of relevance (`crossrank.calibration`): a calibration file,
             a `Calibration`, or None for the one the model folder ships (`calibration.json`; the built-in
             models ship theirs). Without any, scores are the sigmoid of the logit.
@@ -152,6 +149,10 @@ class Reranker:
         """Each text's tokens as this model's tokenizer counts them (no special tokens): what `max_tokens` spends."""
         return [len(e.ids) for e in self.encoder.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
+    def span_tokens(self, texts: Sequence[str]) -> Callable[[int, Evidence], int]:
+        """(document position, evidence) -> the tokens of that span of the document, as `count_tokens` counts."""
+        return lambda position, span: self.count_tokens([texts[position][span.start : span.end]])[0]
+
     def __repr__(self) -> str:
         return f"Reranker(model={self.spec.name!r}, backend={self.backend.name!r}, max_length={self.spec.max_length})"
 
@@ -168,6 +169,7 @@ class Reranker:
         raw: bool = False,
         ranked_input: bool = False,
         return_evidence: bool = False,
+        budget_counts: BudgetCounts = "documents",
         show_progress: bool = False,
     ) -> list[RankedResult]:
         """Sort `documents` by relevance to `query`, best first: every document, unless a cut below says otherwise.
@@ -184,7 +186,9 @@ class Reranker:
         The ranking depends on the set of documents, never on their order: equal scores come in code-point order
         of their text, duplicates by index. `ranked_input=True` says the list is a first stage's ranking, best
         first: a cascade then keeps the best of its first pass fused with that order, and ties keep it.
-        `return_evidence=True` gives each result the character span of the window its score came from.
+        `return_evidence=True` gives each result the character span of the window its score came from;
+        `budget_counts="evidence"` makes `max_tokens` count only those spans' tokens (for a caller that sends a
+        language model the matching part alone: the budget holds more documents), and implies `return_evidence`.
         """
         return self.rerank_batch(
             [query],
@@ -197,6 +201,7 @@ class Reranker:
             raw=raw,
             ranked_input=ranked_input,
             return_evidence=return_evidence,
+            budget_counts=budget_counts,
             show_progress=show_progress,
         )[0]
 
@@ -213,6 +218,7 @@ class Reranker:
         raw: bool = False,
         ranked_input: bool = False,
         return_evidence: bool = False,
+        budget_counts: BudgetCounts = "documents",
         show_progress: bool = False,
     ) -> list[list[RankedResult]]:
         """`rerank` for many queries at once, each with its own documents; pairs share batches."""
@@ -220,7 +226,8 @@ class Reranker:
             raise InputError("queries must be a list of strings")
         if isinstance(documents, str) or not isinstance(documents, Sequence) or len(documents) != len(queries):
             raise InputError("documents must be a list holding one list of documents per query")
-        cut = Cut.checked(top_k=top_k, min_score=min_score, max_tokens=max_tokens)
+        cut = Cut.checked(top_k=top_k, min_score=min_score, max_tokens=max_tokens, budget_counts=budget_counts)
+        return_evidence = return_evidence or cut.budget_counts == "evidence"
         encoded = [
             self.encode(
                 query,
@@ -232,14 +239,13 @@ class Reranker:
             for i, (query, docs) in enumerate(zip(queries, documents, strict=True))
         ]
         rankings = self._score_encoded(encoded, raw=raw, show_progress=show_progress)
-        return [
-            ranking.results(
-                cut,
-                documents=docs if return_documents else None,
-                spans=self.evidence_spans(query, texts_of(docs, text_field)) if return_evidence else None,
-            )
-            for query, ranking, docs in zip(queries, rankings, documents, strict=True)
-        ]
+        results = []
+        for query, ranking, docs in zip(queries, rankings, documents, strict=True):
+            texts = texts_of(docs, text_field)
+            spans = self.evidence_spans(query, texts) if return_evidence else None
+            kept = docs if return_documents else None
+            results.append(ranking.results(cut, documents=kept, spans=spans, span_tokens=self.span_tokens(texts)))
+        return results
 
     def evidence_spans(
         self, query: str, texts: Sequence[str], *, max_document_tokens: int | None = None

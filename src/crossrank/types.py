@@ -11,6 +11,8 @@ import numpy as np
 Document = str | Mapping[str, Any]
 """A candidate: plain text, or a mapping holding its text under a named field."""
 LongDocuments = Literal["truncate", "window"]
+BudgetCounts = Literal["documents", "evidence"]
+"""What a token budget (`max_tokens`) counts: whole documents, or only each result's evidence span."""
 """What a `Reranker` does with a document longer than its window: keep the head, or score windows."""
 
 

@@ -188,3 +188,37 @@ def test_the_page_runs_the_served_cascade_in_the_browser(
         assert shown == pytest.approx([r["relevance_score"] for r in api["results"]], abs=2e-4)
         assert f"then {tiny_bert.name} on the best 15" in page.inner_text("#status")
         page.close()
+
+
+def test_the_page_marks_the_part_that_matched(tiny_bert: Path, cache_dir: Path, browser: object) -> None:
+    """Scored on the server over windows, each passage shows the window its score came from marked, the same
+    characters as the library's evidence (code points: an emoji before it must not shift the mark)."""
+    reranker = Reranker(tiny_bert, cache_dir=cache_dir, max_length=32, long_documents="window", window_overlap=8)
+    long = "🙂 " + " ".join(CORPUS * 3) + " wind tunnel tests of supersonic flow over a wing"
+    passages = [long, CORPUS[1]]
+    query = "supersonic wing flow"
+    expected = {r.index: r.evidence for r in reranker.rerank(query, passages, return_evidence=True)}
+    assert expected[0] is not None and 0 < expected[0].end - expected[0].start < len(long)
+    with LiveServer(reranker, ServerConfig()) as live:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(live.url)
+        page.wait_for_selector("#results li")
+        page.check("#where-server")
+        page.fill("#query", query)
+        page.fill("#passages", "\n".join(passages))
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "document.querySelectorAll('#results li .text').length === 2 && "
+            "[...document.querySelectorAll('#results li .text')].some(e => e.querySelector('mark'))"
+        )
+        shown = page.eval_on_selector_all(
+            "#results li",
+            "els => els.map(e => [Number(e.dataset.index), e.querySelector('mark')?.textContent ?? null,"
+            " e.querySelector('.text').textContent])",
+        )
+        page.close()
+    marks = {index: mark for index, mark, _ in shown}
+    span = expected[0]
+    assert marks[0] == long[span.start : span.end]
+    assert marks[1] is None  # a passage that fits one window: all of it matched, nothing to mark
+    assert {index: text for index, _, text in shown} == {0: long, 1: CORPUS[1]}

@@ -52,6 +52,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="keep documents best first while their tokens (the model's tokenizer) fit in this budget",
     )
     rerank.add_argument(
+        "--budget-counts",
+        choices=["documents", "evidence"],
+        default="documents",
+        help="what --budget-tokens counts: whole documents, or only the part that matched (shown with --evidence)",
+    )
+    rerank.add_argument(
         "--ranked-input",
         action="store_true",
         help="the documents come best first from a first stage and that order may count: the cascade keeps the "
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         raw=args.raw,
         ranked_input=args.ranked_input,
         return_evidence=args.evidence,
+        budget_counts=args.budget_counts,
         show_progress=progress(args),
     )
     if args.json:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -33,7 +32,7 @@ from crossrank.server.schemas import (
     TeiResult,
 )
 from crossrank.server.state import ServerState, state_of
-from crossrank.types import Evidence, RankedResult
+from crossrank.types import RankedResult
 
 
 async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRerankResponse:
@@ -51,8 +50,8 @@ async def cohere_rerank(body: CohereRerankRequest, request: Request) -> CohereRe
         ranked_input=body.ranked_input,
     )
     ranking = await _score(state, request, batcher, encoded, raw=False)
-    spans = _spans(batcher.reranker, body.query, texts, body.return_evidence, max_tokens=body.max_tokens_per_doc)
-    ranked = ranking.results(Cut(top_k=body.top_n, min_score=body.min_score, max_tokens=body.max_tokens), spans=spans)
+    cut = Cut(top_k=body.top_n, min_score=body.min_score, max_tokens=body.max_tokens, budget_counts=body.budget_counts)
+    ranked = _results(batcher.reranker, ranking, cut, body.query, texts, body.return_evidence, body.max_tokens_per_doc)
     tokens = _billed_tokens(batcher.reranker, encoded)
     request.state.log = {"documents": len(texts), "tokens": tokens, "model": name}
     version = "1" if request.url.path == "/v1/rerank" else "2"
@@ -95,8 +94,8 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
                     field=f"texts.{i}",
                 )
     ranking = await _score(state, request, batcher, encoded, raw=body.raw_scores)
-    spans = _spans(batcher.reranker, body.query, body.texts, body.return_evidence)
-    ranked = ranking.results(Cut(min_score=body.min_score, max_tokens=body.max_tokens), spans=spans)
+    cut = Cut(min_score=body.min_score, max_tokens=body.max_tokens, budget_counts=body.budget_counts)
+    ranked = _results(batcher.reranker, ranking, cut, body.query, body.texts, body.return_evidence, None)
     request.state.log = {
         "documents": len(body.texts),
         "tokens": _billed_tokens(batcher.reranker, encoded),
@@ -113,11 +112,21 @@ async def tei_rerank(body: TeiRerankRequest, request: Request) -> list[TeiResult
     ]
 
 
-def _spans(
-    reranker: Reranker, query: str, texts: list[str], asked: bool, *, max_tokens: int | None = None
-) -> Callable[[int, int, bool], Evidence] | None:
-    """The evidence of each returned result, when the request asks for it (`return_evidence`)."""
-    return reranker.evidence_spans(query, texts, max_document_tokens=max_tokens) if asked else None
+def _results(
+    reranker: Reranker,
+    ranking: Ranking,
+    cut: Cut,
+    query: str,
+    texts: list[str],
+    evidence: bool,
+    max_document_tokens: int | None,
+) -> list[RankedResult]:
+    """The ranking's results after the cut, with each result's evidence when the request asks for it
+    (`return_evidence`, or a budget that counts evidence)."""
+    if not (evidence or cut.budget_counts == "evidence"):
+        return ranking.results(cut)
+    spans = reranker.evidence_spans(query, texts, max_document_tokens=max_document_tokens)
+    return ranking.results(cut, spans=spans, span_tokens=reranker.span_tokens(texts))
 
 
 def _evidence(result: RankedResult) -> EvidenceOut | None:

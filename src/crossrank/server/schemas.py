@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
@@ -33,6 +33,10 @@ RANKED_INPUT = (
 RETURN_EVIDENCE = (
     "crossrank extension: add to each result `evidence`, the character span {start, end} of the part of the "
     "document its score came from (the best window with long-document windows; the whole text when it fits one)"
+)
+BUDGET_COUNTS = (
+    'crossrank extension: what max_tokens counts: each whole document ("documents", the default) or only the part '
+    'its score came from ("evidence", which each result then carries): for a caller that sends only that part on'
 )
 MAX_TOKENS = (
     "crossrank extension: return documents best first while their tokens (the model's tokenizer, documents "
@@ -75,6 +79,7 @@ class CohereRerankRequest(BaseModel):
     priority: int | None = None  # accepted for client compatibility; requests are served in arrival order
     min_score: float | None = Field(default=None, ge=0, le=1, description=MIN_SCORE)
     max_tokens: int | None = Field(default=None, ge=1, description=MAX_TOKENS)
+    budget_counts: Literal["documents", "evidence"] = Field(default="documents", description=BUDGET_COUNTS)
     ranked_input: bool = Field(default=False, description=RANKED_INPUT)
     return_evidence: bool = Field(default=False, description=RETURN_EVIDENCE)
 
@@ -119,6 +124,7 @@ class TeiRerankRequest(BaseModel):
     truncate: bool = False
     min_score: float | None = Field(default=None, ge=0, le=1, description=MIN_SCORE)
     max_tokens: int | None = Field(default=None, ge=1, description=MAX_TOKENS)
+    budget_counts: Literal["documents", "evidence"] = Field(default="documents", description=BUDGET_COUNTS)
     ranked_input: bool = Field(default=False, description=RANKED_INPUT)
     return_evidence: bool = Field(default=False, description=RETURN_EVIDENCE)
 

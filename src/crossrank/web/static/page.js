@@ -11,7 +11,21 @@ export function passages() {
   return parts.map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
-/** Draw `results` ([{index, score, scoredBy?}], best first) of `docs` as the list, then grey out the cut. */
+/** The passage's text, the part that matched (`evidence`: {start, end} in code points, as Python counts
+ * characters) marked where it is less than the whole passage. */
+function showText(node, text, evidence) {
+  if (!evidence) { node.textContent = text; return; }
+  node.dataset.evidenceStart = evidence.start;
+  node.dataset.evidenceEnd = evidence.end;
+  const chars = Array.from(text);  // code points, not UTF-16 units
+  if (evidence.start <= 0 && evidence.end >= chars.length) { node.textContent = text; return; }
+  const mark = document.createElement("mark");
+  mark.title = "the part that matched";
+  mark.textContent = chars.slice(evidence.start, evidence.end).join("");
+  node.append(chars.slice(0, evidence.start).join(""), mark, chars.slice(evidence.end).join(""));
+}
+
+/** Draw `results` ([{index, score, scoredBy?, evidence?}], best first) of `docs` as the list, then grey out the cut. */
 export function showResults(docs, results) {
   const list = $("results");
   list.innerHTML = "";
@@ -25,7 +39,7 @@ export function showResults(docs, results) {
     li.innerHTML = `<div class="meta"><strong>#${rank + 1}</strong><span class="score">${r.score.toFixed(3)}</span>` +
       `<span class="bar" aria-hidden="true"><span style="width:${Math.round(r.score * 100)}%"></span></span>` +
       `<span>was #${r.index + 1}</span>${arrow}</div><div class="text"></div>`;
-    li.querySelector(".text").textContent = docs[r.index];
+    showText(li.querySelector(".text"), docs[r.index], r.evidence);
     list.appendChild(li);
   });
   applyCut();

@@ -49,7 +49,7 @@ async function scoreInBrowser(query, docs) {
 }
 async function scoreOnServer(query, docs) {
   const response = await fetch("/v2/rerank", { method: "POST", headers: headers(),
-    body: JSON.stringify({ query, documents: docs }) });
+    body: JSON.stringify({ query, documents: docs, return_evidence: true }) });
   const body = await response.json().catch(() => ({}));
   if (response.status === 401) { const e = new Error("key"); e.key = true; throw e; }
   if (!response.ok) throw new Error(body.message || ("The server answered " + response.status + "."));
@@ -77,7 +77,7 @@ async function rerank() {
   $("status").textContent = "Scored " + docs.length + " passages in " + ms + " ms " +
     (place === "browser" ? "in this browser" + passes + "." : "on the server.");
   document.body.dataset.scoredIn = place;
-  showResults(docs, results.map((r) => ({ index: r.index, score: r.relevance_score })));
+  showResults(docs, results.map((r) => ({ index: r.index, score: r.relevance_score, evidence: r.evidence })));
 }
 function schedule() { clearTimeout(pending); pending = setTimeout(rerank, 400); }
 $("form").addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(pending); rerank(); });
