@@ -64,6 +64,7 @@ def test_export_is_cached_and_safe_to_delete(tiny_bert: Path, tmp_path: Path, mo
     assert Reranker(tiny_bert, backend="onnx", cache_dir=cache).score([("cat", "the cat sat on the mat")]) == scores
 
 
+@pytest.mark.slow
 def test_a_model_loaded_for_int8_is_optimised_once_into_the_cache(
     tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,6 +61,7 @@ def test_the_guard_keeps_float32_when_int8_loses_the_ranking(tiny_bert: Path, tm
     assert kept.score(pairs) == pytest.approx(Reranker(tiny_bert, backend="onnx").score(pairs), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_the_command_writes_a_folder_that_loads_and_refuses_what_it_does_not_own(
     tiny_bert: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -94,6 +95,7 @@ def test_the_command_writes_a_folder_that_loads_and_refuses_what_it_does_not_own
     assert "ships optimised already" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_optimised_folder_serves_the_library_s_scores(tiny_bert: Path, tmp_path: Path) -> None:
     import httpx
 

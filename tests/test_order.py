@@ -84,6 +84,30 @@ def test_any_permutation_gives_the_same_ranking(default_path: Reranker, order: S
     assert ranked_texts(library(default_path), shuffled) == ranked_texts(library(default_path), DOCUMENTS)
 
 
+@pytest.fixture(scope="module")
+def fake_default_path() -> Reranker:
+    """The default path's request path (crossrank-tiny's best 15 to crossrank-default, both tokenizers, the
+    calibrations) with the fake backend's scores: no model runs, so a property can try many orders."""
+    return Reranker(backend="fake", threads=1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(order=st.permutations(range(len(DOCUMENTS) + 6)))
+def test_the_request_path_ranks_a_set_whatever_the_order(fake_default_path: Reranker, order: Sequence[int]) -> None:
+    """The fake backend ties many documents (same shared words, same length): ties, duplicates and the cascade's
+    cut all meet here, on every one of 30 orders."""
+    documents = [*DOCUMENTS, *DOCUMENTS[:3], "seasons", "seasons", "tilt"]
+    shuffled = [documents[i] for i in order]
+    assert ranked_texts(library(fake_default_path), shuffled) == ranked_texts(library(fake_default_path), documents)
+    assert fake_default_path.name == "crossrank-tiny top-15 > crossrank-default"
+
+
+def test_the_fake_backend_scores_a_pair_alone(fake_default_path: Reranker) -> None:
+    pairs = [(SEASONS, d) for d in DOCUMENTS]
+    alone = [fake_default_path.score([pair])[0] for pair in pairs]
+    assert fake_default_path.score(pairs) == alone and len(set(alone)) > 3
+
+
 @pytest.mark.slow
 def test_ties_follow_the_text_then_the_index(default_path: Reranker) -> None:
     results = default_path.rerank(SEASONS, TIED)

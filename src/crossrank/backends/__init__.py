@@ -31,6 +31,10 @@ def load_backend(name: str, spec: ModelSpec, *, threads: int | None, cache_dir: 
         from crossrank.backends.torch import TorchBackend
 
         return TorchBackend(spec, threads=threads)
+    if name == "fake":  # no model: tests of everything around it (crossrank.backends.fake)
+        from crossrank.backends.fake import FakeBackend
+
+        return FakeBackend(spec)
     raise InputError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
 
 

@@ -51,29 +51,30 @@ def cut_table(run: Run, qrels: Qrels, tokens: Mapping[str, int]) -> list[CutRow]
     """The cut rows for `MIN_SCORES` and `BUDGETS`, and for each of `SHARES` the highest `min_score` that keeps the
     best relevant candidate of that share of the queries that have one; `tokens[doc]` counts a document's tokens."""
     rankings = {qid: keys_best_first(docs) for qid, docs in run.items()}
-    rows = [_row(f"min_score {t:g}", rankings, qrels, tokens, _above(run, t)) for t in MIN_SCORES]
+    spent: Callable[[str, str], int] = lambda qid, doc: tokens[doc]  # noqa: E731
+    rows = [_row(f"min_score {t:g}", rankings, qrels, spent, _above(run, t)) for t in MIN_SCORES]
     best = sorted(
         run[qid][doc] for qid, ranking in rankings.items() if (doc := _best_relevant(ranking, qrels.get(qid, {})))
     )
     for share in SHARES if best else ():
         threshold = best[int(np.floor((1 - share) * len(best) + 1e-9))]  # the highest that keeps the share
         name = f"min_score {threshold:.3g} (keeps {share:.0%})"
-        rows.append(_row(name, rankings, qrels, tokens, _above(run, threshold)))
-    return rows + [_row(f"{b} tokens", rankings, qrels, tokens, _within(tokens, b)) for b in BUDGETS]
+        rows.append(_row(name, rankings, qrels, spent, _above(run, threshold)))
+    return rows + [_row(f"{b} tokens", rankings, qrels, spent, _within(tokens, b)) for b in BUDGETS]
 
 
 def _row(
     name: str,
     rankings: Mapping[str, list[str]],
     qrels: Qrels,
-    tokens: Mapping[str, int],
+    tokens: Callable[[str, str], int],
     keep: Callable[[str, list[str]], int],
 ) -> CutRow:
     passages, spent, survived, answerable = [], [], 0, 0
     for qid, ranking in rankings.items():
         kept = ranking[: keep(qid, ranking)]
         passages.append(len(kept))
-        spent.append(sum(tokens[d] for d in kept))
+        spent.append(sum(tokens(qid, d) for d in kept))
         best = _best_relevant(ranking, qrels.get(qid, {}))
         if best is not None:
             answerable += 1
@@ -101,3 +102,17 @@ def _best_relevant(ranking: Sequence[str], judged: Mapping[str, int]) -> str | N
     """The highest-graded relevant candidate; among equal grades the one ranked first."""
     graded = [(judged.get(d, 0), -i, d) for i, d in enumerate(ranking) if judged.get(d, 0) > 0]
     return max(graded)[2] if graded else None
+
+
+def evidence_budget_rows(run: Run, qrels: Qrels, tokens: Mapping[tuple[str, str], int]) -> list[CutRow]:
+    """The `BUDGETS` rows when a budget counts only each result's evidence (`budget_counts="evidence"`):
+    `tokens[(qid, doc)]` counts the tokens of the part of `doc` its score for query `qid` came from."""
+    rankings = {qid: keys_best_first(docs) for qid, docs in run.items()}
+
+    def spent(qid: str, doc: str) -> int:
+        return tokens[(qid, doc)]
+
+    def within(budget: int) -> Callable[[str, list[str]], int]:
+        return lambda qid, ranking: fitting([spent(qid, d) for d in ranking], budget)
+
+    return [_row(f"{b} tokens, matching windows", rankings, qrels, spent, within(b)) for b in BUDGETS]
