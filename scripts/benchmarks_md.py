@@ -23,6 +23,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 PAGE = ROOT / "docs" / "benchmarks.md"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- speed table: scripts/benchmarks_md.py writes it -->", "<!-- end of speed table -->"
+OWN_BEGIN, OWN_END = "<!-- your-model table: scripts/benchmarks_md.py writes it -->", "<!-- end of your-model table -->"
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +45,8 @@ def page(
     speeds: list[dict[str, Any]],
     browsers: list[dict[str, Any]],
     orders: list[dict[str, Any]],
+    owns: list[dict[str, Any]],
+    evidence: list[dict[str, Any]],
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -58,6 +61,10 @@ def page(
         lines += _browser_section(browser)
     for order in orders:
         lines += _order_section(order)
+    for own in owns:
+        lines += _own_section(own)
+    for found in evidence:
+        lines += _evidence_budget_section(found)
     for found in summaries:
         lines += _eval_section(found)
     return "\n".join(lines) + "\n"
@@ -81,6 +88,99 @@ def _order_section(found: dict[str, Any]) -> list[str]:
     ]
     systems = [s for s in found["ndcg"][datasets[0]] if s != "queries"]
     lines += [f"| {s} | " + " | ".join(f"{found['ndcg'][d][s]:.4f}" for d in datasets) + " |" for s in systems]
+    return lines
+
+
+def own_table(owns: list[dict[str, Any]]) -> list[str]:
+    """The README's "Bring your own model" table: per model and candidate set, each crossrank system's p50 as a
+    multiple of sentence-transformers' on the same weights, and nDCG@10 of float32 and optimised."""
+    lines = [
+        "| model | candidates (100 per query) | optimised | + crossrank-tiny first | float32 ONNX | nDCG@10 float32 "
+        "/ optimised |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for own in owns:
+        for model in own["models"]:
+            quality = ", ".join(
+                f"{q['dataset']} {q['ndcg@10']['float32']:.4f} / {q['ndcg@10']['optimised']:.4f}"
+                for q in model.get("quality", [])
+            )
+            shape = model["config"]
+            name = f"{model['model']} ({shape['model_type']}, {shape['num_hidden_layers']}x{shape['hidden_size']})"
+            for found in model.get("latency", []):
+                ratio = {s["name"]: s["times_faster_than_reference"] for s in found["systems"]}
+                candidates = f"{found['set'].split(' (')[0]}, median {found['pair_tokens']['median']} tokens"
+                lines.append(
+                    f"| {name} | {candidates} | {ratio['crossrank optimised']:.1f}x "
+                    f"| {ratio['crossrank optimised, crossrank-tiny first (best 15)']:.1f}x "
+                    f"| {ratio['crossrank float32']:.1f}x | {quality} |"
+                )
+    return lines
+
+
+def _own_section(own: dict[str, Any]) -> list[str]:
+    """`benchmarks/your_model.py`: each model's optimisation, its latency table and its nDCG@10."""
+    lines = [
+        "",
+        f"## Bring your own model: {_machine(own['machine'])}, {own['threads']} threads",
+        "",
+        f"`benchmarks/your_model.py`, ONNX Runtime {own['versions']['onnxruntime']}. Ratios divide the p50 of "
+        "sentence-transformers' CrossEncoder on the same weights by each system's; nDCG@10 over BM25's top 100.",
+    ]
+    for model in own["models"]:
+        record = model["optimisation"]
+        agreement = record.get("agreement", {})
+        lines += [
+            "",
+            f"### {model['model']}: {record.get('arithmetic')} ({record.get('reason')})",
+            "",
+            f"Guard: rank correlation {agreement.get('rank_correlation', float('nan')):.4f}, top-10 agreement "
+            f"{agreement.get('top10', float('nan')):.3f} on {agreement.get('pairs')} held-out pairs; attention blocks "
+            f"fused {record.get('attention_fused')}; first load, optimising included, "
+            f"{record.get('load_seconds_with_optimising')} s.",
+        ]
+        for found in model.get("latency", []):
+            lines += [
+                "",
+                f"{found['set']}: {found['queries']} queries, pair tokens median {found['pair_tokens']['median']}.",
+                "",
+                "| system | p50 ms | p95 ms | x reference |",
+                "|---|---:|---:|---:|",
+            ]
+            lines += [
+                f"| {s['name']} | {s['p50_ms']:.0f} | {s['p95_ms']:.0f} | {s['times_faster_than_reference']:.2f}x |"
+                for s in found["systems"]
+            ]
+        for found in model.get("quality", []):
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in found["ndcg@10"].items())
+            lines += ["", f"{found['dataset']} ({found['queries']} queries), nDCG@10: {shown}."]
+    return lines
+
+
+def _evidence_budget_section(found: dict[str, Any]) -> list[str]:
+    """`benchmarks/evidence_budget.py`: a token budget counting whole documents against matching windows only."""
+    lines = [
+        "",
+        f"## A token budget of whole documents or of the matching windows: {_machine(found['machine'])}",
+        "",
+        f"`benchmarks/evidence_budget.py`: {found['model']}, long documents in {found['window']}-token windows, "
+        "BM25's top 100 handed over as a ranking. Means per query; best relevant kept: share of queries whose best "
+        "relevant candidate is within the budget.",
+    ]
+    for collection in found["collections"]:
+        lines += [
+            "",
+            f"{collection['dataset']} ({collection['queries']} queries, nDCG@10 {collection['ndcg@10']:.4f}; "
+            f"{collection['results_whose_evidence_is_part_of_the_document']:.0%} of results matched in part of "
+            "their document):",
+            "",
+            "| budget | passages kept | tokens kept | best relevant kept |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['cut']} | {r['passages']:.1f} | {r['tokens']:.0f} | {r['best_relevant_kept']:.1%} |"
+            for r in collection["rows"]
+        ]
     return lines
 
 
@@ -163,10 +263,15 @@ def _browser_section(found: dict[str, Any]) -> list[str]:
     return lines
 
 
-def readme_with_table(readme: str, speeds: list[dict[str, Any]]) -> str:
-    """The README with the lines between its speed-table markers replaced by `speed_table`."""
+def readme_with_table(readme: str, speeds: list[dict[str, Any]], owns: list[dict[str, Any]]) -> str:
+    """The README with the lines between its speed-table markers replaced by `speed_table`, and those between
+    its your-model markers (where it has them) by `own_table`."""
     start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    return readme[:start] + "\n" + "\n".join(speed_table(speeds)) + "\n" + readme[end:]
+    readme = readme[:start] + "\n" + "\n".join(speed_table(speeds)) + "\n" + readme[end:]
+    if OWN_BEGIN not in readme or not owns:
+        return readme
+    start, end = readme.index(OWN_BEGIN) + len(OWN_BEGIN), readme.index(OWN_END)
+    return readme[:start] + "\n" + "\n".join(own_table(owns)) + "\n" + readme[end:]
 
 
 def _eval_section(found: dict[str, Any]) -> list[str]:
@@ -234,8 +339,11 @@ def main() -> int:
     speeds = [s for s in summaries if s.get("kind") == "benchmarks/default_path.py"]
     browsers = [s for s in summaries if s.get("kind") == "benchmarks/browser.py"]
     orders = [s for s in summaries if s.get("kind") == "benchmarks/cascade.py"]
-    text = page([s for s in summaries if s.get("kind") == "crossrank eval"], speeds, browsers, orders)
-    readme = readme_with_table(README.read_text(encoding="utf-8"), speeds)
+    owns = [s for s in summaries if s.get("kind") == "benchmarks/your_model.py"]
+    evidence = [s for s in summaries if s.get("kind") == "benchmarks/evidence_budget.py"]
+    evals = [s for s in summaries if s.get("kind") == "crossrank eval"]
+    text = page(evals, speeds, browsers, orders, owns, evidence)
+    readme = readme_with_table(README.read_text(encoding="utf-8"), speeds, owns)
     if args.check:
         stale = [p for p, want in ((PAGE, text), (README, readme)) if not p.is_file() or p.read_text("utf-8") != want]
         for path in stale:

@@ -39,7 +39,8 @@ class Reranker:
         max_length: token window per pair; defaults to the model's own.
         batch_size: most pairs per forward pass. Float32 and static int8 give a pair the same bits in any
             batch; dynamic int8 runs one pair per pass, so a pair's score never depends on its company.
-        token_budget: most padded tokens per forward pass (None: 512, or one window where that is longer).
+        token_budget: most padded tokens per forward pass (None: 512, or one window where that is longer;
+            torch: `batch_size` full windows, as sentence-transformers batches).
         threads: CPU threads (None: every CPU this process may use): ONNX runs that many batches side by side.
         cache_dir: where exported and optimised models go (default `~/.cache/crossrank`).
         long_documents: "truncate" keeps each document's head; "window" scores overlapping windows of a
@@ -90,8 +91,8 @@ class Reranker:
         folder = runnable_folder(resolve_model(model), name=display_name(model), backend=backend, cache_dir=cache_dir)
         self.spec: ModelSpec = read_spec(folder, name=display_name(model), max_length=max_length)
         self.calibration = load_calibration(folder) if calibration is None else Calibration.of(calibration)
-        if token_budget is None:
-            token_budget = max(512, self.spec.max_length)
+        if token_budget is None:  # ONNX runs small batches side by side; torch splits each operator, so whole ones
+            token_budget = max(512, self.spec.max_length) if backend != "torch" else batch_size * self.spec.max_length
         if token_budget < self.spec.max_length:
             raise InputError(f"token_budget={token_budget} is smaller than the {self.spec.max_length}-token window")
         tokenizer = load_tokenizer(folder)
