@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from crossrank import Reranker
-from crossrank.corpora import load_dataset
+from crossrank.corpora import load_dataset, wikiqa_passages
 from crossrank.evaluation.harness import percentile
 from crossrank.machine import cpu_family, cpu_features, cpu_name
 from crossrank.outputs import write_atomic
@@ -45,12 +44,6 @@ SYSTEMS = (
 )
 
 
-def _detokenize(text: str) -> str:
-    """WikiQA's sentences are tokenized (`word ,` / `( x )`); join the punctuation back."""
-    text = re.sub(r"\s+([,.;:!?%)\]])", r"\1", text)
-    return re.sub(r"([(\[])\s+", r"\1", text).replace(" 's", "'s")
-
-
 def web_set(folder: Path, *, queries: int, seed: int) -> tuple[list[str], list[list[str]]]:
     """WikiQA questions and, for each, the BM25 top-100 of every question's article sentences joined into
     passages of >= 45 words (questions, in a seeded order, whose words match at least 100 passages)."""
@@ -58,18 +51,9 @@ def web_set(folder: Path, *, queries: int, seed: int) -> tuple[list[str], list[l
     with (folder / "WikiQA-train.tsv").open(encoding="utf-8") as handle:
         next(handle)
         for line in handle:
-            fields = line.rstrip("\n").split("\t")
-            question, sentence = fields[1], fields[-2]  # 13 rows carry document columns too
-            groups.setdefault(question, (question, []))[1].append(_detokenize(sentence))
-    passages: list[str] = []
-    for _, sentences in groups.values():
-        current: list[str] = []
-        for sentence in sentences:
-            current.append(sentence)
-            if len(" ".join(current).split()) >= 45:
-                passages.append(" ".join(current))
-                current = []
-    passages = list(dict.fromkeys(passages))
+            question = line.split("\t")[1]
+            groups.setdefault(question, (question, []))
+    passages = [text for _, text in wikiqa_passages(folder / "WikiQA-train.tsv")]
     rng = np.random.default_rng(seed)
     order = [groups[k][0] for k in rng.permutation(sorted(groups))]
     shortlists = _top100(order, passages)
@@ -165,10 +149,25 @@ def measure(
         steps.append(profile(default, query, docs))
         ours = [r.index for r in default.rerank(query, docs)][:10]
         same_top10 += ours == [r.index for r in default_float.rerank(query, docs)][:10]
+    return latency_rows(name, queries, shortlists, times, default, REFERENCE) | {
+        "profile_ms": {k: statistics.median(p[k] for p in steps) for k in steps[0]},
+        "top10_same_as_float32": same_top10 / len(queries),
+    }
+
+
+def latency_rows(
+    name: str,
+    queries: list[str],
+    shortlists: list[list[str]],
+    times: dict[str, list[float]],
+    reranker: Reranker,
+    reference: str,
+) -> dict[str, Any]:
+    """One candidate set's figures: its pairs' token counts and each system's p50 / p95 and ratio to `reference`."""
     lengths = [
-        len(ids) for docs, q in zip(shortlists, queries, strict=True) for ids in default.encoder.encode(q, docs).ids
+        len(ids) for q, docs in zip(queries, shortlists, strict=True) for ids in reranker.encoder.encode(q, docs).ids
     ]
-    reference = statistics.median(times[REFERENCE])
+    base = percentile(times[reference], 50)
     return {
         "set": name,
         "queries": len(queries),
@@ -179,12 +178,10 @@ def measure(
                 "name": s,
                 "p50_ms": percentile(v, 50),
                 "p95_ms": percentile(v, 95),
-                "times_faster_than_reference": reference / percentile(v, 50),
+                "times_faster_than_reference": base / percentile(v, 50),
             }
             for s, v in times.items()
         ],
-        "profile_ms": {k: statistics.median(p[k] for p in steps) for k in steps[0]},
-        "top10_same_as_float32": same_top10 / len(queries),
     }
 
 

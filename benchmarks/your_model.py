@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,11 @@ from typing import Any
 from cascade import all_scores, candidates, cascade_run  # benchmarks/cascade.py
 from crossrank import Reranker
 from crossrank.corpora import Dataset, load_dataset
-from crossrank.evaluation.harness import percentile
 from crossrank.evaluation.metrics import mean, per_query
 from crossrank.export.optimize import read_record
 from crossrank.machine import cpu_family, cpu_features, cpu_name
 from crossrank.outputs import write_atomic
-from default_path import cranfield_set, web_set  # benchmarks/default_path.py
+from default_path import cranfield_set, latency_rows, web_set  # benchmarks/default_path.py
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -71,27 +69,7 @@ def latency(model: Path, best: Reranker, threads: int, sets: dict[str, Any], cac
                 start = time.perf_counter()
                 system(query, docs)
                 times[system_name].append((time.perf_counter() - start) * 1000)
-        lengths = [
-            len(ids) for q, docs in zip(queries, shortlists, strict=True) for ids in best.encoder.encode(q, docs).ids
-        ]
-        reference = percentile(times[REFERENCE], 50)
-        found.append(
-            {
-                "set": name,
-                "queries": len(queries),
-                "candidates": 100,
-                "pair_tokens": {"median": int(statistics.median(lengths)), "max": int(max(lengths))},
-                "systems": [
-                    {
-                        "name": s,
-                        "p50_ms": percentile(v, 50),
-                        "p95_ms": percentile(v, 95),
-                        "times_faster_than_reference": reference / percentile(v, 50),
-                    }
-                    for s, v in times.items()
-                ],
-            }
-        )
+        found.append(latency_rows(name, queries, shortlists, times, best, REFERENCE))
     return found
 
 

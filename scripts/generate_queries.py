@@ -1,6 +1,10 @@
 """Generate queries for a collection's documents with SmolLM2 (crossrank.training.generate), resumably.
 
     .venv/bin/python scripts/generate_queries.py ../shared/datasets/cranfield data/generated/cranfield.jsonl
+    .venv/bin/python scripts/generate_queries.py ../shared/datasets/wikiqa data/generated/wikiqa-passages.jsonl
+
+A WikiQA folder gives passages of its training file's Wikipedia sentences (each question's candidate sentences,
+consecutive ones joined to at least 45 words; the questions themselves are never read into a prompt).
 
 Documents only: a collection's queries and judgements are never read into the prompt. Rerun the same command
 to resume an interrupted run.
@@ -13,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from crossrank.corpora import load_dataset
+from crossrank.corpora import load_dataset, wikiqa_passages
 from crossrank.training.generate import QueryGenerator, generate_file
 
 
@@ -26,8 +30,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="the first N documents only")
     args = parser.parse_args()
-    dataset = load_dataset(args.dataset)
-    docs = [(doc_id, d.full_text) for doc_id, d in dataset.corpus.items() if d.full_text.strip()][: args.limit]
+    if (args.dataset / "WikiQA-train.tsv").is_file():
+        docs, source = (
+            wikiqa_passages(args.dataset / "WikiQA-train.tsv"),
+            "WikiQA-train Wikipedia sentences as passages",
+        )
+    else:
+        dataset = load_dataset(args.dataset)
+        docs = [(doc_id, d.full_text) for doc_id, d in dataset.corpus.items() if d.full_text.strip()]
+        source = f"{dataset.name} corpus (documents only), {dataset.checksum[:12]}"
+    docs = docs[: args.limit]
     started = time.monotonic()
 
     def tick(n: int) -> None:
@@ -38,7 +50,7 @@ def main() -> None:
     written = generate_file(
         docs,
         args.out,
-        source=f"{dataset.name} corpus (documents only), {dataset.checksum[:12]}",
+        source=source,
         per_document=args.per_document,
         seed=args.seed,
         make_generator=lambda: QueryGenerator(threads=args.threads),

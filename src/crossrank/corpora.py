@@ -318,3 +318,30 @@ def _read_jsonl(path: Path) -> list[SourceDocument]:
         fingerprint = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
         documents.append(SourceDocument(doc_id, f"{path.name}:{number}", str(title), text, fingerprint, metadata))
     return documents
+
+
+def wikiqa_passages(path: Path) -> list[tuple[str, str]]:
+    """(id, passage) from a WikiQA file's Wikipedia sentences: each question's candidate sentences, consecutive
+    ones joined to at least 45 words (web-length passages); the id is the question's id and the passage's number.
+    The questions themselves are not read."""
+    groups: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8") as handle:
+        next(handle)
+        for line in handle:
+            fields = line.rstrip("\n").split("\t")
+            groups.setdefault(fields[0], []).append(detokenize(fields[-2]))  # 13 rows carry document columns too
+    passages: dict[str, str] = {}
+    for question_id, sentences in groups.items():
+        current: list[str] = []
+        for sentence in sentences:
+            current.append(sentence)
+            if len(" ".join(current).split()) >= 45:
+                passages.setdefault(" ".join(current), f"{question_id}-p{len(passages)}")
+                current = []
+    return [(doc_id, text) for text, doc_id in passages.items()]
+
+
+def detokenize(text: str) -> str:
+    """WikiQA's and SelQA's sentences are tokenized (`word ,` / `( x )`); join the punctuation back."""
+    text = re.sub(r"\s+([,.;:!?%)\]])", r"\1", text)
+    return re.sub(r"([(\[])\s+", r"\1", text).replace(" 's", "'s")
