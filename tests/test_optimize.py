@@ -78,6 +78,7 @@ def test_the_command_writes_a_folder_that_loads_and_refuses_what_it_does_not_own
     printed = capsys.readouterr().out
     assert f"into {out}" in printed and "held-out pairs" in printed and "calibrated on 36 judged pairs" in printed
     assert (out / "calibration.json").is_file() and (out / "optimization.json").is_file()
+    assert f'Reranker("{out}")' in (out / "README.md").read_text()  # the card names the folder, not its build
     assert main(["optimize", str(tiny_bert), "--out", str(out)]) == 0  # its own earlier folder: replaced
     assert not (out / "calibration.json").exists()
     capsys.readouterr()

@@ -33,7 +33,7 @@ def optimize_model(
     building = new_folder_beside(out)
     try:
         fitted_on = None if pairs is None or pairs_file is None else f"{pairs_file.name} ({_count(pairs)} pairs)"
-        result = optimize(source, building, name=display_name(model), pairs=pairs, pairs_source=fitted_on)
+        result = optimize(source, building, name=display_name(model), pairs=pairs, pairs_source=fitted_on, final=out)
         said = _calibrate(building, judged, judged_file) if judged is not None and judged_file is not None else None
         mark_output(building, OPTIMIZED)
         replace_folder(building, out, OPTIMIZED)

@@ -90,8 +90,10 @@ def optimize(
     pairs: Sequence[tuple[str, Sequence[str]]] | None = None,
     pairs_source: str | None = None,
     bound: Bound = Bound(),
+    final: Path | None = None,
 ) -> Optimized:
-    """Write the optimised folder of the model in `source` into `out` (an empty or new folder)."""
+    """Write the optimised folder of the model in `source` into `out` (an empty or new folder; `final`: where it
+    will be moved once written, which its card names)."""
     out.mkdir(parents=True, exist_ok=True)
     onnx_dir = out / "onnx"
     onnx_dir.mkdir(exist_ok=True)
@@ -123,7 +125,7 @@ def optimize(
         int8.unlink()
         scales_path(int8).unlink()
     result = Optimized(out, arithmetic, agreement, fused, first_token, reason, fitted_on)
-    _write_record(result, source=name, bound=bound)
+    _write_record(result, source=name, bound=bound, final=final or out)
     return result
 
 
@@ -194,7 +196,7 @@ def _copy_model_files(source: Path, out: Path) -> None:
         raise ModelError(f"{source} has no config.json; it is not a Hugging Face model folder")
 
 
-def _write_record(result: Optimized, *, source: str, bound: Bound) -> None:
+def _write_record(result: Optimized, *, source: str, bound: Bound, final: Path) -> None:
     """`optimization.json` (the record) and `README.md` (the card) in the optimised folder."""
     record = {
         "kind": "crossrank-optimized",
@@ -216,21 +218,25 @@ def _write_record(result: Optimized, *, source: str, bound: Bound) -> None:
         else "attention left as separate operators (its pattern was not recognised)"
     )
     last = "the last layer computes the first token only" if result.first_token_only else "the last layer in full"
-    card = f"""# {source}, optimised by crossrank
-
-Made by `crossrank optimize` from `{source}` (its own licence and card apply to these weights; its files other
-than the weights are copied here unchanged).
-
-- Runs as **{result.arithmetic}** by default: {result.reason}.
-- Graph: weights int8 per channel, outlier channels smoothed, activation scales fixed (fitted on
-  {result.calibration_pairs}); {rewrites}; {last}.
-- Quality guard, against float32 on {a.pairs} held-out pairs ({a.queries} queries, crossrank's written set, never
-  fitted on): rank correlation {a.rank_correlation:.4f} (bound {bound.rank_correlation}), top-10 agreement
-  {a.top10:.3f} (bound {bound.top10}), largest logit difference {a.largest_difference:.4f}.
-
-Load it with `Reranker("{result.folder.name}")`, `crossrank serve --model {result.folder.name}` or
-`crossrank demo --model {result.folder.name}`.
-"""
+    card = "\n".join(
+        [
+            f"# {source}, optimised by crossrank",
+            "",
+            f"Made by `crossrank optimize` from `{source}`: its own licence and card apply to these weights; its",
+            "files other than the weights are copied here unchanged.",
+            "",
+            f"- Runs as **{result.arithmetic}** by default: {result.reason}.",
+            "- Graph: weights int8 per channel, outlier channels smoothed, activation scales fixed (fitted on",
+            f"  {result.calibration_pairs}); {rewrites}; {last}.",
+            f"- Quality guard, against float32 on {a.pairs} held-out pairs ({a.queries} queries written for crossrank,",
+            f"  never fitted on): rank correlation {a.rank_correlation:.4f} (bound {bound.rank_correlation}), top-10",
+            f"  agreement {a.top10:.3f} (bound {bound.top10}), largest logit difference {a.largest_difference:.4f}.",
+            "",
+            f'Load it with `Reranker("{final}")`, `crossrank serve --model {final}` or',
+            f"`crossrank demo --model {final}`.",
+            "",
+        ]
+    )
     write_atomic(result.folder / "README.md", card)
 
 
@@ -266,7 +272,7 @@ def optimized_in_cache(
 
     def build(tmp: Path) -> None:
         say(f"crossrank: optimising {name} once into {entry} (static int8, checked against float32)")
-        say(f"crossrank: {optimize(folder, tmp, name=name).summary()}")
+        say(f"crossrank: {optimize(folder, tmp, name=name, final=entry).summary()}")
 
     return build_once(entry, build)
 
