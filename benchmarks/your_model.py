@@ -4,9 +4,10 @@ cross-encoder that is not built in, against sentence-transformers' `CrossEncoder
 For each `--model` (a folder of float weights): the optimisation itself (time, the quality guard's figures);
 latency to rank one query's 100 BM25 candidates (p50/p95 over `--queries` queries; Cranfield abstracts and
 web-length WikiQA passages, as `benchmarks/default_path.py` builds them) for sentence-transformers (torch
-float32, the reference every ratio divides), crossrank float32 (`backend="onnx"`), crossrank optimised (the
-default for such a folder) and optimised with crossrank-tiny first (best 15 to the model); and nDCG@10 over
-BM25's top 100 on Cranfield and SciFact (test collections, measured only) for float32, optimised and the cascade.
+float32, the reference every ratio divides), crossrank's torch backend, crossrank float32 (`backend="onnx"`),
+crossrank optimised (the default for such a folder) and optimised with crossrank-tiny first (best 15 to the
+model); and nDCG@10 over BM25's top 100 on Cranfield and SciFact (test collections, measured only) for float32,
+optimised and the cascade. Quality scores are kept in runs/your-model-scores, so a rerun measures only speed.
 
     .venv/bin/python benchmarks/your_model.py --model runs/minilm-ce --threads 2 \
         --out benchmarks/results/your-model-KIND.json
@@ -53,8 +54,10 @@ def latency(model: Path, best: Reranker, threads: int, sets: dict[str, Any], cac
     st = CrossEncoder(str(model), device="cpu", max_length=best.spec.max_length)
     float32 = Reranker(model, backend="onnx", threads=threads, cascade_model=None, cache_dir=cache)
     cascade = Reranker(model, threads=threads, cascade_model="crossrank-tiny", cache_dir=cache)
+    on_torch = Reranker(model, backend="torch", threads=threads, cascade_model=None)
     systems = {
         REFERENCE: lambda q, docs: st.rank(q, docs, batch_size=32),
+        "crossrank torch (float32, the same weights as the reference)": on_torch.rerank,
         "crossrank float32": float32.rerank,
         "crossrank optimised": best.rerank,
         "crossrank optimised, crossrank-tiny first (best 15)": cascade.rerank,
