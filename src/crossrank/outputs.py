@@ -51,6 +51,7 @@ DEMO = OutputKind(
             "scorer.js",
             "tokenizer.js",
             "cut.js",
+            "page.js",
             "vendor",
             "model.onnx",
             "tokenizer.json",

@@ -329,3 +329,15 @@ def test_the_site_follows_the_umask(tmp_path: Path) -> None:
         (str(p.relative_to(tmp_path)), oct(stat.S_IMODE(p.stat().st_mode))) for p in entries if p.stat().st_mode & 0o077
     ]
     assert not loose
+
+
+def test_a_demo_is_rewritten_over_its_own_earlier_site(tmp_path: Path) -> None:
+    """Every file the site holds is one the demo kind owns, so writing the demo again to the same folder replaces
+    it (a page file missing from that list made the second run refuse its own site)."""
+    from crossrank.outputs import DEMO
+    from crossrank.web.demo import PAGE_FILES
+
+    assert DEMO.entries is not None and set(PAGE_FILES) <= DEMO.entries
+    first = build_demo(tmp_path / "site", model="crossrank-tiny", cascade=False, cache_dir=tmp_path / "cache")
+    again = build_demo(tmp_path / "site", model="crossrank-tiny", cascade=False, cache_dir=tmp_path / "cache")
+    assert again.out == first.out and (again.out / "page.js").is_file()
