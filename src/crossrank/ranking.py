@@ -81,28 +81,25 @@ class Ranking:
         cut: Cut = Cut(),
         *,
         documents: Sequence[Document] | None = None,
-        spans: Callable[[int, int, bool], Evidence] | None = None,
-        span_tokens: Callable[[int, Evidence], int] | None = None,
+        evidence: EvidenceSpans | None = None,
     ) -> list[RankedResult]:
-        """The ranking as results after `cut`; with `documents`, each result carries its document; with `spans`
-        (document position, window, scored by the first pass -> characters), its evidence; `span_tokens`
-        (document position, evidence -> tokens) is what a budget counting evidence spends."""
+        """The ranking as results after `cut`; with `documents`, each result carries its document; with
+        `evidence`, the characters of the window its score came from (what a budget counting evidence spends)."""
         rows = range(len(self.positions))
         if cut.min_score is not None:
             rows = range(int(np.sum(self.scores >= cut.min_score)))  # scores never increase down the list
-        if cut.top_k is not None:
-            rows = rows[: cut.top_k]
-        evidence = [None if spans is None else self._span(i, spans) for i in rows]
-        if cut.max_tokens is not None:
-            if cut.budget_counts == "evidence":
-                if span_tokens is None or spans is None:
-                    raise ValueError("a budget counting evidence needs spans and span_tokens")
-                counts = [
-                    span_tokens(int(self.positions[i]), e) for i, e in zip(rows, evidence, strict=True) if e is not None
-                ]
-            else:
-                counts = self.document_tokens[self.positions[rows.start : rows.stop]].tolist()
+        rows = rows[: cut.top_k]
+        if cut.max_tokens is not None and cut.budget_counts == "evidence":
+            if evidence is None:
+                raise ValueError("a budget counting evidence needs the evidence")
+            found = [self._span(i, evidence) for i in rows]
+            counts = evidence.tokens([(int(self.positions[i]), span) for i, span in zip(rows, found, strict=True)])
             rows = rows[: fitting(counts, cut.max_tokens)]
+            spans: list[Evidence | None] = list(found[: len(rows)])
+        else:
+            if cut.max_tokens is not None:
+                rows = rows[: fitting(self.document_tokens[self.positions[rows.start : rows.stop]], cut.max_tokens)]
+            spans = [None if evidence is None else self._span(i, evidence) for i in rows]
         return [
             RankedResult(
                 index=int(self.positions[i]),
@@ -111,10 +108,30 @@ class Ranking:
                 scored_by=self.first_pass_model if self.from_first_pass[i] else self.model,
                 evidence=span,
             )
-            for i, span in zip(rows, evidence, strict=False)
+            for i, span in zip(rows, spans, strict=True)
         ]
 
-    def _span(self, row: int, spans: Callable[[int, int, bool], Evidence]) -> Evidence:
+    def _span(self, row: int, evidence: EvidenceSpans) -> Evidence:
         """The evidence of the result in `row`: the characters of the window its score came from."""
         window = 0 if self.windows is None else int(self.windows[row])
-        return spans(int(self.positions[row]), window, bool(self.from_first_pass[row]))
+        return evidence.span(int(self.positions[row]), window, bool(self.from_first_pass[row]))
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceSpans:
+    """Where each document's evidence lies for one query, and its tokens: `main` and `first` map (text, window) to
+    the characters that window of the full model or of the cascade's first pass held; `count` counts tokens as
+    the model's tokenizer does (`Reranker.count_tokens`), all spans in one call."""
+
+    texts: Sequence[str]
+    main: Callable[[str, int], tuple[int, int]]
+    first: Callable[[str, int], tuple[int, int]]
+    count: Callable[[Sequence[str]], list[int]]
+
+    def span(self, position: int, window: int, first_pass: bool) -> Evidence:
+        """The characters of document `position` that `window` held (the first pass reads its own window)."""
+        return Evidence(*(self.first if first_pass else self.main)(self.texts[position], window))
+
+    def tokens(self, spans: Sequence[tuple[int, Evidence]]) -> list[int]:
+        """The tokens of each (document position, evidence) span."""
+        return self.count([self.texts[position][e.start : e.end] for position, e in spans])

@@ -19,10 +19,10 @@ from crossrank.engine import Activation, Aggregate, Engine
 from crossrank.errors import InputError
 from crossrank.export.optimize import runnable_folder
 from crossrank.models import display_name, is_built_in, read_spec, resolve_model
-from crossrank.ranking import Cut, Ranking
+from crossrank.ranking import Cut, EvidenceSpans, Ranking
 from crossrank.score_cache import ScoreCache
 from crossrank.tokenization import PairEncoder, load_tokenizer
-from crossrank.types import BudgetCounts, Document, Evidence, LongDocuments, ModelSpec, RankedResult
+from crossrank.types import BudgetCounts, Document, LongDocuments, ModelSpec, RankedResult
 from crossrank.validation import check_arguments, check_query, check_text, texts_of
 
 
@@ -150,10 +150,6 @@ class Reranker:
         """Each text's tokens as this model's tokenizer counts them (no special tokens): what `max_tokens` spends."""
         return [len(e.ids) for e in self.encoder.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
-    def span_tokens(self, texts: Sequence[str]) -> Callable[[int, Evidence], int]:
-        """(document position, evidence) -> the tokens of that span of the document, as `count_tokens` counts."""
-        return lambda position, span: self.count_tokens([texts[position][span.start : span.end]])[0]
-
     def __repr__(self) -> str:
         return f"Reranker(model={self.spec.name!r}, backend={self.backend.name!r}, max_length={self.spec.max_length})"
 
@@ -240,19 +236,20 @@ class Reranker:
             for i, (query, docs) in enumerate(zip(queries, documents, strict=True))
         ]
         rankings = self._score_encoded(encoded, raw=raw, show_progress=show_progress)
-        results = []
-        for query, ranking, docs in zip(queries, rankings, documents, strict=True):
-            texts = texts_of(docs, text_field)
-            spans = self.evidence_spans(query, texts) if return_evidence else None
-            kept = docs if return_documents else None
-            results.append(ranking.results(cut, documents=kept, spans=spans, span_tokens=self.span_tokens(texts)))
-        return results
+        return [
+            ranking.results(
+                cut,
+                documents=docs if return_documents else None,
+                evidence=self.evidence_spans(query, texts_of(docs, text_field)) if return_evidence else None,
+            )
+            for query, ranking, docs in zip(queries, rankings, documents, strict=True)
+        ]
 
     def evidence_spans(
         self, query: str, texts: Sequence[str], *, max_document_tokens: int | None = None
-    ) -> Callable[[int, int, bool], Evidence]:
-        """What `Ranking.results` asks for evidence: (document position, window, scored by the first pass) ->
-        the characters of that window (the first pass reads its own window's head)."""
+    ) -> EvidenceSpans:
+        """What `Ranking.results` asks for evidence: the characters of each document's scored window (the first
+        pass reads its own window's head), and their tokens."""
         main = self.encoder.window_spans(
             query, window_overlap=self.window_overlap, max_document_tokens=max_document_tokens
         )
@@ -261,11 +258,7 @@ class Reranker:
             first = self.cascade.encoder.window_spans(
                 query, window_overlap=None, max_document_tokens=max_document_tokens
             )
-
-        def span(position: int, window: int, first_pass: bool) -> Evidence:
-            return Evidence(*(first if first_pass else main)(texts[position], window))
-
-        return span
+        return EvidenceSpans(texts=texts, main=main, first=first, count=self.count_tokens)
 
     def encode(
         self,

@@ -125,8 +125,7 @@ def _results(
     (`return_evidence`, or a budget that counts evidence)."""
     if not (evidence or cut.budget_counts == "evidence"):
         return ranking.results(cut)
-    spans = reranker.evidence_spans(query, texts, max_document_tokens=max_document_tokens)
-    return ranking.results(cut, spans=spans, span_tokens=reranker.span_tokens(texts))
+    return ranking.results(cut, evidence=reranker.evidence_spans(query, texts, max_document_tokens=max_document_tokens))
 
 
 def _evidence(result: RankedResult) -> EvidenceOut | None:
