@@ -22,6 +22,11 @@ def cache_root(cache_dir: Path | str | None = None) -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "crossrank"
 
 
+def cache_name(name: str) -> str:
+    """`name` as the start of a cache folder's name: letters, digits and `-_.` kept, anything else `_`, 60 at most."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60] or "model"
+
+
 def content_key(files: Iterable[Path], *settings: str) -> str:
     """A short hex digest of the files' bytes and the settings that shape what is derived from them."""
     digest = hashlib.sha256()

@@ -180,9 +180,13 @@ def _declared_max_length(folder: Path) -> int | None:
 
 def ships_int8_only(folder: Path) -> bool:
     """True for a folder whose only weights are an int8 ONNX file (like the built-in model)."""
-    has_weights = any((folder / f).is_file() for f in ("model.safetensors", "pytorch_model.bin"))
     return (
         (folder / "onnx" / "model_int8.onnx").is_file()
         and not (folder / "onnx" / "model.onnx").is_file()
-        and not has_weights
+        and not has_torch_weights(folder)
     )
+
+
+def has_torch_weights(folder: Path) -> bool:
+    """Whether `folder` holds PyTorch weights in one file (`model.safetensors` or `pytorch_model.bin`)."""
+    return any((folder / f).is_file() for f in ("model.safetensors", "pytorch_model.bin"))

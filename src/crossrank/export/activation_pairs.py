@@ -223,16 +223,8 @@ HELD_OUT: tuple[tuple[str, str], ...] = (
 
 
 def activation_feeds(folder: Path) -> list[dict[str, np.ndarray]]:
-    """The pairs tokenized with the model's own tokenizer and window, as padded batches."""
-    from crossrank.models import read_spec
-
-    encoder = PairEncoder(load_tokenizer(folder), max_length=read_spec(folder).max_length)
-    pairs = concat([encoder.encode(query, [passage]) for query, passage in PAIRS], [1] * len(PAIRS))
-    lengths = np.array([len(i) for i in pairs.ids], dtype=np.int64)
-    return [
-        pad_batch(pairs, batch, pad_id=encoder.pad_id)
-        for batch in plan_batches(lengths, batch_size=8, token_budget=4096)
-    ]
+    """`PAIRS` tokenized with the model's own tokenizer and window, as padded batches of 8."""
+    return [feed for _, feed in pair_feeds(folder, [(query, [passage]) for query, passage in PAIRS], batch_size=8)]
 
 
 def crossed(pairs: Sequence[tuple[str, str]], *, joined: bool) -> list[tuple[str, list[str]]]:
@@ -245,7 +237,7 @@ def crossed(pairs: Sequence[tuple[str, str]], *, joined: bool) -> list[tuple[str
 
 
 def pair_feeds(
-    folder: Path, queries: Sequence[tuple[str, Sequence[str]]], *, token_budget: int = 4096
+    folder: Path, queries: Sequence[tuple[str, Sequence[str]]], *, batch_size: int = 16, token_budget: int = 4096
 ) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """(query, candidates) tokenized with the model's own tokenizer and window, as padded batches of similar
     length, each with the positions (in query, then candidate order) of the pairs it holds."""
@@ -255,5 +247,5 @@ def pair_feeds(
     encoded = [encoder.encode(query, list(candidates)) for query, candidates in queries]
     pairs = concat(encoded, [len(c) for _, c in queries])
     lengths = np.array([len(i) for i in pairs.ids], dtype=np.int64)
-    batches = plan_batches(lengths, batch_size=16, token_budget=max(token_budget, int(lengths.max())))
+    batches = plan_batches(lengths, batch_size=batch_size, token_budget=max(token_budget, int(lengths.max())))
     return [(batch, pad_batch(pairs, batch, pad_id=encoder.pad_id)) for batch in batches]

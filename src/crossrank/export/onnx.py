@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from crossrank.cache import build_once, cache_root, content_key
+from crossrank.cache import build_once, cache_name, cache_root, content_key
 from crossrank.errors import MissingExtra, ModelError
 from crossrank.models import ships_int8_only
 
@@ -45,7 +45,7 @@ def onnx_file(folder: Path, name: str, *, quantized: bool, cache_dir: Path | Non
     if len(sources) < 2:
         raise ModelError(f"{folder} has neither weights nor an ONNX file to run")
     key = content_key(sources, EXPORT_VERSION, str(OPSET), task)
-    entry = cache_root(cache_dir) / "onnx" / f"{_safe(name)}-{task}-{key}"
+    entry = cache_root(cache_dir) / "onnx" / f"{cache_name(name)}-{task}-{key}"
     if not fp32.is_file():
         fp32 = build_once(entry / "fp32", lambda tmp: export(folder, tmp / "model.onnx", task=task)) / "model.onnx"
     if not quantized:
@@ -56,10 +56,6 @@ def onnx_file(folder: Path, name: str, *, quantized: bool, cache_dir: Path | Non
         entry / "int8", lambda tmp: quantize(fp32, tmp / "model.onnx", calibration=activation_feeds(folder))
     )
     return int8 / "model.onnx"
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60] or "model"
 
 
 def export(folder: Path, out: Path, *, task: Task = "classify") -> None:

@@ -22,9 +22,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from crossrank.cache import build_once, cache_root, content_key
+from crossrank.cache import build_once, cache_name, cache_root, content_key
 from crossrank.errors import ModelError
 from crossrank.export.activation_pairs import HELD_OUT, PAIRS, crossed, pair_feeds
+from crossrank.models import has_torch_weights
 from crossrank.outputs import write_atomic
 
 log = logging.getLogger(__name__)
@@ -252,9 +253,8 @@ def read_record(folder: Path) -> dict[str, Any] | None:
 def needs_optimizing(folder: Path) -> bool:
     """A model folder with float weights and no int8 graph of its own: what loading optimises once into the
     cache (the built-in models and optimised folders ship theirs)."""
-    has_weights = any((folder / f).is_file() for f in ("model.safetensors", "pytorch_model.bin"))
     has_graph = (folder / "onnx" / "model_int8.onnx").is_file() or read_record(folder) is not None
-    return (has_weights or (folder / "onnx" / "model.onnx").is_file()) and not has_graph
+    return (has_torch_weights(folder) or (folder / "onnx" / "model.onnx").is_file()) and not has_graph
 
 
 def optimized_in_cache(
@@ -265,8 +265,7 @@ def optimized_in_cache(
     if (folder / "onnx" / "model.onnx").is_file():
         files.append(folder / "onnx" / "model.onnx")
     key = content_key(files, VERSION)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60] or "model"
-    entry = cache_root(cache_dir) / "optimized" / f"{safe}-{key}"
+    entry = cache_root(cache_dir) / "optimized" / f"{cache_name(name)}-{key}"
     if entry.is_dir():
         return entry
 
