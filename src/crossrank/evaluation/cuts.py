@@ -60,7 +60,7 @@ def cut_table(run: Run, qrels: Qrels, tokens: Mapping[str, int]) -> list[CutRow]
         threshold = best[int(np.floor((1 - share) * len(best) + 1e-9))]  # the highest that keeps the share
         name = f"min_score {threshold:.3g} (keeps {share:.0%})"
         rows.append(_row(name, rankings, qrels, spent, _above(run, threshold)))
-    return rows + [_row(f"{b} tokens", rankings, qrels, spent, _within(tokens, b)) for b in BUDGETS]
+    return rows + [_row(f"{b} tokens", rankings, qrels, spent, _within(spent, b)) for b in BUDGETS]
 
 
 def _row(
@@ -92,10 +92,9 @@ def _above(run: Run, threshold: float) -> Callable[[str, list[str]], int]:
     return lambda qid, ranking: sum(1 for doc in ranking if run[qid][doc] >= threshold)
 
 
-def _within(tokens: Mapping[str, int], budget: int) -> Callable[[str, list[str]], int]:
-    """How many of a ranking fit, best first, in `budget` tokens."""
-
-    return lambda qid, ranking: fitting([tokens[d] for d in ranking], budget)
+def _within(tokens: Callable[[str, str], int], budget: int) -> Callable[[str, list[str]], int]:
+    """How many of a ranking fit, best first, in `budget` tokens (`tokens(qid, doc)`: what a document spends)."""
+    return lambda qid, ranking: fitting([tokens(qid, d) for d in ranking], budget)
 
 
 def _best_relevant(ranking: Sequence[str], judged: Mapping[str, int]) -> str | None:
@@ -112,7 +111,4 @@ def evidence_budget_rows(run: Run, qrels: Qrels, tokens: Mapping[tuple[str, str]
     def spent(qid: str, doc: str) -> int:
         return tokens[(qid, doc)]
 
-    def within(budget: int) -> Callable[[str, list[str]], int]:
-        return lambda qid, ranking: fitting([spent(qid, d) for d in ranking], budget)
-
-    return [_row(f"{b} tokens, matching windows", rankings, qrels, spent, within(b)) for b in BUDGETS]
+    return [_row(f"{b} tokens, matching windows", rankings, qrels, spent, _within(spent, b)) for b in BUDGETS]
