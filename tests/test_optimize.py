@@ -82,6 +82,9 @@ def test_the_command_writes_a_folder_that_loads_and_refuses_what_it_does_not_own
     assert main(["optimize", str(tiny_bert), "--out", str(out)]) == 0  # its own earlier folder: replaced
     assert not (out / "calibration.json").exists()
     capsys.readouterr()
+    (out / "notes.md").write_text("mine")  # a file the user put into the optimised folder is never deleted
+    assert main(["optimize", str(tiny_bert), "--out", str(out)]) == 2
+    assert "notes.md" in capsys.readouterr().err and (out / "notes.md").read_text() == "mine"
 
     theirs = tmp_path / "theirs"
     theirs.mkdir()

@@ -15,7 +15,7 @@ from crossrank.export.optimize import Optimized, optimize
 from crossrank.models import display_name, is_built_in, resolve_model
 from crossrank.outputs import OutputKind, check_output, mark_output, new_folder_beside, replace_folder
 
-OPTIMIZED = OutputKind("optimized model", "optimization.json")
+OPTIMIZED = OutputKind("optimized model", "optimization.json", listed=True)
 
 
 def optimize_model(

@@ -31,6 +31,9 @@ class OutputKind:
     name: str
     main_file: str
     entries: frozenset[str] | None = None  # None: the command adds files and removes nothing
+    listed: bool = False
+    """Replaced whole, holding entries that vary from one output to the next (a model's own files): its marker
+    lists what the command wrote, and only those may be there when it is replaced."""
 
     @property
     def article(self) -> str:
@@ -93,8 +96,9 @@ def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) ->
             f"{out} holds {_sample(found)} that crossrank did not write as {kind.article} {kind.name}; "
             "name a new or empty folder (nothing was touched)"
         )
-    if kind.entries is not None:
-        foreign = [name for name in found if name not in kind.entries and name != MARKER]
+    allowed = kind.entries if not kind.listed else _listed(out)
+    if allowed is not None:
+        foreign = [name for name in found if name not in allowed and name != MARKER]
         if foreign:
             raise OutputRefused(
                 f"{out} is a {kind.name} but also holds {_sample(foreign)}, which replacing it would delete; "
@@ -107,7 +111,9 @@ def mark_output(folder: Path, kind: OutputKind) -> None:
     """Write the marker that lets a later run recognise `folder` as its own output."""
     from crossrank.version import crossrank_version
 
-    marker = {"written_by": "crossrank", "kind": kind.name, "version": crossrank_version()}
+    marker: dict[str, object] = {"written_by": "crossrank", "kind": kind.name, "version": crossrank_version()}
+    if kind.listed:
+        marker["entries"] = sorted(entry.name for entry in folder.iterdir() if entry.name != MARKER)
     write_atomic(folder / MARKER, json.dumps(marker) + "\n")
 
 
@@ -188,6 +194,15 @@ def _owned(folder: Path, kind: OutputKind) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(found, dict) and found.get("written_by") == "crossrank" and found.get("kind") == kind.name
+
+
+def _listed(folder: Path) -> frozenset[str]:
+    """The entries the marker of a `listed` kind's folder says its command wrote (none if it lists none)."""
+    try:
+        found = json.loads((folder / MARKER).read_text(encoding="utf-8")).get("entries")
+    except (OSError, ValueError, AttributeError):
+        return frozenset()
+    return frozenset(str(name) for name in found) if isinstance(found, list) else frozenset()
 
 
 def _sample(names: Sequence[str]) -> str:
