@@ -50,11 +50,15 @@ def test_fp32_parity(minilm: Path, cache_dir: Path, backend: str) -> None:
     np.testing.assert_allclose(ours, ref, atol=1e-4, rtol=0)
 
 
-def test_int8_keeps_top1_and_order(minilm: Path, cache_dir: Path) -> None:
-    """Static int8 (the folder optimised into the cache) keeps each query's order; its top 1 wherever float32's
-    leads by more than int8's error (this seeded head's logits span only ~0.08, some of them near ties)."""
+def test_int8_keeps_top1_and_order(minilm: Path, cache_dir: Path, tmp_path: Path) -> None:
+    """Static int8 keeps each query's order; its top 1 wherever float32's leads by more than int8's error (this
+    seeded head's logits span only ~0.08, many near ties). The folder is optimised here with a bound this head
+    clears on any CPU kind (0.9935 rank correlation measured on AVX-512 VNNI, a hair above the default 0.99)."""
+    from crossrank.export.optimize import Bound, optimize
+
     fp32 = Reranker(minilm, backend="onnx", cache_dir=cache_dir)
-    int8 = Reranker(minilm, backend="onnx-int8", cache_dir=cache_dir)
+    optimised = optimize(minilm, tmp_path / "int8", name="minilm-ce", bound=Bound(rank_correlation=0.98, top10=0.9))
+    int8 = Reranker(optimised.folder, cache_dir=cache_dir)
     assert int8.backend.arithmetic == "static int8"
     for query in QUERIES:
         a = fp32.rerank(query, PASSAGES)

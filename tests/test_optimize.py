@@ -17,7 +17,8 @@ from tests.test_invariance import _check_invariance
 
 LOOSE = Bound(rank_correlation=0.97, top10=0.85)
 """The toy models' random weights rank their held-out pairs near ties; this bound leaves the static graph in
-place for all three of them (their agreement is 0.985-0.993 on every CPU kind measured), so the tests below see it."""
+place for all three of them (agreement 0.985-0.993 measured on AVX-512 VNNI; other CPU kinds move static int8
+logits by ~2e-3, which swaps only neighbours and moves a 576-pair rank correlation far less than the margin)."""
 
 
 def _spearman(a: list[float], b: list[float]) -> float:
