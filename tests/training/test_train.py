@@ -83,6 +83,26 @@ def test_stop_after_then_resume_equals_one_uninterrupted_run(tiny_bert: Path, tm
         assert a.heldout_mrr == pytest.approx(b.heldout_mrr, abs=1e-6)
 
 
+def test_train_layers_leaves_the_embeddings_and_lower_layers_as_the_base_had_them(
+    tiny_bert: Path, tmp_path: Path
+) -> None:
+    from safetensors.numpy import load_file
+
+    config = TrainConfig(
+        base=str(tiny_bert), out=str(tmp_path / "m"), lr=1e-3, max_length=64, holdout=0.2, train_layers=1, threads=1
+    )
+    train(toy_groups(40, seed=4), config)
+    before, after = load_file(tiny_bert / "model.safetensors"), load_file(tmp_path / "m" / "model.safetensors")
+    top = max(int(name.split(".")[3]) for name in before if name.startswith("bert.encoder.layer."))
+    moved = {name for name in before if name in after and not np.array_equal(before[name], after[name])}
+    assert moved, "nothing trained"
+    assert {n for n in moved if not n.startswith((f"bert.encoder.layer.{top}.", "bert.pooler.", "classifier."))} == set()
+    assert any(name.startswith(f"bert.encoder.layer.{top}.") for name in moved)
+    assert "classifier.weight" in moved
+    with pytest.raises(InputError, match="--train-layers 9: the model has"):
+        train(toy_groups(8, seed=5), TrainConfig(base=str(tiny_bert), out=str(tmp_path / "n"), train_layers=9))
+
+
 def test_data_sources(tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text(

@@ -57,6 +57,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     train.add_argument("--groups-per-step", type=positive_int, default=8, help="groups per optimizer step")
     train.add_argument("--token-budget", type=positive_int, default=4096, help="padded tokens per micro-batch")
     train.add_argument("--num-layers", type=positive_int, default=None, help="keep only the first N encoder layers")
+    train.add_argument(
+        "--train-layers",
+        type=positive_int,
+        default=None,
+        help="train only the top N encoder layers and the head; the rest keep the base's weights (a large base "
+        "on a CPU)",
+    )
     train.add_argument("--seed", type=non_negative_int, default=0, help="seed of sampling, shuffling and the new head")
     train.add_argument(
         "--holdout", type=open_fraction, default=0.05, help="fraction of queries held out for evaluation"
@@ -129,6 +136,7 @@ def _config(args: argparse.Namespace, base: Path) -> TrainConfig:
         groups_per_step=args.groups_per_step,
         token_budget=args.token_budget,
         num_layers=args.num_layers,
+        train_layers=args.train_layers,
         seed=args.seed,
         holdout=args.holdout,
         patience=args.patience,
