@@ -29,6 +29,7 @@ from crossrank.evaluation.harness import build_retrievers, percentile
 from crossrank.evaluation.metrics import mean, paired_test, per_query
 from crossrank.fusion import fuse_with_first_stage
 from crossrank.machine import describe
+from crossrank.outputs import write_atomic
 from crossrank.types import Run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,15 +54,15 @@ def all_scores(
     weights = content_key(Path(reranker.spec.path).rglob("*.onnx"))[:12]
     depth = len(next(iter(shortlist.values())))
     path = cache / f"{data.name.replace('/', '-')}-{data.checksum}-{reranker.name}-{weights}-{depth}.json"
-    if path.is_file():
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
-    run: Run = {}
-    for qid, query in queries.items():
+    kept: Run = json.loads(path.read_text()) if path.is_file() else {}
+    missing = [qid for qid in queries if qid not in kept]
+    for qid in missing:  # a run over a subset of the queries leaves the others to score later
         texts = [data.corpus[d].full_text for d in shortlist[qid]]
-        run[qid] = dict(zip(shortlist[qid], reranker.score([(query, t) for t in texts]), strict=True))
-    cache.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run))
-    return run
+        kept[qid] = dict(zip(shortlist[qid], reranker.score([(queries[qid], t) for t in texts]), strict=True))
+    if missing:
+        cache.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(kept))
+    return {qid: kept[qid] for qid in queries}
 
 
 def cascade_run(

@@ -7,7 +7,9 @@ web-length WikiQA passages, as `benchmarks/default_path.py` builds them) for sen
 float32, the reference every ratio divides), crossrank's torch backend, crossrank float32 (`backend="onnx"`),
 crossrank optimised (the default for such a folder) and optimised with crossrank-tiny first (best 15 to the
 model); and nDCG@10 over BM25's top 100 on Cranfield and SciFact (test collections, measured only) for float32,
-optimised and the cascade. Quality scores are kept in runs/your-model-scores, so a rerun measures only speed.
+optimised and the cascade (`--quality-depth`, `--quality-queries`: fewer candidates or queries, for a model
+too large to score every pair twice on a CPU; the JSON says which). Quality scores are kept in
+runs/your-model-scores, so a rerun measures only speed.
 
     .venv/bin/python benchmarks/your_model.py --model runs/minilm-ce --threads 2 \
         --out benchmarks/results/your-model-KIND.json
@@ -77,10 +79,10 @@ def latency(model: Path, best: Reranker, threads: int, sets: dict[str, Any], cac
 
 
 def quality(
-    model: Path, best: Reranker, data: Dataset, *, queries: int | None, threads: int, cache: Path
+    model: Path, best: Reranker, data: Dataset, *, queries: int | None, depth: int, threads: int, cache: Path
 ) -> dict[str, Any]:
-    """nDCG@10 of float32, optimised and the cascade over BM25's top 100 (the first `queries` judged queries)."""
-    asked, shortlist = candidates(data, 100)
+    """nDCG@10 of float32, optimised and the cascade over BM25's top `depth` (the first `queries` judged queries)."""
+    asked, shortlist = candidates(data, depth)
     if queries is not None:
         asked = dict(list(asked.items())[:queries])
         shortlist = {q: shortlist[q] for q in asked}
@@ -96,7 +98,7 @@ def quality(
         all_scores(tiny, data, asked, shortlist, scores_cache), runs["optimised"], shortlist, 15
     )
     ndcg = {name: round(mean(per_query(qrels, run, ("nDCG@10",))["nDCG@10"]), 4) for name, run in runs.items()}
-    return {"dataset": data.name, "queries": len(asked), "ndcg@10": ndcg}
+    return {"dataset": data.name, "queries": len(asked), "of_queries": len(data.qrels), "depth": depth, "ndcg@10": ndcg}
 
 
 def main() -> None:
@@ -105,6 +107,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--queries", type=int, default=20, help="queries per candidate set for latency")
     parser.add_argument("--quality-queries", type=int, default=None, help="judged queries per collection (all)")
+    parser.add_argument("--quality-depth", type=int, default=100, help="BM25 candidates reranked for nDCG@10")
     parser.add_argument("--skip", choices=["quality", "latency"], action="append", default=[])
     parser.add_argument("--out", type=Path, help="write the results as JSON here (benchmarks/results/...)")
     args = parser.parse_args()
@@ -135,6 +138,7 @@ def main() -> None:
                     best,
                     load_dataset(DATASETS / name),
                     queries=args.quality_queries,
+                    depth=args.quality_depth,
                     threads=args.threads,
                     cache=cache,
                 )

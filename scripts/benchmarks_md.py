@@ -102,7 +102,7 @@ def own_table(owns: list[dict[str, Any]]) -> list[str]:
     for own in owns:
         for model in own["models"]:
             quality = ", ".join(
-                f"{q['dataset']} {q['ndcg@10']['float32']:.4f} / {q['ndcg@10']['optimised']:.4f}"
+                f"{q['dataset']}{_subset(q)} {q['ndcg@10']['float32']:.4f} / {q['ndcg@10']['optimised']:.4f}"
                 for q in model.get("quality", [])
             )
             shape = model["config"]
@@ -118,6 +118,15 @@ def own_table(owns: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _subset(quality: dict[str, Any]) -> str:
+    """How a quality figure was narrowed, where it was: BM25's top k other than 100, the first n queries of all."""
+    depth, of = quality.get("depth", 100), quality.get("of_queries", quality["queries"])
+    parts = ([f"top {depth}"] if depth != 100 else []) + (
+        [f"{quality['queries']} of {of} queries"] if of > quality["queries"] else []
+    )
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _ratio(ratios: dict[str, float], prefix: str) -> str:
     """The ratio of the system whose name starts with `prefix`, or a dash where the run had none."""
     found = [v for name, v in ratios.items() if name.startswith(prefix)]
@@ -131,7 +140,7 @@ def _own_section(own: dict[str, Any]) -> list[str]:
         f"## Bring your own model: {_machine(own['machine'])}, {own['threads']} threads",
         "",
         f"`benchmarks/your_model.py`, ONNX Runtime {own['versions']['onnxruntime']}. Ratios divide the p50 of "
-        "sentence-transformers' CrossEncoder on the same weights by each system's; nDCG@10 over BM25's top 100.",
+        "sentence-transformers' CrossEncoder on the same weights by each system's; nDCG@10 reranks BM25's top k.",
     ]
     for model in own["models"]:
         record = model["optimisation"]
@@ -159,7 +168,10 @@ def _own_section(own: dict[str, Any]) -> list[str]:
             ]
         for found in model.get("quality", []):
             shown = ", ".join(f"{k} {v:.4f}" for k, v in found["ndcg@10"].items())
-            lines += ["", f"{found['dataset']} ({found['queries']} queries), nDCG@10: {shown}."]
+            of = found.get("of_queries", found["queries"])
+            which = f"the first {found['queries']} of {of}" if of > found["queries"] else f"all {of}"
+            narrowed = f"BM25's top {found.get('depth', 100)}, {which} judged queries"
+            lines += ["", f"{found['dataset']} ({narrowed}), nDCG@10: {shown}."]
     return lines
 
 

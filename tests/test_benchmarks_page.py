@@ -25,3 +25,15 @@ def test_the_model_cards_are_generated_from_the_model_folders() -> None:
     assert check.returncode == 0, check.stderr
     card = (ROOT / "src" / "crossrank" / "tiny_model" / "README.md").read_text()
     assert card.startswith("---\nlicense: cc-by-nc-4.0") and "# crossrank-tiny" in card
+
+
+def test_a_narrowed_quality_figure_says_how_it_was_narrowed() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from benchmarks_md import _subset
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    full = {"dataset": "cranfield", "queries": 225, "of_queries": 225, "depth": 100}
+    assert _subset(full) == ""
+    assert _subset(full | {"queries": 100, "depth": 20}) == " (top 20, 100 of 225 queries)"
+    assert _subset({"dataset": "scifact/test", "queries": 300}) == ""  # results written before the fields existed
