@@ -4,6 +4,7 @@ starting over, and `--out` follows the never-destroy rules."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import subprocess
@@ -86,6 +87,9 @@ def test_adapt_learns_loads_resumes_and_guards_its_output(
 
     other = adapt(docs, out, base, "--negatives", "3")
     assert other.returncode == 2 and "other settings" in other.stderr and str(out) in other.stderr
+    teachers_alone = adapt(docs, out, base, "--distill", "1")  # the teachers' weight is a setting of the run
+    assert teachers_alone.returncode == 2 and "other settings" in teachers_alone.stderr
+    assert json.loads((out / "adapt" / "config.json").read_text())["distill"] == 0.5
 
     trained = tmp_path / "trained"  # `crossrank train`'s output is a model folder too, but not adapt's to resume
     trained.mkdir()

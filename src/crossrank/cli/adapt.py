@@ -15,6 +15,7 @@ from crossrank.cli.common import (
     positive_int,
     progress,
     teacher_list,
+    unit_fraction,
 )
 
 
@@ -70,6 +71,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="teachers, fused (default: biencoder,bm25, and default when the base is the built-in model)",
     )
+    adapt.add_argument(
+        "--distill",
+        type=unit_fraction,
+        default=0.5,
+        help="weight of the teachers' term against the pseudo-query's own label (1: the teachers alone)",
+    )
     adapt.add_argument("--lr", type=positive_float, default=5e-5, help="peak learning rate of both models")
     adapt.add_argument("--max-length", type=positive_int, default=256, help="token window per pair")
     adapt.add_argument("--seed", type=non_negative_int, default=0, help="seed of the pseudo-queries and the training")
@@ -96,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         max_queries=args.max_queries,
         negatives=args.negatives,
         teachers=None if args.teacher is None else tuple(args.teacher),
+        distill=args.distill,
         max_length=args.max_length,
         lr=args.lr,
         seed=args.seed,

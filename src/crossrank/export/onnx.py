@@ -113,12 +113,14 @@ def quantize(
     *,
     embeddings: bool = False,
     calibration: Sequence[Mapping[str, np.ndarray]] = (),
+    keep_float: Sequence[str] = (),
 ) -> None:
     """Dynamic int8 quantisation of the matrix products (weights int8, activations uint8 at run time).
 
     `reduce_range` keeps weights to 7 bits so the u8s8 products cannot saturate on AVX2 CPUs without VNNI.
     `embeddings=True` also stores the embedding tables in int8 (the file shrinks by ~half for small models).
     With `calibration` batches, inputs with outlier channels are smoothed first (`crossrank.backends.smoothing`).
+    `keep_float` names nodes of `fp32` left in float32 (the parts of a model int8 would hurt).
     """
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -139,6 +141,7 @@ def quantize(
                 per_channel=True,
                 reduce_range=True,
                 op_types_to_quantize=["MatMul", "Gemm", "Gather"] if embeddings else ["MatMul", "Gemm"],
+                nodes_to_exclude=list(keep_float),
             )
     finally:
         if source != fp32:

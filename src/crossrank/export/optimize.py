@@ -6,8 +6,9 @@ Steps: export float32 ONNX (or take the folder's own `onnx/model.onnx`), quantis
 outlier channels smoothed, fit the activation scales on pairs (`PAIRS`, each query crossed with every passage,
 or the caller's), then the quality guard: float32 and the graph that will run (static int8 with the last layer
 cut to the first token and each attention block in one operator where the shapes allow) score `HELD_OUT`
-pairs, and the int8 graph is kept only when it agrees (`Bound`); otherwise the folder keeps float32 and says
-why. The folder's `optimization.json` and `README.md` say what was done and what was measured.
+pairs, and the int8 graph is kept only when it agrees (`Bound`); otherwise the feed-forward products are kept in
+float32 a part at a time (`float_parts`), and where none of those agrees either the folder keeps float32 and
+says why. The folder's `optimization.json` and `README.md` say what was done and what was measured.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from crossrank.models import has_torch_weights
 from crossrank.outputs import write_atomic
 
 log = logging.getLogger(__name__)
-VERSION = "1"
+VERSION = "2"
 """Bump when the recipe changes, so optimised folders in the cache are rebuilt."""
 REPORT = "optimization.json"
 _WEIGHTS = (".safetensors", ".bin", ".pt", ".h5", ".msgpack", ".ckpt", ".onnx", ".onnx_data")
@@ -61,6 +62,16 @@ class Agreement:
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """One static int8 graph the guard measured: which products it kept in float32, and how it agreed."""
+
+    label: str
+    kept_float: int
+    rank_correlation: float
+    top10: float
+
+
+@dataclass(frozen=True, slots=True)
 class Optimized:
     """What `optimize` wrote: the arithmetic the folder runs by default, the rewrites found in its graph, the
     guard's measurement, and why the result is what it is."""
@@ -72,6 +83,7 @@ class Optimized:
     first_token_only: bool
     reason: str
     calibration_pairs: str
+    attempts: tuple[Attempt, ...] = ()
 
     def summary(self) -> str:
         """One line for the CLI and the log."""
@@ -114,20 +126,61 @@ def optimize(
     fitted_on = pairs_source or f"crossrank's {len(PAIRS)} written pairs, each query with every passage"
     feeds = [feed for _, feed in pair_feeds(out, fitting)]
     int8 = onnx_dir / "model_int8.onnx"
-    quantize(fp32, int8, embeddings=True, calibration=feeds)
-    calibrate(int8, feeds, quantile=0.99999, source=fitted_on).write(scales_path(int8))
-    agreement, fused, first_token = guard(out, fp32, int8)
-    if agreement.holds(bound):
+    tried: list[Attempt] = []
+    for label, keep_float in float_parts(fp32):
+        quantize(fp32, int8, embeddings=True, calibration=feeds, keep_float=keep_float)
+        calibrate(int8, feeds, quantile=0.99999, source=fitted_on).write(scales_path(int8))
+        agreement, fused, first_token = guard(out, fp32, int8)
+        tried.append(Attempt(label, len(keep_float), agreement.rank_correlation, agreement.top10))
+        held = agreement.holds(bound)
+        if held:
+            break
+    if held:
         arithmetic: Literal["static int8", "float32"] = "static int8"
-        reason = "within the quality bound"
+        kept = tried[-1].kept_float
+        reason = "within the quality bound" + (f", {tried[-1].label} kept in float32 ({kept} products)" if kept else "")
         fp32.unlink()
     else:
-        arithmetic, reason = "float32", "int8 fell below the quality bound; kept in float32"
+        arithmetic = "float32"
+        reason = "int8 fell below the quality bound" + (", also with parts in float32" if len(tried) > 1 else "")
+        reason += "; kept in float32"
         int8.unlink()
         scales_path(int8).unlink()
-    result = Optimized(out, arithmetic, agreement, fused, first_token, reason, fitted_on)
+    result = Optimized(out, arithmetic, agreement, fused, first_token, reason, fitted_on, tuple(tried))
     _write_record(result, source=name, bound=bound, final=final or out)
     return result
+
+
+def float_parts(fp32: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """What the guard tries, in order, each kept only when it holds: every matrix product in int8; then the
+    narrowing products (the feed-forward output, whose input after the activation has the widest range) in
+    float32; then the widening ones (the feed-forward input) as well. Found by weight shape, so any
+    architecture's feed-forward block is found without knowing its node names."""
+    import onnx
+
+    graph = onnx.load(str(fp32), load_external_data=False).graph
+    shapes = {t.name: tuple(t.dims) for t in graph.initializer}
+    products = [
+        (node.name, shapes[node.input[1]])
+        for node in graph.node
+        if node.op_type in ("MatMul", "Gemm") and len(shapes.get(node.input[1], ())) == 2
+    ]
+    gemm_transposed = {
+        n.name for n in graph.node if n.op_type == "Gemm" and any(a.name == "transB" and a.i for a in n.attribute)
+    }
+    narrowing, widening = [], []
+    for name, (rows, cols) in products:
+        inputs, outputs = (cols, rows) if name in gemm_transposed else (rows, cols)
+        if inputs > outputs:
+            narrowing.append(name)
+        elif outputs > inputs:
+            widening.append(name)
+    steps: list[tuple[str, tuple[str, ...]]] = [("every product in int8", ())]
+    if narrowing:
+        steps.append(("the feed-forward outputs", tuple(narrowing)))
+    if widening:
+        steps.append(("the feed-forward blocks", tuple(narrowing + widening)))
+    return steps
 
 
 def guard(folder: Path, fp32: Path, int8: Path) -> tuple[Agreement, int, bool]:
@@ -210,6 +263,7 @@ def _write_record(result: Optimized, *, source: str, bound: Bound, final: Path) 
         "attention_fused": result.attention_fused,
         "first_token_only": result.first_token_only,
         "activation_scales_fitted_on": result.calibration_pairs,
+        "attempts": [asdict(a) for a in result.attempts],
     }
     write_atomic(result.folder / REPORT, json.dumps(record, indent=2) + "\n")
     a = result.agreement
@@ -232,6 +286,11 @@ def _write_record(result: Optimized, *, source: str, bound: Bound, final: Path) 
             f"- Quality guard, against float32 on {a.pairs} held-out pairs ({a.queries} queries written for crossrank,",
             f"  never fitted on): rank correlation {a.rank_correlation:.4f} (bound {bound.rank_correlation}), top-10",
             f"  agreement {a.top10:.3f} (bound {bound.top10}), largest logit difference {a.largest_difference:.4f}.",
+            *[
+                f"- Tried {t.label} ({t.kept_float} products in float32): rank correlation {t.rank_correlation:.4f},"
+                f" top-10 agreement {t.top10:.3f}."
+                for t in result.attempts
+            ],
             "",
             f'Load it with `Reranker("{final}")`, `crossrank serve --model {final}` or',
             f"`crossrank demo --model {final}`.",
