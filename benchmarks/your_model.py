@@ -11,8 +11,12 @@ optimised and the cascade (`--quality-depth`, `--quality-queries`: fewer candida
 too large to score every pair twice on a CPU; the JSON says which). Quality scores are kept in
 runs/your-model-scores, so a rerun measures only speed.
 
-    .venv/bin/python benchmarks/your_model.py --model runs/minilm-ce --threads 2 \
+    .venv/bin/python benchmarks/your_model.py --model runs/default-float-weights --threads 2 \
         --out benchmarks/results/your-model-KIND.json
+    .venv/bin/python benchmarks/your_model.py --model runs/mpnet-ce --threads 2 --queries 10 \
+        --quality-queries 100 --quality-depth 20 --out benchmarks/results/your-model-mpnet-KIND.json
+
+(How both models were made: docs/experiments/your-model.md.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""The training loop: token-budget micro-batches of groups, gradient accumulation, held-out evaluation each
-epoch, checkpoint and resume, early stop, and the best model saved as a Hugging Face folder (its ONNX files:
-`crossrank.export.onnx.export_onnx`). On a GPU when torch sees one.
+"""The training loop: token-budget micro-batches of groups, gradient accumulation, held-out evaluation each epoch,
+checkpoint and resume, early stop, the best model saved as a Hugging Face folder. On a GPU when torch sees one.
 
 Losses: `listwise` (softmax cross-entropy over the positive and its negatives) or `bce` (pointwise); with
 `distill > 0`, a KL term pulls the model's distribution over each group towards a teacher's (the teacher's
@@ -28,6 +27,7 @@ from crossrank.outputs import MODEL, check_output, follow_umask, mark_output
 from crossrank.progress import progress_bar
 from crossrank.tokenization import PairEncoder, load_tokenizer
 from crossrank.training.data import Group
+from crossrank.training.layers import freeze_below
 
 log = logging.getLogger(__name__)
 Loss = Literal["listwise", "bce"]
@@ -199,10 +199,9 @@ class _Run:
         with hf_quiet():
             model = AutoModelForSequenceClassification.from_pretrained(str(base), config=model_config)
         model.to("cuda" if torch.cuda.is_available() else "cpu")  # a GPU when torch sees one
-        if config.train_layers is not None:
-            freeze_below(model, top_layers=config.train_layers)
+        freeze_below(model, top_layers=config.train_layers)
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-        trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]  # all but what is frozen
         params = [
             {"params": [p for n, p in trained if not n.endswith(no_decay)], "weight_decay": config.weight_decay},
             {"params": [p for n, p in trained if n.endswith(no_decay)], "weight_decay": 0.0},
@@ -211,20 +210,6 @@ class _Run:
         scheduler = get_linear_schedule_with_warmup(optimizer, int(steps * config.warmup), steps)
         encoder = PairEncoder(load_tokenizer(base), max_length=config.max_length)
         return cls(config, model, optimizer, scheduler, encoder, _loss(config.loss, torch), torch)
-
-
-def freeze_below(model: Any, *, top_layers: int) -> None:
-    """Leave only the top `top_layers` encoder layers, the pooler and the head trainable: the embeddings and
-    every lower layer keep the base's weights, so a large base trains in a fraction of the time (no backward
-    pass through the frozen part, no optimizer state for it)."""
-    prefix = model.base_model_prefix
-    layers = len(model.base_model.encoder.layer)
-    if top_layers > layers:
-        raise InputError(f"--train-layers {top_layers}: the model has {layers} encoder layers")
-    trained = tuple(f"{prefix}.encoder.layer.{i}." for i in range(layers - top_layers, layers))
-    for name, param in model.named_parameters():
-        in_base = name.startswith(f"{prefix}.")
-        param.requires_grad = not in_base or name.startswith(trained) or f"{prefix}.pooler." in name
 
 
 class _Checkpoint:
