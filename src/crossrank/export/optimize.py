@@ -126,11 +126,12 @@ def optimize(
     fitted_on = pairs_source or f"crossrank's {len(PAIRS)} written pairs, each query with every passage"
     feeds = [feed for _, feed in pair_feeds(out, fitting)]
     int8 = onnx_dir / "model_int8.onnx"
+    held_out = HeldOut.score(out, fp32)  # float32's side of the guard, the same for every attempt
     tried: list[Attempt] = []
     for label, keep_float in float_parts(fp32):
         quantize(fp32, int8, embeddings=True, calibration=feeds, keep_float=keep_float)
         calibrate(int8, feeds, quantile=0.99999, source=fitted_on).write(scales_path(int8))
-        agreement, fused, first_token = guard(out, fp32, int8)
+        agreement, fused, first_token = guard(held_out, int8)
         tried.append(Attempt(label, len(keep_float), agreement.rank_correlation, agreement.top10))
         held = agreement.holds(bound)
         if held:
@@ -183,24 +184,42 @@ def float_parts(fp32: Path) -> list[tuple[str, tuple[str, ...]]]:
     return steps
 
 
-def guard(folder: Path, fp32: Path, int8: Path) -> tuple[Agreement, int, bool]:
-    """Score `HELD_OUT` (each query with every passage) with float32 and with the static int8 graph as it will
-    run; their agreement, and how many attention blocks were fused and whether the last layer was cut."""
-    import onnx
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """`HELD_OUT` (each query with every passage) as batches, and float32's logits of them: the reference every
+    attempt of the guard is measured against, scored once."""
 
+    batches: list[tuple[np.ndarray, dict[str, np.ndarray]]]
+    expected: np.ndarray
+    queries: int
+
+    @classmethod
+    def score(cls, folder: Path, fp32: Path) -> HeldOut:
+        """Tokenize the held-out pairs with `folder`'s tokenizer and score them with the float32 graph `fp32`
+        (its last layer cut to the first token, as the int8 graph will be)."""
+        import onnx
+
+        from crossrank.export.cls_only import cls_only
+
+        queries = crossed(HELD_OUT, joined=False)
+        batches = pair_feeds(folder, queries)
+        reference = onnx.load(str(fp32))
+        cls_only(reference)
+        return cls(batches, _logits(reference, batches), len(queries))
+
+
+def guard(held_out: HeldOut, int8: Path) -> tuple[Agreement, int, bool]:
+    """Score the held-out pairs with the static int8 graph as it will run; its agreement with float32, and how
+    many attention blocks were fused and whether the last layer was cut."""
     from crossrank.export.attention import fuse_attention
     from crossrank.export.cls_only import cls_only
     from crossrank.export.static_int8 import static_graph
 
-    queries = crossed(HELD_OUT, joined=False)
-    batches = pair_feeds(folder, queries)
-    reference = onnx.load(str(fp32))
-    cls_only(reference)
     optimised = static_graph(int8)
     first_token = cls_only(optimised)
     fused = fuse_attention(optimised)
-    expected, got = _logits(reference, batches), _logits(optimised, batches)
-    per_query = len(queries[0][1])
+    expected, got = held_out.expected, _logits(optimised, held_out.batches)
+    per_query = len(expected) // held_out.queries
     top10 = [
         len(set(np.argsort(-e)[:10]) & set(np.argsort(-g)[:10])) / 10
         for e, g in zip(expected.reshape(-1, per_query), got.reshape(-1, per_query), strict=True)
@@ -210,7 +229,7 @@ def guard(folder: Path, fp32: Path, int8: Path) -> tuple[Agreement, int, bool]:
         top10=float(np.mean(top10)),
         largest_difference=float(np.max(np.abs(expected - got))),
         pairs=len(expected),
-        queries=len(queries),
+        queries=held_out.queries,
     )
     return agreement, fused, first_token
 
