@@ -49,10 +49,15 @@ def test_each_architecture_optimises_to_static_int8_within_the_bound(
 
 
 def test_the_guard_keeps_float32_when_int8_loses_the_ranking(tiny_bert: Path, tmp_path: Path) -> None:
-    # Activation scales fitted on one two-token pair: every longer input saturates, and the ranking goes.
-    result = optimize(tiny_bert, tmp_path / "out", name="tiny", pairs=[("a", ["b"])])
+    # Activation scales fitted on one two-token pair: every longer input saturates, and the ranking goes. With
+    # the feed-forward products in float32 the toy graph comes back to a rank correlation of ~0.984 (AVX-512
+    # VNNI), too near the default bound to decide the same on every CPU kind, so this test asks for a top-10
+    # agreement no attempt comes near (~0.92 at best); the all-int8 graph's 0.36 is far below the default bound.
+    strict = Bound(rank_correlation=Bound().rank_correlation, top10=0.99)
+    result = optimize(tiny_bert, tmp_path / "out", name="tiny", pairs=[("a", ["b"])], bound=strict)
     assert result.arithmetic == "float32" and "fell below the quality bound" in result.reason
-    assert result.agreement.rank_correlation < Bound().rank_correlation
+    assert not result.agreement.holds(strict)
+    assert result.attempts[0].rank_correlation < Bound().rank_correlation
     # before giving up, the feed-forward outputs, then whole feed-forward blocks, were tried in float32
     assert [(a.label, a.kept_float) for a in result.attempts] == [
         ("every product in int8", 0),
