@@ -58,11 +58,13 @@ def test_the_guard_keeps_float32_when_int8_loses_the_ranking(tiny_bert: Path, tm
     assert result.arithmetic == "float32" and "fell below the quality bound" in result.reason
     assert not result.agreement.holds(strict)
     assert result.attempts[0].rank_correlation < Bound().rank_correlation
-    # before giving up, the feed-forward outputs, then whole feed-forward blocks, were tried in float32
-    assert [(a.label, a.kept_float) for a in result.attempts] == [
-        ("every product in int8", 0),
-        ("the feed-forward outputs", 3),  # two layers' and the head's one-logit product
-        ("the feed-forward blocks", 5),
+    # before giving up: the outlier channels split out, then the feed-forward outputs, then whole feed-forward
+    # blocks in float32
+    assert [(a.label, a.kept_float, a.outliers) for a in result.attempts] == [
+        ("every product in int8", 0, "smooth"),
+        ("every product in int8, outlier channels in float32", 0, "split"),
+        ("the feed-forward outputs", 3, "split"),  # two layers' and the head's one-logit product
+        ("the feed-forward blocks", 5, "split"),
     ]
     assert "also with parts in float32" in result.reason
     assert sorted(p.name for p in (tmp_path / "out" / "onnx").iterdir()) == ["model.onnx"]
@@ -81,19 +83,35 @@ def test_feed_forward_products_kept_in_float32_when_only_that_holds(
 
     from crossrank.export import optimize as optimizing
 
-    verdicts = iter([False, True])  # the guard's verdicts: all-int8 fails, the next attempt holds
+    verdicts = iter([False, False, True])  # the guard's verdicts: all-int8 fails twice, the next attempt holds
     monkeypatch.setattr(optimizing.Agreement, "holds", lambda self, bound: next(verdicts))
     result = optimize(tiny_bert, tmp_path / "out", name="tiny")
-    assert result.arithmetic == "static int8" and [a.kept_float for a in result.attempts] == [0, 3]
+    assert result.arithmetic == "static int8" and [a.kept_float for a in result.attempts] == [0, 0, 3]
     assert "the feed-forward outputs kept in float32 (3 products)" in result.reason
     graph = onnx.load(str(tmp_path / "out" / "onnx" / "model_int8.onnx")).graph
     float_products = {n.name for n in graph.node if n.op_type in ("MatMul", "Gemm")}
     assert float_products >= {"/inner/bert/encoder/layer.0/output/dense/MatMul"}
     assert not any("intermediate" in n for n in float_products)  # the widening products stay int8
     record = read_record(tmp_path / "out")
-    assert record is not None and [a["kept_float"] for a in record["attempts"]] == [0, 3]
+    assert record is not None and [a["kept_float"] for a in record["attempts"]] == [0, 0, 3]
+    assert [a["outliers"] for a in record["attempts"]] == ["smooth", "split", "split"]
     monkeypatch.undo()
     _check_invariance(tmp_path / "out", None)  # a mixed graph keeps a pair's bits in any company too
+
+
+def test_outlier_channels_split_out_when_smoothing_loses_the_ranking(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crossrank.export import optimize as optimizing
+
+    verdicts = iter([False, True])  # the guard's verdicts: smoothed all-int8 fails, the split one holds
+    monkeypatch.setattr(optimizing.Agreement, "holds", lambda self, bound: next(verdicts))
+    result = optimize(tiny_bert, tmp_path / "out", name="tiny")
+    assert result.arithmetic == "static int8" and [a.outliers for a in result.attempts] == ["smooth", "split"]
+    assert result.reason == "within the quality bound, outlier channels multiplied in float32"
+    assert "outlier channels multiplied in float32" in (tmp_path / "out" / "README.md").read_text()
+    monkeypatch.undo()
+    _check_invariance(tmp_path / "out", None)  # the split graph keeps a pair's bits in any company too
 
 
 @pytest.mark.slow

@@ -114,13 +114,16 @@ def quantize(
     embeddings: bool = False,
     calibration: Sequence[Mapping[str, np.ndarray]] = (),
     keep_float: Sequence[str] = (),
+    outliers: Literal["smooth", "split"] = "smooth",
 ) -> None:
     """Dynamic int8 quantisation of the matrix products (weights int8, activations uint8 at run time).
 
     `reduce_range` keeps weights to 7 bits so the u8s8 products cannot saturate on AVX2 CPUs without VNNI.
     `embeddings=True` also stores the embedding tables in int8 (the file shrinks by ~half for small models).
-    With `calibration` batches, inputs with outlier channels are smoothed first (`crossrank.backends.smoothing`).
+    With `calibration` batches, inputs with outlier channels are smoothed first (`crossrank.export.smoothing`).
     `keep_float` names nodes of `fp32` left in float32 (the parts of a model int8 would hurt).
+    `outliers="split"` multiplies the outlier channels in float32 instead of smoothing them into the weights
+    (`crossrank.export.outliers`).
     """
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -128,10 +131,14 @@ def quantize(
         raise MissingExtra("onnx-int8", None, exc.name or "onnxruntime") from exc
     source = fp32
     if calibration:
+        from crossrank.export.outliers import split_outliers
         from crossrank.export.smoothing import activation_ranges, smooth
 
         source = out.with_name(f"{out.stem}.smoothed.onnx")
-        smooth(fp32, source, activation_ranges(fp32, calibration))
+        if outliers == "split":
+            keep_float = [*keep_float, *split_outliers(fp32, source, activation_ranges(fp32, calibration))]
+        else:
+            smooth(fp32, source, activation_ranges(fp32, calibration))
     try:
         with _quiet("root"):
             quantize_dynamic(

@@ -6,9 +6,10 @@ Steps: export float32 ONNX (or take the folder's own `onnx/model.onnx`), quantis
 outlier channels smoothed, fit the activation scales on pairs (`PAIRS`, each query crossed with every passage,
 or the caller's), then the quality guard: float32 and the graph that will run (static int8 with the last layer
 cut to the first token and each attention block in one operator where the shapes allow) score `HELD_OUT`
-pairs, and the int8 graph is kept only when it agrees (`Bound`); otherwise the feed-forward products are kept in
-float32 a part at a time (`float_parts`), and where none of those agrees either the folder keeps float32 and
-says why. The folder's `optimization.json` and `README.md` say what was done and what was measured.
+pairs, and the int8 graph is kept only when it agrees (`Bound`); otherwise the outlier channels are multiplied
+in float32 instead of smoothed, then the feed-forward products are kept in float32 a part at a time
+(`float_parts`), and where none of those agrees either the folder keeps float32 and says why. The folder's
+`optimization.json` and `README.md` say what was done and what was measured.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from crossrank.models import has_torch_weights
 from crossrank.outputs import write_atomic
 
 log = logging.getLogger(__name__)
-VERSION = "2"
+Outliers = Literal["smooth", "split"]
+VERSION = "3"
 """Bump when the recipe changes, so optimised folders in the cache are rebuilt."""
 REPORT = "optimization.json"
 _WEIGHTS = (".safetensors", ".bin", ".pt", ".h5", ".msgpack", ".ckpt", ".onnx", ".onnx_data")
@@ -69,6 +71,9 @@ class Attempt:
     kept_float: int
     rank_correlation: float
     top10: float
+    outliers: Outliers = "smooth"
+    """How the input channels that run far larger than the rest were handled: smoothed into the weights, or
+    split out and multiplied in float32 (`crossrank.export.outliers`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,18 +133,22 @@ def optimize(
     int8 = onnx_dir / "model_int8.onnx"
     held_out = HeldOut.score(out, fp32)  # float32's side of the guard, the same for every attempt
     tried: list[Attempt] = []
-    for label, keep_float in float_parts(fp32):
-        quantize(fp32, int8, embeddings=True, calibration=feeds, keep_float=keep_float)
+    for label, keep_float, outliers in float_parts(fp32):
+        quantize(fp32, int8, embeddings=True, calibration=feeds, keep_float=keep_float, outliers=outliers)
         calibrate(int8, feeds, quantile=0.99999, source=fitted_on).write(scales_path(int8))
         agreement, fused, first_token = guard(held_out, int8)
-        tried.append(Attempt(label, len(keep_float), agreement.rank_correlation, agreement.top10))
+        tried.append(Attempt(label, len(keep_float), agreement.rank_correlation, agreement.top10, outliers))
         held = agreement.holds(bound)
         if held:
             break
     if held:
         arithmetic: Literal["static int8", "float32"] = "static int8"
-        kept = tried[-1].kept_float
-        reason = "within the quality bound" + (f", {tried[-1].label} kept in float32 ({kept} products)" if kept else "")
+        last = tried[-1]
+        reason = "within the quality bound"
+        if last.kept_float:
+            reason += f", {last.label} kept in float32 ({last.kept_float} products)"
+        elif last.outliers == "split":
+            reason += ", outlier channels multiplied in float32"
         fp32.unlink()
     else:
         arithmetic = "float32"
@@ -152,11 +161,13 @@ def optimize(
     return result
 
 
-def float_parts(fp32: Path) -> list[tuple[str, tuple[str, ...]]]:
-    """What the guard tries, in order, each kept only when it holds: every matrix product in int8; then the
-    narrowing products (the feed-forward output, whose input after the activation has the widest range) in
-    float32; then the widening ones (the feed-forward input) as well. Found by weight shape, so any
-    architecture's feed-forward block is found without knowing its node names."""
+def float_parts(fp32: Path) -> list[tuple[str, tuple[str, ...], Outliers]]:
+    """What the guard tries, in order, each kept only when it holds: every matrix product in int8 with the
+    outlier channels smoothed (the fastest graph); the same with them split out into float32 instead (exact
+    for them, and the weights keep their precision); then the narrowing products (the feed-forward output,
+    whose input after the activation has the widest range) in float32; then the widening ones (the feed-forward
+    input) as well. Found by weight shape, so any architecture's feed-forward block is found without knowing
+    its node names."""
     import onnx
 
     graph = onnx.load(str(fp32), load_external_data=False).graph
@@ -176,11 +187,14 @@ def float_parts(fp32: Path) -> list[tuple[str, tuple[str, ...]]]:
             narrowing.append(name)
         elif outputs > inputs:
             widening.append(name)
-    steps: list[tuple[str, tuple[str, ...]]] = [("every product in int8", ())]
+    steps: list[tuple[str, tuple[str, ...], Outliers]] = [
+        ("every product in int8", (), "smooth"),
+        ("every product in int8, outlier channels in float32", (), "split"),
+    ]
     if narrowing:
-        steps.append(("the feed-forward outputs", tuple(narrowing)))
+        steps.append(("the feed-forward outputs", tuple(narrowing), "split"))
     if widening:
-        steps.append(("the feed-forward blocks", tuple(narrowing + widening)))
+        steps.append(("the feed-forward blocks", tuple(narrowing + widening), "split"))
     return steps
 
 
@@ -291,6 +305,11 @@ def _write_record(result: Optimized, *, source: str, bound: Bound, final: Path) 
         if result.attention_fused
         else "attention left as separate operators (its pattern was not recognised)"
     )
+    outlier_note = (
+        "outlier channels multiplied in float32"
+        if result.attempts and result.attempts[-1].outliers == "split"
+        else "outlier channels smoothed"
+    )
     last = "the last layer computes the first token only" if result.first_token_only else "the last layer in full"
     card = "\n".join(
         [
@@ -300,7 +319,7 @@ def _write_record(result: Optimized, *, source: str, bound: Bound, final: Path) 
             "files other than the weights are copied here unchanged.",
             "",
             f"- Runs as **{result.arithmetic}** by default: {result.reason}.",
-            "- Graph: weights int8 per channel, outlier channels smoothed, activation scales fixed (fitted on",
+            f"- Graph: weights int8 per channel, {outlier_note}, activation scales fixed (fitted on",
             f"  {result.calibration_pairs}); {rewrites}; {last}.",
             f"- Quality guard, against float32 on {a.pairs} held-out pairs ({a.queries} queries written for crossrank,",
             f"  never fitted on): rank correlation {a.rank_correlation:.4f} (bound {bound.rank_correlation}), top-10",
