@@ -101,7 +101,7 @@ def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) ->
         foreign = [name for name in found if name not in allowed and name != MARKER]
         if foreign:
             raise OutputRefused(
-                f"{out} is a {kind.name} but also holds {_sample(foreign)}, which replacing it would delete; "
+                f"{out} is {kind.article} {kind.name} but also holds {_sample(foreign)}, which replacing it would delete; "
                 "move those away or name another folder"
             )
     return out
