@@ -101,8 +101,8 @@ def check_output(out: Path, kind: OutputKind, *, inputs: Iterable[Path] = ()) ->
         foreign = [name for name in found if name not in allowed and name != MARKER]
         if foreign:
             raise OutputRefused(
-                f"{out} is {kind.article} {kind.name} but also holds {_sample(foreign)}, which replacing it would delete; "
-                "move those away or name another folder"
+                f"{out} is {kind.article} {kind.name} but also holds {_sample(foreign)}, which replacing it would "
+                "delete; move those away or name another folder"
             )
     return out
 

@@ -64,25 +64,23 @@ def split_outliers(path: Path, out: Path, ranges: Mapping[str, np.ndarray]) -> l
         ]
         for p in products:
             node = nodes[p]
-            weight = numpy_helper.to_array(initializers[node.input[1]])
+            weight_name, result = node.input[1], node.output[0]
+            weight = numpy_helper.to_array(initializers[weight_name])
             ordinary = weight.copy()
             ordinary[channels] = 0.0
-            graph.initializer.append(numpy_helper.from_array(ordinary, f"{node.input[1]}_ordinary"))
-            graph.initializer.append(numpy_helper.from_array(weight[channels], f"{node.input[1]}_outlier_rows"))
-            result = node.output[0]
-            node.input[0], node.input[1] = f"{name}_ordinary", f"{node.input[1]}_ordinary"
+            graph.initializer.append(numpy_helper.from_array(ordinary, f"{weight_name}_ordinary"))
+            graph.initializer.append(numpy_helper.from_array(weight[channels], f"{weight_name}_outlier_rows"))
+            node.input[0], node.input[1] = f"{name}_ordinary", f"{weight_name}_ordinary"
             node.output[0] = f"{result}_ordinary"
-            float_part = f"{p}_outliers"
-            after[p] = [
-                helper.make_node(
-                    "MatMul",
-                    [f"{name}_outliers", f"{node.input[1][: -len('_ordinary')]}_outlier_rows"],
-                    [f"{result}_outliers"],
-                    name=float_part,
-                ),
-                helper.make_node("Add", [f"{result}_ordinary", f"{result}_outliers"], [result], name=f"{p}_sum"),
-            ]
-            kept_float.append(float_part)
+            float_part = helper.make_node(
+                "MatMul",
+                [f"{name}_outliers", f"{weight_name}_outlier_rows"],
+                [f"{result}_outliers"],
+                name=f"{p}_outliers",
+            )
+            total = helper.make_node("Add", [f"{result}_ordinary", f"{result}_outliers"], [result], name=f"{p}_sum")
+            after[p] = [float_part, total]
+            kept_float.append(float_part.name)
     ordered = []
     for node in graph.node:
         ordered.extend(before.get(node.name, []))
