@@ -89,7 +89,10 @@ def test_adapt_learns_loads_resumes_and_guards_its_output(
     assert other.returncode == 2 and "other settings" in other.stderr and str(out) in other.stderr
     teachers_alone = adapt(docs, out, base, "--distill", "1")  # the teachers' weight is a setting of the run
     assert teachers_alone.returncode == 2 and "other settings" in teachers_alone.stderr
-    assert json.loads((out / "adapt" / "config.json").read_text())["distill"] == 0.5
+    unchecked = adapt(docs, out, base, "--consistency-depth", "0")  # so is the generated queries' filter
+    assert unchecked.returncode == 2 and "other settings" in unchecked.stderr
+    saved = json.loads((out / "adapt" / "config.json").read_text())
+    assert saved["distill"] == 0.5 and saved["consistency_depth"] == 20
 
     trained = tmp_path / "trained"  # `crossrank train`'s output is a model folder too, but not adapt's to resume
     trained.mkdir()

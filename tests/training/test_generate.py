@@ -129,6 +129,8 @@ def test_the_filters_drop_what_would_teach_nothing_or_teach_wrong() -> None:
         "inconsistent": 1,
     }
     assert result.examples["inconsistent"] == ["how do glaciers carve valleys"]
+    unchecked = filter_queries(WINGS, generated, consistency_k=0)  # --consistency-depth 0: no BM25 check
+    assert unchecked.kept == [generated[0], generated[6], generated[7]] and unchecked.dropped["inconsistent"] == 0
 
 
 def test_adapt_s_generator_stage_caches_filters_and_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

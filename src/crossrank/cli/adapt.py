@@ -55,6 +55,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--generated-per-document", type=positive_int, default=3, help="queries the language model writes a document"
     )
     adapt.add_argument(
+        "--consistency-depth",
+        type=non_negative_int,
+        default=20,
+        help="keep a generated query only when BM25 ranks its document in the collection's top this many (0: keep "
+        "every well-formed query)",
+    )
+    adapt.add_argument(
         "--generated-queries",
         metavar="FILE",
         default=None,
@@ -100,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         queries=args.queries,
         generated_per_document=args.generated_per_document,
         generated_file=args.generated_queries,
+        consistency_depth=args.consistency_depth,
         max_queries=args.max_queries,
         negatives=args.negatives,
         teachers=None if args.teacher is None else tuple(args.teacher),

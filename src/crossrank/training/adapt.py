@@ -57,6 +57,7 @@ class AdaptConfig:
     queries: str = "rules"  # "rules", "generated" (a language model's, crossrank.training.generate) or "both"
     generated_per_document: int = 3
     generated_file: str | None = None  # queries the generator already wrote for these documents (by id)
+    consistency_depth: int = 20  # BM25's depth for the generated queries' consistency filter (0: no filter)
     max_queries: int = 2000
     negatives: int = 4
     teachers: tuple[str, ...] | None = None
@@ -231,6 +232,7 @@ def _generated(
             [(d.doc_id, text) for d, text in zip(documents, texts, strict=True)],
             out / WORK,
             per_document=config.generated_per_document,
+            consistency_k=config.consistency_depth,
             seed=config.seed,
             say=say,
             reuse=None if config.generated_file is None else Path(config.generated_file),

@@ -229,7 +229,8 @@ def filter_queries(texts: Sequence[str], generated: Sequence[tuple[int, str]], *
     or a loop: a word of four letters or more three times, a pair of words twice), a copy of one of the prompt's
     examples, a duplicate of a query already kept, a near-copy of one of its document's sentences (BM25 matches
     those already), and a query whose document BM25 does not rank in the collection's top `consistency_k` for it
-    (the consistency check of InPars and GPL: such a query is more likely about something else)."""
+    (the consistency check of InPars: such a query is more likely about something else; `consistency_k` 0 skips
+    it, as GPL does, whose teachers' margins already say how well a query fits its document)."""
     from crossrank.retrieval.bm25 import BM25Retriever
     from crossrank.training.adapt import sentences
 
@@ -258,8 +259,8 @@ def filter_queries(texts: Sequence[str], generated: Sequence[tuple[int, str]], *
         else:
             seen.add(key)
             candidates.append((doc, query))
-    if not candidates:
-        return Filtered([], dropped, examples)
+    if not candidates or consistency_k == 0:
+        return Filtered(candidates, dropped, examples)
     hits = BM25Retriever.build(list(texts)).retrieve([q for _, q in candidates], k=min(consistency_k, len(texts)))
     kept = []
     for (doc, query), hit in zip(candidates, hits, strict=True):
@@ -292,6 +293,7 @@ def generated_queries(
     per_document: int,
     seed: int,
     say: Callable[[str], None],
+    consistency_k: int = 20,
     reuse: Path | None = None,
     make_generator: Callable[[], Any] = QueryGenerator,
 ) -> list[tuple[int, str]]:
@@ -315,7 +317,7 @@ def generated_queries(
     )
     rows = reused + [row for row in read_generated(work / "generated.jsonl") if row.doc_id in position]
     generated = [(position[row.doc_id], query) for row in rows for query in row.queries]
-    result = filter_queries(texts, generated)
+    result = filter_queries(texts, generated, consistency_k=consistency_k)
     say(
         f"{GENERATOR} wrote {len(generated)} queries ({len(reused)} documents from {reuse}, {written} generated "
         f"this run); kept {len(result.kept)}, dropped {result.dropped}"
