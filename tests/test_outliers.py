@@ -87,4 +87,4 @@ def test_quantising_with_the_split_keeps_the_outlier_products_in_float32(
     split = {n.name for n in graph.node if n.op_type == "MatMul" and n.name.endswith("_outliers")}
     assert {f"{p}_outliers" for p in consumers[norm.output[0]]} <= split  # the outlier channel's products: float32
     assert len([n for n in graph.node if n.op_type == "MatMulInteger"]) >= len(consumers[norm.output[0]])
-    assert not (tmp_path / "int8.smoothed.onnx").exists()
+    assert not (tmp_path / "int8.prepared.onnx").exists()  # the split float32 graph was a temporary file

@@ -4,7 +4,7 @@ makes and who reads each tensor, small constants and attributes, and dropping wh
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,18 @@ def use_microsoft_domain(model: Any) -> None:
 
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+
+
+def insert_nodes(graph: Any, *, before: Mapping[str, list[Any]], after: Mapping[str, list[Any]]) -> None:
+    """Place new nodes just before (`before`) or just after (`after`) the existing node of that name, so that
+    `graph`'s node list stays in an order where every input is made before it is read."""
+    ordered: list[Any] = []
+    for node in graph.node:
+        ordered.extend(before.get(node.name, []))
+        ordered.append(node)
+        ordered.extend(after.get(node.name, []))
+    del graph.node[:]
+    graph.node.extend(ordered)
 
 
 def prune(graph: Any, nodes: Iterable[Any]) -> None:

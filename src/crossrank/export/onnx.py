@@ -134,7 +134,7 @@ def quantize(
         from crossrank.export.outliers import split_outliers
         from crossrank.export.smoothing import activation_ranges, smooth
 
-        source = out.with_name(f"{out.stem}.smoothed.onnx")
+        source = out.with_name(f"{out.stem}.prepared.onnx")  # smoothed or split, then quantised
         if outliers == "split":
             keep_float = [*keep_float, *split_outliers(fp32, source, activation_ranges(fp32, calibration))]
         else:

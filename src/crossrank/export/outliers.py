@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossrank.export.graph_edit import drop_unread_initializers
+from crossrank.export.graph_edit import drop_unread_initializers, insert_nodes
 from crossrank.export.smoothing import matmul_inputs
 
 RATIO = 4.0
@@ -81,13 +81,7 @@ def split_outliers(path: Path, out: Path, ranges: Mapping[str, np.ndarray]) -> l
             total = helper.make_node("Add", [f"{result}_ordinary", f"{result}_outliers"], [result], name=f"{p}_sum")
             after[p] = [float_part, total]
             kept_float.append(float_part.name)
-    ordered = []
-    for node in graph.node:
-        ordered.extend(before.get(node.name, []))
-        ordered.append(node)
-        ordered.extend(after.get(node.name, []))
-    del graph.node[:]
-    graph.node.extend(ordered)
+    insert_nodes(graph, before=before, after=after)
     drop_unread_initializers(graph)
     onnx.save(model, str(out))
     return kept_float

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from crossrank.export.graph_edit import drop_unread_initializers
+from crossrank.export.graph_edit import drop_unread_initializers, insert_nodes
 
 if TYPE_CHECKING:
     import onnx
@@ -74,7 +74,7 @@ def smooth(
     initializers = {w.name: w for w in graph.initializer}
     consumers = matmul_inputs(model)
     nodes = {n.name: n for n in graph.node}
-    muls: dict[str, object] = {}  # first MatMul consuming an input -> the Mul to place before it
+    muls: dict[str, list[onnx.NodeProto]] = {}  # first MatMul consuming an input -> the Mul to place before it
     for name, matmuls in consumers.items():
         x_peak = ranges.get(name)
         if x_peak is None:
@@ -93,14 +93,8 @@ def smooth(
         for m in matmuls:
             nodes[m].input[0] = f"{name}_smoothed"
         first = next(n.name for n in graph.node if n.name in matmuls)
-        muls[first] = onnx.helper.make_node("Mul", [name, inverse], [f"{name}_smoothed"], name=f"{name}_smooth")
-    ordered = []
-    for node in graph.node:
-        if node.name in muls:
-            ordered.append(muls[node.name])
-        ordered.append(node)
-    del graph.node[:]
-    graph.node.extend(ordered)
+        muls[first] = [onnx.helper.make_node("Mul", [name, inverse], [f"{name}_smoothed"], name=f"{name}_smooth")]
+    insert_nodes(graph, before=muls, after={})
     drop_unread_initializers(graph)
     onnx.save(model, str(out))
     return len(muls)
