@@ -191,9 +191,31 @@ def test_embedding_teacher_scores_equal_scoring_each_group_on_its_own(tmp_path: 
         expected = np.zeros(1 + len(group.negatives))
         for result in load_baseline("biencoder").rerank(group.query, [group.positive, *group.negatives]):
             expected[result.index] = result.score
-        assert group.teacher is not None
-        np.testing.assert_allclose(group.teacher, expected, atol=1e-5)
+        assert group.teacher is not None  # alone, the cosines times the scale of the model's contrastive training
+        np.testing.assert_allclose(group.teacher, expected * 20.0, atol=2e-5)
         assert len(set(np.round(expected, 4))) == len(expected)
+
+
+def test_one_embedding_teacher_targets_its_contrastive_logits_not_flat_cosines(tmp_path: Path) -> None:
+    """Cosines a few hundredths apart, used as logits, make a near-uniform target (the student learns flat scores);
+    alone, an embedding teacher's scores are scaled to the logits it was trained on, a BM25 teacher's kept."""
+    from crossrank.training.data import with_teacher_scores
+
+    cosines = np.array([0.62, 0.55, 0.41, 0.40, 0.38])
+    groups = [Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:5]), "toy")]
+
+    def scored_elsewhere(chosen: object, teacher: str) -> list[np.ndarray]:
+        return [cosines.copy()]
+
+    for teacher, scale in (("mpnet", 20.0), ("biencoder", 20.0), ("e5", 100.0)):
+        (group,) = with_teacher_scores(groups, [teacher], cache_dir=tmp_path / teacher, elsewhere=scored_elsewhere)
+        assert group.teacher is not None
+        np.testing.assert_allclose(group.teacher, cosines * scale)
+        target = np.exp(np.array(group.teacher) - max(group.teacher))
+        assert target[0] / target.sum() > 0.5  # the raw cosines' softmax gives the positive 0.23
+    (fused,) = with_teacher_scores(groups, ["mpnet", "e5"], cache_dir=tmp_path / "both", elsewhere=scored_elsewhere)
+    assert fused.teacher is not None
+    np.testing.assert_allclose(fused.teacher, (cosines - cosines.mean()) / (cosines.std() + 1e-6), atol=1e-9)
 
 
 def test_bm25_teacher_uses_the_term_statistics_of_each_source(tmp_path: Path) -> None:

@@ -119,8 +119,8 @@ def with_teacher_scores(
 
     Teachers are "default" (the built-in cross-encoder, its raw logits), the baselines "biencoder", "e5", "mpnet"
     and "splade-tiny" (`crossrank.scorers`), and "bm25" (term statistics from the distinct passages of the
-    group's source). With several, each one's scores are
-    standardised within the group and averaged, so no teacher dominates by its score range. Each teacher's
+    group's source). One teacher's scores are the logits of its own training (`TEACHER_SCALE`); with several, each
+    one's scores are standardised within the group and averaged, so no teacher dominates by its range. Each teacher's
     scores are kept in the cache folder (`cache_dir`, see `crossrank.cache`), so a repeated or resumed run over
     the same groups scores nothing again. `elsewhere` scores the teachers other than BM25 (on Ray, for `--ray`).
     """
@@ -133,7 +133,8 @@ def with_teacher_scores(
     fused = np.zeros((len(groups), 1 + len(groups[0].negatives) if groups else 0))
     for teacher in teachers:
         for row, scores in enumerate(_cached_teacher_scores(groups, teacher, show_progress, cache_dir, elsewhere)):
-            fused[row] += scores if len(teachers) == 1 else (scores - scores.mean()) / (scores.std() + 1e-6)
+            alone = scores * TEACHER_SCALE.get(teacher, 1.0)
+            fused[row] += alone if len(teachers) == 1 else (scores - scores.mean()) / (scores.std() + 1e-6)
     fused /= len(teachers)
     return [
         Group(g.query, g.positive, g.negatives, g.source, tuple(float(x) for x in fused[row]))
@@ -196,6 +197,11 @@ def _teacher_key(groups: Sequence[Group], teacher: str) -> str:
         digest.update(b"\1")
     return digest.hexdigest()[:20]
 
+
+# A bi-encoder's cosine similarity times this is the logit it was trained on (sentence-transformers' contrastive
+# loss, scale 20; e5: temperature 0.01). Used raw, cosines a few hundredths apart make a nearly uniform softmax
+# over a group, and distillation pulls the student towards flat scores instead of the teacher's order.
+TEACHER_SCALE = {"biencoder": 20.0, "mpnet": 20.0, "e5": 100.0}
 
 # the installed package whose files a teacher's scores come from (its version is part of the cache key)
 _TEACHER_PACKAGES = {
