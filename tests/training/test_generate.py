@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,55 @@ def test_batches_and_refusals(tmp_path: Path) -> None:
     assert mine.read_text() == '{"doc_id": "d0"}\n'
 
 
+class PidGenerator:
+    """A stand-in language model that can be sent to a worker process: its queries name the document."""
+
+    def queries(self, documents: list[tuple[str, str]], *, per_document: int, seed: int) -> list[tuple[str, ...]]:
+        return [(f"{doc_id} seed {seed} in {os.getpid()}",) for doc_id, _ in documents]
+
+
+def test_worker_processes_write_what_one_process_writes_in_the_same_order(tmp_path: Path) -> None:
+    here, there = tmp_path / "here.jsonl", tmp_path / "there.jsonl"
+    generate_file(DOCS, here, source="toy", per_document=1, seed=3, make_generator=PidGenerator)
+    assert generate_file(DOCS, there, source="toy", per_document=1, seed=3, workers=2, make_generator=PidGenerator) == 7
+    ours, theirs = read_generated(here), read_generated(there)
+    assert [r.doc_id for r in theirs] == [d for d, _ in DOCS]
+    for mine, other in zip(ours, theirs, strict=True):
+        assert mine.queries[0].split(" in ")[0] == other.queries[0].split(" in ")[0]
+        assert other.queries[0].split(" in ")[1] != str(os.getpid())  # written by a worker process
+
+
+def test_a_deadline_stops_after_the_batch_it_falls_in_and_a_rerun_goes_on(tmp_path: Path) -> None:
+    out = tmp_path / "q.jsonl"
+    past = time.monotonic() - 1
+    assert (
+        generate_file(
+            DOCS, out, source="toy", per_document=1, seed=0, batch=2, deadline=past, make_generator=EchoGenerator
+        )
+        == 2
+    )
+    assert [r.doc_id for r in read_generated(out)] == ["d0", "d1"]
+    assert generate_file(DOCS, out, source="toy", per_document=1, seed=0, batch=2, make_generator=EchoGenerator) == 5
+
+
+def test_the_stage_generates_for_a_seeded_sample_of_documents_only(tmp_path: Path) -> None:
+    from crossrank.training.generate import generated_queries
+
+    asked: list[str] = []
+
+    class Recording(EchoGenerator):
+        def queries(self, documents: list[tuple[str, str]], *, per_document: int, seed: int) -> list[tuple[str, ...]]:
+            asked.extend(doc_id for doc_id, _ in documents)
+            return super().queries(documents, per_document=per_document, seed=seed)
+
+    said: list[str] = []
+    make = Recording
+    generated_queries(DOCS, tmp_path, per_document=1, seed=0, say=said.append, most_documents=3, make_generator=make)
+    assert len(asked) == 3 and set(asked) < {d for d, _ in DOCS} and asked != ["d0", "d1", "d2"]
+    generated_queries(DOCS, tmp_path, per_document=1, seed=0, say=said.append, most_documents=3, make_generator=make)
+    assert len(asked) == 3 and "0 generated this run" in said[1]  # the same sample: nothing new to write
+
+
 def test_the_prompt_and_the_cleaning() -> None:
     text = prompt("word " * 500)
     assert text.endswith("Query:") and text.count("Document:") == 4
@@ -106,33 +157,6 @@ WINGS = [
 ]
 
 
-def test_the_filters_drop_what_would_teach_nothing_or_teach_wrong() -> None:
-    from crossrank.training.generate import filter_queries
-
-    generated = [
-        (0, "how do shock waves move on a swept wing at transonic speed"),  # kept
-        (0, "how do shock waves move on a swept wing at transonic speed"),  # duplicate
-        (0, "wing"),  # malformed: too short
-        (1, "how does bread rise bread rise"),  # malformed: a loop
-        (1, "when does a flat plate boundary layer become turbulent"),  # the prompt's own example
-        (1, "Sourdough bread rises because wild yeasts ferment the flour"),  # copies the document's sentence
-        (2, "how do glaciers carve valleys"),  # inconsistent: about document 3, not 2
-        (3, "what do glaciers leave behind when the ice melts"),  # kept
-    ]
-    result = filter_queries(WINGS, generated, consistency_k=1)
-    assert result.kept == [generated[0], generated[7]]
-    assert result.dropped == {
-        "malformed": 2,
-        "copies an example": 1,
-        "duplicate": 1,
-        "copies the document": 1,
-        "inconsistent": 1,
-    }
-    assert result.examples["inconsistent"] == ["how do glaciers carve valleys"]
-    unchecked = filter_queries(WINGS, generated, consistency_k=0)  # --consistency-depth 0: no BM25 check
-    assert unchecked.kept == [generated[0], generated[6], generated[7]] and unchecked.dropped["inconsistent"] == 0
-
-
 def test_adapt_s_generator_stage_caches_filters_and_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from crossrank.training import generate
     from crossrank.training.adapt import AdaptConfig, _generated
@@ -165,7 +189,7 @@ def test_adapt_s_generator_stage_caches_filters_and_falls_back(tmp_path: Path, m
     documents = [SourceDocument(str(i), str(i), "", text, str(i)) for i, text in enumerate(WINGS)]
     said.clear()
     config = AdaptConfig(docs=str(tmp_path), out=str(tmp_path / "out"), queries="both")
-    assert _generated(config, documents, tmp_path, said.append) == []
+    assert _generated(config, documents, tmp_path, said.append, deadline=time.monotonic() + 60) == []
     assert "going on with the rule-made pseudo-queries" in said[0] and "install it" in said[0]
 
 
@@ -215,3 +239,28 @@ def test_adapt_reuses_a_generated_file_by_document_id_and_generates_the_rest(tmp
         generated_queries([("x", WINGS[0])], work, per_document=1, seed=0, say=said.append, reuse=earlier)
     with pytest.raises(InputError, match="no such generated-queries file"):
         generated_queries(documents, work, per_document=1, seed=0, say=said.append, reuse=tmp_path / "none.jsonl")
+
+
+def test_adapt_generates_until_its_share_of_the_time_and_a_rerun_keeps_that_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crossrank.corpora import SourceDocument
+    from crossrank.training import generate
+    from crossrank.training.adapt import WORK, AdaptConfig, _generated
+
+    asked: list[str] = []
+
+    class Recording(EchoGenerator):
+        def queries(self, documents: list[tuple[str, str]], *, per_document: int, seed: int) -> list[tuple[str, ...]]:
+            asked.extend(doc_id for doc_id, _ in documents)
+            return [(f"how do {text.split()[0].lower()} and {text.split()[1].lower()} work",) for _, text in documents]
+
+    monkeypatch.setattr(generate, "generator_workers", lambda threads: (1, Recording))
+    documents = [SourceDocument(str(i), str(i), "", text, str(i)) for i, text in enumerate(WINGS)]
+    config = AdaptConfig(docs=str(tmp_path), out=str(tmp_path), queries="generated", generated_per_document=1)
+    (tmp_path / WORK).mkdir()
+    said: list[str] = []
+    first = _generated(config, documents, tmp_path, said.append, deadline=time.monotonic() - 1)
+    assert len(asked) == 1 and len(first) == 1  # past its deadline after the first document
+    again = _generated(config, documents, tmp_path, said.append, deadline=time.monotonic() + 60)
+    assert len(asked) == 1 and again == first  # the rerun trains on the set the first run wrote

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import functools
 import json
+import math
 import random
 import re
 import time
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 WORK = "adapt"
 """Where the pseudo-pairs and the run's record live inside the output."""
+GENERATION_SHARE = 0.4
+"""The most of a run's time the language model writes queries for; the teachers and the training get the rest."""
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -197,7 +200,12 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
         if config.queries == "generated"
         else pseudo_queries(documents, per_document=config.queries_per_document, seed=config.seed)
     )
-    queries = capped(queries + _generated(config, documents, out, say), most=config.max_queries, seed=config.seed)
+    generation_ends = started + GENERATION_SHARE * config.minutes * 60
+    queries = capped(
+        queries + _generated(config, documents, out, say, deadline=generation_ends),
+        most=config.max_queries,
+        seed=config.seed,
+    )
     groups = hard_negative_groups(documents, queries, negatives=config.negatives, seed=config.seed)
     kinds = dict(collections.Counter(g.source for g in groups))
     say(f"{len(groups)} pseudo-queries with {config.negatives} hard negatives each ({kinds})")
@@ -218,16 +226,25 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
 
 
 def _generated(
-    config: AdaptConfig, documents: Sequence[SourceDocument], out: Path, say: Callable[[str], None]
+    config: AdaptConfig,
+    documents: Sequence[SourceDocument],
+    out: Path,
+    say: Callable[[str], None],
+    *,
+    deadline: float,
 ) -> list[PseudoQuery]:
-    """The language model's queries (filtered) when `config.queries` asks for them; without the `generate` extra,
-    none, and the run says it goes on with the rule-made pseudo-queries."""
+    """The language model's queries (filtered) when `config.queries` asks for them: for enough documents to give
+    `max_queries` (a quarter more, for what the filters drop), on every core, until `deadline`; a rerun keeps what
+    the first run generated. Without the `generate` extra, none, and the run says it goes on with the rule-made
+    pseudo-queries."""
     if config.queries == "rules":
         return []
-    from crossrank.training.generate import generated_queries
+    from crossrank.training.generate import generated_queries, generator_workers
 
     texts = [titled(d.title, d.text) for d in documents]
+    finished = out / WORK / "generation-finished"
     try:
+        workers, make_generator = generator_workers(config.threads)
         kept = generated_queries(
             [(d.doc_id, text) for d, text in zip(documents, texts, strict=True)],
             out / WORK,
@@ -236,7 +253,14 @@ def _generated(
             seed=config.seed,
             say=say,
             reuse=None if config.generated_file is None else Path(config.generated_file),
+            most_documents=0
+            if finished.exists()
+            else math.ceil(1.25 * config.max_queries / config.generated_per_document),
+            workers=workers,
+            deadline=deadline,
+            make_generator=make_generator,
         )
+        write_atomic(finished, "the generator stage ended; a rerun trains on the queries it wrote\n")
     except MissingExtra as exc:
         say(f"no generated queries: {exc}; going on with the rule-made pseudo-queries")
         return [] if config.queries == "both" else pseudo_queries(documents, per_document=2, seed=config.seed)

@@ -10,10 +10,15 @@ interrupted run stopped; each line names the generator, prompt version and seed,
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import functools
 import json
 import os
+import random
+import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -142,12 +147,16 @@ def generate_file(
     per_document: int,
     seed: int,
     batch: int = 1,
+    workers: int = 1,
+    deadline: float | None = None,
     make_generator: Callable[[], Any] = QueryGenerator,
     on_document: Callable[[int], None] | None = None,
 ) -> int:
     """Append generated queries for each (doc id, text) not yet in `out` (a JSONL file this function writes:
-    a header line naming generator, prompt, seed and source, then one line per document). Resumes a file it
-    wrote with the same settings; refuses any other file. Returns the documents generated in this call."""
+    a header line naming generator, prompt, seed and source, then one line per document), in order, by `workers`
+    processes (each its own generator; `make_generator` must then pickle); stops after the batch that ends past
+    `deadline` (`time.monotonic()`). Resumes a file it wrote with the same settings; refuses any other file.
+    Returns the documents generated in this call."""
     header = {
         "kind": HEADER_KIND,
         "generator": GENERATOR,
@@ -158,24 +167,81 @@ def generate_file(
         "batch": batch,
         "source": source,
     }
-    done = _resume(out, header)
-    todo = [(doc_id, text) for doc_id, text in documents if doc_id not in done]
+    have = _resume(out, header)
+    todo = [(doc_id, text) for doc_id, text in documents if doc_id not in have]
     if not todo:
         return 0
-    generator = make_generator()
+    chunks = [todo[start : start + batch] for start in range(0, len(todo), batch)]
     written = 0
-    with out.open("a", encoding="utf-8") as sink:
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
-            generated = generator.queries(chunk, per_document=per_document, seed=seed)
+    generations = _generations(chunks, workers=workers, per_document=per_document, seed=seed, make=make_generator)
+    with out.open("a", encoding="utf-8") as sink, generations as done:
+        for chunk, generated in zip(chunks, done, strict=False):
             for (doc_id, _), queries in zip(chunk, generated, strict=True):
                 sink.write(json.dumps({"doc_id": doc_id, "queries": list(queries)}, ensure_ascii=False) + "\n")
             sink.flush()  # whole batches only reach the file, so a resumed run batches the same documents
             written += len(chunk)
             if on_document is not None:
                 on_document(written)
+            if deadline is not None and time.monotonic() >= deadline:
+                break
         os.fsync(sink.fileno())
     return written
+
+
+Chunk = list[tuple[str, str]]
+
+
+@contextlib.contextmanager
+def _generations(
+    chunks: list[Chunk], *, workers: int, per_document: int, seed: int, make: Callable[[], Any]
+) -> Iterator[Iterator[list[tuple[str, ...]]]]:
+    """Each chunk's queries, in order: here, or by a pool of `workers` processes, each with its own generator."""
+    if workers <= 1:
+        generator = make()
+        yield (generator.queries(chunk, per_document=per_document, seed=seed) for chunk in chunks)
+        return
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch's threads
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(make,))
+
+    def in_order() -> Iterator[list[tuple[str, ...]]]:
+        pending: collections.deque[Future[list[tuple[str, ...]]]] = collections.deque()
+        for chunk in chunks:  # at most two chunks a worker in flight, so a deadline wastes little
+            pending.append(pool.submit(_worker_queries, chunk, per_document, seed))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    try:
+        yield in_order()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER: list[Any] = []
+"""In a generation pool's worker process only: its generator, made once by `_start_worker`."""
+
+
+def _start_worker(make_generator: Callable[[], Any]) -> None:
+    _WORKER.append(make_generator())
+
+
+def generator_workers(threads: int | None) -> tuple[int, Callable[[], Any]]:
+    """How to run the generator here: one process on a GPU, else one single-threaded process per core (`threads`,
+    else every core); `MissingExtra` before any process starts when the extra is missing."""
+    generator_file()
+    import torch
+
+    if torch.cuda.is_available():
+        return 1, QueryGenerator
+    return threads or os.cpu_count() or 1, functools.partial(QueryGenerator, threads=1)
+
+
+def _worker_queries(chunk: Chunk, per_document: int, seed: int) -> list[tuple[str, ...]]:
+    return list(_WORKER[0].queries(chunk, per_document=per_document, seed=seed))
 
 
 def _resume(out: Path, header: dict[str, object]) -> set[str]:
@@ -214,78 +280,6 @@ def read_generated(path: Path) -> list[GeneratedQueries]:
     return [GeneratedQueries(str(r["doc_id"]), tuple(r["queries"])) for r in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class Filtered:
-    """Generated queries after the filters: (document position, query) kept, and per filter how many it dropped
-    with a few examples (what `adapt` reports and docs/experiments/adapt.md records)."""
-
-    kept: list[tuple[int, str]]
-    dropped: dict[str, int]
-    examples: dict[str, list[str]]
-
-
-def filter_queries(texts: Sequence[str], generated: Sequence[tuple[int, str]], *, consistency_k: int = 20) -> Filtered:
-    """Drop what would teach nothing or teach wrong, in this order: a malformed query (under 3 or over 24 words,
-    or a loop: a word of four letters or more three times, a pair of words twice), a copy of one of the prompt's
-    examples, a duplicate of a query already kept, a near-copy of one of its document's sentences (BM25 matches
-    those already), and a query whose document BM25 does not rank in the collection's top `consistency_k` for it
-    (the consistency check of InPars: such a query is more likely about something else; `consistency_k` 0 skips
-    it, as GPL does, whose teachers' margins already say how well a query fits its document)."""
-    from crossrank.retrieval.bm25 import BM25Retriever
-    from crossrank.training.adapt import sentences
-
-    dropped = dict.fromkeys(("malformed", "copies an example", "duplicate", "copies the document", "inconsistent"), 0)
-    shown = {query for _, query in FEW_SHOT}
-    examples: dict[str, list[str]] = {name: [] for name in dropped}
-
-    def drop(reason: str, query: str) -> None:
-        dropped[reason] += 1
-        if len(examples[reason]) < 3:
-            examples[reason].append(query)
-
-    seen: set[str] = set()
-    candidates: list[tuple[int, str]] = []
-    for doc, query in generated:
-        words = query.lower().split()
-        key = " ".join(words)
-        if not 3 <= len(words) <= 24 or _loops(words):
-            drop("malformed", query)
-        elif key in shown:
-            drop("copies an example", query)
-        elif key in seen:
-            drop("duplicate", query)
-        elif _copies(set(words), texts[doc], sentences):
-            drop("copies the document", query)
-        else:
-            seen.add(key)
-            candidates.append((doc, query))
-    if not candidates or consistency_k == 0:
-        return Filtered(candidates, dropped, examples)
-    hits = BM25Retriever.build(list(texts)).retrieve([q for _, q in candidates], k=min(consistency_k, len(texts)))
-    kept = []
-    for (doc, query), hit in zip(candidates, hits, strict=True):
-        if doc in hit.positions.tolist():
-            kept.append((doc, query))
-        else:
-            drop("inconsistent", query)
-    return Filtered(kept, dropped, examples)
-
-
-def _loops(words: list[str]) -> bool:
-    """The small model's repetition: a word of four letters or more three times, or a pair of words twice."""
-    pairs = list(zip(words, words[1:], strict=False))
-    return any(len(w) >= 4 and words.count(w) >= 3 for w in words) or len(set(pairs)) < len(pairs)
-
-
-def _copies(words: set[str], text: str, split: Callable[[str], list[str]]) -> bool:
-    """Whether 80% or more of the query's words come from one sentence of the document that is not much longer."""
-    for sentence in split(text):
-        found = set(sentence.lower().split())
-        if len(words & found) >= 0.8 * len(words) and len(found) <= 2 * len(words):
-            return True
-    return False
-
-
 def generated_queries(
     documents: Sequence[tuple[str, str]],
     work: Path,
@@ -295,28 +289,38 @@ def generated_queries(
     say: Callable[[str], None],
     consistency_k: int = 20,
     reuse: Path | None = None,
+    most_documents: int | None = None,
+    workers: int = 1,
+    deadline: float | None = None,
     make_generator: Callable[[], Any] = QueryGenerator,
 ) -> list[tuple[int, str]]:
     """`adapt`'s query generator stage for (doc id, text) documents: the queries of `reuse` (a file this module
     wrote for the same documents, e.g. by `scripts/generate_queries.py`) for the ids it holds, the generator's
     for the rest (cached in `work/generated.jsonl`, resumed there), then `filter_queries`. Returns (document
-    position, query) pairs."""
+    position, query) pairs. The generator writes for at most `most_documents` in all (a seeded sample, in a
+    seeded order, so one stopped at `deadline` still covers the collection evenly) with `workers` processes."""
     texts = [text for _, text in documents]
     position = {doc_id: k for k, (doc_id, _) in enumerate(documents)}
     if len(position) != len(documents):
         raise InputError("documents with the same id: generated queries are kept per document id")
     reused = _reusable(reuse, position) if reuse is not None else []
     covered = {row.doc_id for row in reused}
+    todo = [(doc_id, text) for doc_id, text in documents if text.strip() and doc_id not in covered]
+    room = len(todo) if most_documents is None else max(most_documents - len(covered), 0)
     written = generate_file(
-        [(doc_id, text) for doc_id, text in documents if text.strip() and doc_id not in covered],
+        random.Random(seed).sample(todo, min(room, len(todo))),
         work / "generated.jsonl",
         source="adapt",
         per_document=per_document,
         seed=seed,
+        workers=workers,
+        deadline=deadline,
         make_generator=make_generator,
     )
     rows = reused + [row for row in read_generated(work / "generated.jsonl") if row.doc_id in position]
-    generated = [(position[row.doc_id], query) for row in rows for query in row.queries]
+    generated = sorted(((position[row.doc_id], q) for row in rows for q in row.queries), key=lambda kept: kept[0])
+    from crossrank.training.query_filters import filter_queries
+
     result = filter_queries(texts, generated, consistency_k=consistency_k)
     say(
         f"{GENERATOR} wrote {len(generated)} queries ({len(reused)} documents from {reuse}, {written} generated "
