@@ -31,7 +31,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     adapt.add_argument("docs", help="a folder of text/markdown/HTML files or a JSONL file (what `index` reads)")
     adapt.add_argument("--out", required=True, help="a new or empty folder, or this command's earlier output")
-    adapt.add_argument("--minutes", type=positive_float, default=40.0, help="time budget for the whole run")
+    adapt.add_argument(
+        "--minutes",
+        type=positive_float,
+        default=40.0,
+        help="time budget for the whole run (generated queries: the language model writes for at most 40%% of it)",
+    )
     adapt.add_argument(
         "--base",
         default="default",
