@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from crossrank.corpora import load_dataset
-from crossrank.machine import describe
+from crossrank.machine import cpu_family, cpu_features, cpu_name
 from crossrank.outputs import write_atomic
 from crossrank.training.generate import GENERATOR, QueryGenerator, generate_file
 
@@ -68,8 +68,7 @@ def main() -> None:
         row["speedup_vs_one_thread"] = round(base / row["s_per_document"], 2)
     body = {
         "kind": "benchmarks/generation.py",
-        "machine": describe(),
-        "cores": os.cpu_count(),
+        "machine": {"cpu": cpu_name(), "family": cpu_family(), "features": cpu_features(), "cores": os.cpu_count()},
         "generator": GENERATOR,
         "dataset": data.name,
         "documents": len(documents),

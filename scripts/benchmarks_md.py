@@ -40,14 +40,8 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def page(
-    summaries: list[dict[str, Any]],
-    speeds: list[dict[str, Any]],
-    browsers: list[dict[str, Any]],
-    orders: list[dict[str, Any]],
-    owns: list[dict[str, Any]],
-    evidence: list[dict[str, Any]],
-) -> str:
+def page(summaries: list[dict[str, Any]]) -> str:
+    """The whole page: each benchmark's sections in a fixed order (`SECTIONS`), then every `crossrank eval`."""
     lines = [
         "# Benchmarks",
         "",
@@ -55,18 +49,10 @@ def page(
         "`benchmarks/default_path.py` or `benchmarks/browser.py` run each); do not edit by hand. Latency is the",
         "p50 / p95 time to rerank one query's candidates on the machine named: compare rows of one run as ratios.",
     ]
-    for speed in speeds:
-        lines += _speed_section(speed)
-    for browser in browsers:
-        lines += _browser_section(browser)
-    for order in orders:
-        lines += _order_section(order)
-    for own in owns:
-        lines += _own_section(own)
-    for found in evidence:
-        lines += _evidence_budget_section(found)
-    for found in summaries:
-        lines += _eval_section(found)
+    for kind, section in SECTIONS:
+        for found in summaries:
+            if found.get("kind") == kind:
+                lines += section(found)
     return "\n".join(lines) + "\n"
 
 
@@ -200,6 +186,25 @@ def _evidence_budget_section(found: dict[str, Any]) -> list[str]:
             for r in collection["rows"]
         ]
     return lines
+
+
+def _generation_section(found: dict[str, Any]) -> list[str]:
+    """`benchmarks/generation.py`: seconds per document for the query generator, by how the cores are used."""
+    lines = [
+        "",
+        f"## Query generation ({found['generator']}): {_machine(found['machine'])}",
+        "",
+        f"`benchmarks/generation.py`: {found['documents']} {found['dataset']} documents, "
+        f"{found['queries_per_document']} queries each, model loading included.",
+        "",
+        "| processes x threads | documents a batch | s a document | x one thread |",
+        "|---|---:|---:|---:|",
+    ]
+    return lines + [
+        f"| {r['processes']} x {r['threads_each']} | {r['batch']} | {r['s_per_document']:.2f} | "
+        f"{r['speedup_vs_one_thread']:.2f} |"
+        for r in found["layouts"]
+    ]
 
 
 def _machine(machine: dict[str, Any]) -> str:
@@ -343,6 +348,18 @@ def _eval_section(found: dict[str, Any]) -> list[str]:
     return lines
 
 
+SECTIONS = (
+    ("benchmarks/default_path.py", _speed_section),
+    ("benchmarks/browser.py", _browser_section),
+    ("benchmarks/cascade.py", _order_section),
+    ("benchmarks/your_model.py", _own_section),
+    ("benchmarks/evidence_budget.py", _evidence_budget_section),
+    ("benchmarks/generation.py", _generation_section),
+    ("crossrank eval", _eval_section),
+)
+"""Which section each result's `kind` gets, in the page's order."""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--add", nargs=2, metavar=("REPORT", "NAME"), help="keep an eval report's summary as NAME")
@@ -355,12 +372,8 @@ def main() -> int:
         (RESULTS / f"{name}.json").write_text(json.dumps(kept, indent=2) + "\n", encoding="utf-8")
     summaries = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS.glob("*.json"))]
     speeds = [s for s in summaries if s.get("kind") == "benchmarks/default_path.py"]
-    browsers = [s for s in summaries if s.get("kind") == "benchmarks/browser.py"]
-    orders = [s for s in summaries if s.get("kind") == "benchmarks/cascade.py"]
     owns = [s for s in summaries if s.get("kind") == "benchmarks/your_model.py"]
-    evidence = [s for s in summaries if s.get("kind") == "benchmarks/evidence_budget.py"]
-    evals = [s for s in summaries if s.get("kind") == "crossrank eval"]
-    text = page(evals, speeds, browsers, orders, owns, evidence)
+    text = page(summaries)
     readme = readme_with_table(README.read_text(encoding="utf-8"), speeds, owns)
     if args.check:
         stale = [p for p, want in ((PAGE, text), (README, readme)) if not p.is_file() or p.read_text("utf-8") != want]
