@@ -1,7 +1,8 @@
 """`crossrank adapt`: a reranker for a collection, learned from its documents alone (after GPL, Wang et al. 2022).
 
 1. Pseudo-queries from each document: its title (the positive is the text without it) and inverse-cloze
-   sentences from the part the model reads (the positive is the document with that sentence removed).
+   sentences from the part the model reads (the positive is the document with that sentence removed); or
+   questions a small language model writes for it (`crossrank.training.generate`, `--queries generated`).
 2. Hard negatives: the other documents BM25 ranks highest for the pseudo-query.
 3. Teacher labels: the teachers' scores of every group (bi-encoder, BM25 and a built-in base; fused), cached.
 4. Distillation into both models of the default path: crossrank-tiny (the first pass) and the built-in model
