@@ -160,16 +160,19 @@ def test_distillation_from_a_teacher(tiny_bert: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_fused_teacher_is_the_mean_of_standardised_teacher_scores(tmp_path: Path) -> None:
-    from crossrank.training.data import with_teacher_scores
+    from crossrank.training.data import TEACHER_SCALE, with_teacher_scores
 
     groups = [
         Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:4]), "toy"),
         Group("what is the capital of france", CORPUS[1], (CORPUS[0], CORPUS[2], CORPUS[4]), "toy"),
     ]
-    singles = [with_teacher_scores(groups, [name], cache_dir=tmp_path) for name in ("biencoder", "splade")]
+    names = ("biencoder", "splade")  # alone, each at its training scale; fused, standardised raw scores
+    singles = [with_teacher_scores(groups, [name], cache_dir=tmp_path) for name in names]
     fused = with_teacher_scores(groups, ["biencoder", "splade"], cache_dir=tmp_path)
     for row, group in enumerate(fused):
-        parts = [np.array(single[row].teacher) for single in singles]
+        parts = [
+            np.array(single[row].teacher) / TEACHER_SCALE.get(n, 1.0) for n, single in zip(names, singles, strict=True)
+        ]
         expected = np.mean([(p - p.mean()) / (p.std() + 1e-6) for p in parts], axis=0)
         assert group.teacher is not None
         np.testing.assert_allclose(group.teacher, expected, atol=1e-9)
