@@ -22,6 +22,8 @@ from crossrank.training.generate import GENERATOR, QueryGenerator, generate_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
+QUERIES = 3
+"""Queries a document, as `adapt` asks by default."""
 LAYOUTS = (  # (processes, threads each, documents a batch)
     (1, 1, 1),
     (1, 2, 1),
@@ -32,14 +34,14 @@ LAYOUTS = (  # (processes, threads each, documents a batch)
 
 
 def seconds_per_document(documents: list[tuple[str, str]], *, processes: int, threads: int, batch: int) -> float:
-    """Wall time per document to generate three queries for each, from start (model loading included) to end."""
+    """Wall time per document to generate `QUERIES` queries for each, from start (model loading included) to end."""
     with tempfile.TemporaryDirectory() as folder:
         started = time.monotonic()
         generate_file(
             documents,
             Path(folder) / "queries.jsonl",
             source="benchmark",
-            per_document=3,
+            per_document=QUERIES,
             seed=0,
             batch=batch,
             workers=processes,
@@ -72,7 +74,7 @@ def main() -> None:
         "generator": GENERATOR,
         "dataset": data.name,
         "documents": len(documents),
-        "queries_per_document": 3,
+        "queries_per_document": QUERIES,
         "layouts": rows,
     }
     if args.out:

@@ -299,6 +299,8 @@ def generated_queries(
     for the rest (cached in `work/generated.jsonl`, resumed there), then `filter_queries`. Returns (document
     position, query) pairs. The generator writes for at most `most_documents` in all (a seeded sample, in a
     seeded order, so one stopped at `deadline` still covers the collection evenly) with `workers` processes."""
+    from crossrank.training.query_filters import filter_queries  # it reads this module's prompt examples
+
     texts = [text for _, text in documents]
     position = {doc_id: k for k, (doc_id, _) in enumerate(documents)}
     if len(position) != len(documents):
@@ -319,8 +321,6 @@ def generated_queries(
     )
     rows = reused + [row for row in read_generated(work / "generated.jsonl") if row.doc_id in position]
     generated = sorted(((position[row.doc_id], q) for row in rows for q in row.queries), key=lambda kept: kept[0])
-    from crossrank.training.query_filters import filter_queries
-
     result = filter_queries(texts, generated, consistency_k=consistency_k)
     say(
         f"{GENERATOR} wrote {len(generated)} queries ({len(reused)} documents from {reuse}, {written} generated "
