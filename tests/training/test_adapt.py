@@ -108,3 +108,21 @@ def test_adapt_learns_loads_resumes_and_guards_its_output(
     refused = adapt(docs, theirs, base)
     assert refused.returncode == 2 and str(theirs) in refused.stderr
     assert [p.name for p in theirs.iterdir()] == ["notes.txt"]
+
+
+def test_the_cli_defaults_are_the_library_defaults() -> None:
+    """`crossrank adapt` with no options runs exactly `AdaptConfig`'s defaults (the CLI restates them for --help)."""
+    import dataclasses
+
+    from crossrank.cli import build_parser
+    from crossrank.training.adapt import AdaptConfig
+
+    args = build_parser().parse_args(["adapt", "docs", "--out", "out"])
+    renamed = {"generated_file": "generated_queries", "teachers": "teacher"}
+    for field in dataclasses.fields(AdaptConfig):
+        if field.name in ("docs", "out"):
+            continue
+        given = getattr(args, renamed.get(field.name, field.name))
+        if field.name == "first_pass_base":
+            given = None if given == "none" else given
+        assert given == field.default, field.name

@@ -159,7 +159,7 @@ WINGS = [
 
 def test_adapt_s_generator_stage_caches_filters_and_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from crossrank.training import generate
-    from crossrank.training.adapt import AdaptConfig, _generated
+    from crossrank.training.adapt import AdaptConfig, _generated, pseudo_queries
     from crossrank.training.generate import generated_queries
 
     class TopicGenerator:
@@ -191,6 +191,10 @@ def test_adapt_s_generator_stage_caches_filters_and_falls_back(tmp_path: Path, m
     config = AdaptConfig(docs=str(tmp_path), out=str(tmp_path / "out"), queries="both")
     assert _generated(config, documents, tmp_path, said.append, deadline=time.monotonic() + 60) == []
     assert "going on with the rule-made pseudo-queries" in said[0] and "install it" in said[0]
+    alone = AdaptConfig(docs=str(tmp_path), out=str(tmp_path / "out"), queries="generated", queries_per_document=1)
+    titled = [SourceDocument(str(i), str(i), f"Notes on part {i}", " ".join(WINGS), str(i)) for i in range(4)]
+    instead = _generated(alone, titled, tmp_path, said.append, deadline=time.monotonic() + 60)
+    assert instead and instead == pseudo_queries(titled, per_document=1, seed=0)  # the rules, as asked
 
 
 class Fixed:

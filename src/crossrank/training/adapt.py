@@ -264,7 +264,9 @@ def _generated(
         write_atomic(finished, "the generator stage ended; a rerun trains on the queries it wrote\n")
     except MissingExtra as exc:
         say(f"no generated queries: {exc}; going on with the rule-made pseudo-queries")
-        return [] if config.queries == "both" else pseudo_queries(documents, per_document=2, seed=config.seed)
+        if config.queries == "both":
+            return []
+        return pseudo_queries(documents, per_document=config.queries_per_document, seed=config.seed)
     return [PseudoQuery(query, texts[doc], doc, "generated") for doc, query in kept]
 
 

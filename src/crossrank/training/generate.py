@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import io
 import json
 import os
 import random
@@ -106,7 +107,10 @@ class QueryGenerator:
         logging.disable_progress_bar()
         self.tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        loaded: Any = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+        # transformers draws the GGUF conversion's bar with tqdm directly, past `disable_progress_bar`; the
+        # generation stage reports its own progress, so the conversion's goes nowhere.
+        with contextlib.redirect_stderr(io.StringIO()):
+            loaded: Any = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
         self.model: Any = loaded.to(self.device).eval()
 
     def queries(self, documents: list[tuple[str, str]], *, per_document: int, seed: int) -> list[tuple[str, ...]]:
