@@ -108,7 +108,7 @@ def test_the_stage_generates_for_a_seeded_sample_of_documents_only(tmp_path: Pat
     generated_queries(DOCS, tmp_path, per_document=1, seed=0, say=said.append, most_documents=3, make_generator=make)
     assert len(asked) == 3 and set(asked) < {d for d, _ in DOCS} and asked != ["d0", "d1", "d2"]
     generated_queries(DOCS, tmp_path, per_document=1, seed=0, say=said.append, most_documents=3, make_generator=make)
-    assert len(asked) == 3 and "0 generated this run" in said[1]  # the same sample: nothing new to write
+    assert len(asked) == 3 and "(0 documents generated this run)" in said[1]  # the same sample: nothing new to write
 
 
 def test_the_prompt_and_the_cleaning() -> None:
@@ -178,7 +178,7 @@ def test_adapt_s_generator_stage_caches_filters_and_falls_back(tmp_path: Path, m
     assert "kept 4" in said[0]
     again: list[str] = []
     generated_queries(documents, tmp_path, per_document=1, seed=0, say=again.append, make_generator=lambda: None)
-    assert "0 generated this run" in again[0]  # cached: the generator is never called
+    assert "(0 documents generated this run)" in again[0]  # cached: the generator is never called
 
     def missing(*args: object, **kwargs: object) -> list[tuple[int, str]]:
         raise MissingExtra("query generation", "generate", "gguf", remedy="install it")

@@ -326,9 +326,10 @@ def generated_queries(
     rows = reused + [row for row in read_generated(work / "generated.jsonl") if row.doc_id in position]
     generated = sorted(((position[row.doc_id], q) for row in rows for q in row.queries), key=lambda kept: kept[0])
     result = filter_queries(texts, generated, consistency_k=consistency_k)
+    earlier = "" if reuse is None else f"{len(reused)} documents from {reuse}, "
     say(
-        f"{GENERATOR} wrote {len(generated)} queries ({len(reused)} documents from {reuse}, {written} generated "
-        f"this run); kept {len(result.kept)}, dropped {result.dropped}"
+        f"{GENERATOR} wrote {len(generated)} queries ({earlier}{written} documents generated this run); "
+        f"kept {len(result.kept)}, dropped {result.dropped}"
     )
     return result.kept
 
