@@ -209,7 +209,10 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
     )
     groups = hard_negative_groups(documents, queries, negatives=config.negatives, seed=config.seed)
     kinds = dict(collections.Counter(g.source for g in groups))
-    say(f"{len(groups)} pseudo-queries with {config.negatives} hard negatives each ({kinds})")
+    say(
+        f"{len(groups)} pseudo-queries with {config.negatives} hard negatives each ({kinds}; "
+        f"{_minutes(started)} min so far)"
+    )
     if len(groups) < 20:
         raise InputError(f"{config.docs}: only {len(groups)} pseudo-queries could be made; adapting needs 20")
     teachers = config.teacher_names
