@@ -168,7 +168,7 @@ def test_fused_teacher_is_the_mean_of_standardised_teacher_scores(tmp_path: Path
     ]
     names = ("biencoder", "splade")  # alone, each at its training scale; fused, standardised raw scores
     singles = [with_teacher_scores(groups, [name], cache_dir=tmp_path) for name in names]
-    fused = with_teacher_scores(groups, ["biencoder", "splade"], cache_dir=tmp_path)
+    fused = with_teacher_scores(groups, list(names), cache_dir=tmp_path)
     for row, group in enumerate(fused):
         parts = [
             np.array(single[row].teacher) / TEACHER_SCALE.get(n, 1.0) for n, single in zip(names, singles, strict=True)

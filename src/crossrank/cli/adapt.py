@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -20,7 +21,10 @@ from crossrank.cli.common import (
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The `adapt` command's arguments."""
+    """The `adapt` command's arguments; their defaults are `AdaptConfig`'s (one place states them)."""
+    from crossrank.training.adapt import AdaptConfig
+
+    default = {field.name: field.default for field in dataclasses.fields(AdaptConfig)}
     adapt = sub.add_parser(
         "adapt",
         formatter_class=HelpWithDefaults,
@@ -34,65 +38,80 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     adapt.add_argument(
         "--minutes",
         type=positive_float,
-        default=40.0,
+        default=default["minutes"],
         help="time budget for the whole run (generated queries: the language model writes for at most 40%% of it)",
     )
     adapt.add_argument(
         "--base",
-        default="default",
+        default=default["base"],
         help="the full model to start from: default (the built-in model), minilm (all-MiniLM-L6-v2, Apache-2.0) "
         "or a cross-encoder folder",
     )
     adapt.add_argument(
         "--first-pass-base",
-        default="tiny",
+        default=default["first_pass_base"],
         help="the first-pass model to start from: tiny (crossrank-tiny), a folder, or none (no cascade)",
     )
-    adapt.add_argument("--queries-per-document", type=positive_int, default=2, help="pseudo-queries per document")
+    adapt.add_argument(
+        "--queries-per-document",
+        type=positive_int,
+        default=default["queries_per_document"],
+        help="pseudo-queries per document",
+    )
     adapt.add_argument(
         "--queries",
         choices=["rules", "generated", "both"],
-        default="rules",
+        default=default["queries"],
         help="pseudo-queries made by rules (titles, headings, cloze sentences), written by a small language model "
         "(SmolLM2-135M, the generate extra; filtered), or both",
     )
     adapt.add_argument(
-        "--generated-per-document", type=positive_int, default=3, help="queries the language model writes a document"
+        "--generated-per-document",
+        type=positive_int,
+        default=default["generated_per_document"],
+        help="queries the language model writes a document",
     )
     adapt.add_argument(
         "--consistency-depth",
         type=non_negative_int,
-        default=20,
+        default=default["consistency_depth"],
         help="keep a generated query only when BM25 ranks its document in the collection's top this many (0: keep "
         "every well-formed query)",
     )
     adapt.add_argument(
         "--generated-queries",
         metavar="FILE",
-        default=None,
+        default=default["generated_file"],
         help="queries the language model already wrote for these documents (scripts/generate_queries.py), "
         "reused by document id; the rest are generated",
     )
     adapt.add_argument(
-        "--max-queries", type=positive_int, default=2000, help="most pseudo-queries (a seeded sample) to train on"
+        "--max-queries",
+        type=positive_int,
+        default=default["max_queries"],
+        help="most pseudo-queries (a seeded sample) to train on",
     )
-    adapt.add_argument("--negatives", type=positive_int, default=4, help="hard negatives per pseudo-query")
+    adapt.add_argument(
+        "--negatives", type=positive_int, default=default["negatives"], help="hard negatives per pseudo-query"
+    )
     adapt.add_argument(
         "--teacher",
         type=teacher_list,
-        default=None,
+        default=default["teachers"],
         help="teachers, fused (default: biencoder,bm25, and default when the base is the built-in model)",
     )
     adapt.add_argument(
         "--distill",
         type=unit_fraction,
-        default=0.5,
+        default=default["distill"],
         help="weight of the teachers' term against the pseudo-query's own label (1: the teachers alone)",
     )
-    adapt.add_argument("--lr", type=positive_float, default=5e-5, help="peak learning rate of both models")
-    adapt.add_argument("--max-length", type=positive_int, default=256, help="token window per pair")
-    adapt.add_argument("--seed", type=non_negative_int, default=0, help="seed of the pseudo-queries and the training")
-    adapt.add_argument("--threads", type=positive_int, default=None, help="torch threads")
+    adapt.add_argument("--lr", type=positive_float, default=default["lr"], help="peak learning rate of both models")
+    adapt.add_argument("--max-length", type=positive_int, default=default["max_length"], help="token window per pair")
+    adapt.add_argument(
+        "--seed", type=non_negative_int, default=default["seed"], help="seed of the pseudo-queries and the training"
+    )
+    adapt.add_argument("--threads", type=positive_int, default=default["threads"], help="torch threads")
     add_ray_arguments(adapt, what="score the teachers", each="a teacher")
     adapt.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     adapt.set_defaults(handler=run)
