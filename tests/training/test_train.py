@@ -275,6 +275,15 @@ def test_teacher_scores_are_kept_in_the_cache_folder_and_read_back_for_the_same_
     assert not list((tmp_path / "teachers").glob(".*"))  # no temporary file left behind
 
 
+def test_teacher_scores_are_keyed_by_the_scoring_code_only() -> None:
+    from crossrank.training.data import _scores
+
+    scoring = ["scorers.py", "reranker.py", "backends/onnx.py", "training/data.py", "training/on_ray.py"]
+    not_scoring = ["training/trainer.py", "training/schedule.py", "training/adapt.py", "cli/adapt.py", "server/app.py"]
+    assert [_scores(Path(m)) for m in scoring] == [True] * len(scoring)
+    assert [_scores(Path(m)) for m in not_scoring] == [False] * len(not_scoring)
+
+
 def test_unknown_teacher_is_refused() -> None:
     from crossrank.training.data import with_teacher_scores
 

@@ -174,9 +174,9 @@ def _cached_teacher_scores(
 
 
 def _teacher_key(groups: Sequence[Group], teacher: str) -> str:
-    """A digest of every group's texts and of what the teacher's scores depend on: crossrank's code (any change
-    to it, a fix included, starts afresh), the built-in model's weights for "default", the installed package
-    that holds a baseline's weights."""
+    """A digest of every group's texts and of what the teacher's scores depend on: crossrank's scoring code (any
+    change to it, a fix included, starts afresh; the training loop, the CLI, the server and the evaluation harness
+    do not score), the built-in model's weights for "default", the installed package holding a baseline's weights."""
     import hashlib
     from importlib.metadata import PackageNotFoundError, version
 
@@ -184,7 +184,8 @@ def _teacher_key(groups: Sequence[Group], teacher: str) -> str:
     from crossrank.models import default_model_dir
 
     code = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256(f"{teacher}\0{content_key(code.rglob('*.py'))}".encode())
+    scoring = [f for f in sorted(code.rglob("*.py")) if _scores(f.relative_to(code))]
+    digest = hashlib.sha256(f"{teacher}\0{content_key(scoring)}".encode())
     if teacher == "default":
         digest.update(content_key(sorted(default_model_dir().rglob("*.onnx"))).encode())
     package = _TEACHER_PACKAGES.get(teacher)
@@ -196,6 +197,13 @@ def _teacher_key(groups: Sequence[Group], teacher: str) -> str:
             digest.update(b"\0" + text.encode())
         digest.update(b"\1")
     return digest.hexdigest()[:20]
+
+
+def _scores(module: Path) -> bool:
+    """Whether a module of the package (a path inside it) takes part in a teacher's scores."""
+    if module.parts[0] in ("cli", "server", "web", "integrations", "evaluation"):
+        return False
+    return module.parts[0] != "training" or module.name in ("data.py", "on_ray.py")
 
 
 # A bi-encoder's cosine similarity times this is the logit it was trained on (sentence-transformers' contrastive
