@@ -76,10 +76,6 @@ def test_stop_after_then_resume_equals_one_uninterrupted_run(tiny_bert: Path, tm
     whole = train(groups, TrainConfig(out=str(tmp_path / "whole"), **settings))  # type: ignore[arg-type]
     split = TrainConfig(out=str(tmp_path / "split"), **settings)  # type: ignore[arg-type]
     assert [h.epoch for h in train(groups, split, stop_after=1)] == [1]
-    import torch
-
-    saved = torch.load(tmp_path / "split" / "checkpoint" / "state.pt", weights_only=False)["state"]
-    assert (saved["steps"], saved["progress"]) == (4, 0.5)  # 32 training groups, 8 a step, half of two epochs
     resumed = train(groups, split, resume=True, stop_after=1)
     assert [h.epoch for h in resumed] == [1, 2]
     for a, b in zip(whole, resumed, strict=True):  # same schedule, same data order: the same training

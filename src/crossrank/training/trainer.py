@@ -1,6 +1,9 @@
 """The training loop: token-budget micro-batches of groups, gradient accumulation, held-out evaluation each epoch,
 checkpoint and resume, early stop, the best model saved as a Hugging Face folder. On a GPU when torch sees one.
-The losses live in `losses`, the learning rate's schedule in `schedule`.
+
+Losses: `listwise` (softmax cross-entropy over the positive and its negatives) or `bce` (pointwise); with
+`distill > 0`, a KL term pulls the model's distribution over each group towards a teacher's (the teacher's
+scores are standardised per group and scaled by 3, so teachers of any score range work).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,10 +28,9 @@ from crossrank.progress import progress_bar
 from crossrank.tokenization import PairEncoder, load_tokenizer
 from crossrank.training.data import Group
 from crossrank.training.layers import freeze_below
-from crossrank.training.losses import Loss, distill_loss, loss_function
-from crossrank.training.schedule import Clock, rate_factor
 
 log = logging.getLogger(__name__)
+Loss = Literal["listwise", "bce"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +89,6 @@ class TrainState:
     history: list[EpochResult] = field(default_factory=list)
     best_mrr: float = -1.0
     bad_epochs: int = 0
-    steps: int = 0  # optimizer steps taken, and the progress the learning rate had reached (`schedule.Clock`)
-    progress: float = 0.0
 
     def as_saved(self) -> dict[str, Any]:
         return {**asdict(self), "history": [asdict(h) for h in self.history]}
@@ -101,8 +101,6 @@ class TrainState:
             history=[EpochResult(**h) for h in saved["history"]],
             best_mrr=float(saved["best_mrr"]),
             bad_epochs=int(saved["bad_epochs"]),
-            steps=int(saved.get("steps", 0)),
-            progress=float(saved.get("progress", 0.0)),
         )
 
     def end_epoch(self, result: EpochResult) -> bool:
@@ -139,8 +137,7 @@ def train(
 
     `stop_after` ends this run after that many epochs (the schedule stays the one for `config.epochs`), so a
     long training can be split across sittings with `resume=True`. `time_limit_s` ends the current epoch
-    early once that many seconds have passed (it is evaluated and kept as any epoch), and trains no more; the
-    learning rate decays by the time spent as well as by the steps taken, so it reaches zero at the limit.
+    early once that many seconds have passed (it is evaluated and kept as any epoch), and trains no more.
     """
     require_torch("train")
     import torch
@@ -160,7 +157,6 @@ def train(
     run = _Run.start(config, steps=-(-len(train_groups) // config.groups_per_step) * config.epochs, torch=torch)
     checkpoint = _Checkpoint(out / "checkpoint", torch)
     state = checkpoint.restore(run) if resume else TrainState()
-    run.clock = Clock(run.clock.total_steps, time_limit_s=time_limit_s, resumed_at=state.progress, steps=state.steps)
     give_up = None if time_limit_s is None else time.monotonic() + time_limit_s
     last_epoch = config.epochs if stop_after is None else min(config.epochs, state.epoch + stop_after)
     while state.epoch < last_epoch and state.bad_epochs < config.patience:
@@ -181,20 +177,20 @@ def train(
 
 @dataclass
 class _Run:
-    """What one training run moves: the model, its optimizer, the encoder, the loss and the schedule's clock."""
+    """What one training run moves: the model, its optimizer and schedule, the encoder and the loss."""
 
     config: TrainConfig
     model: Any
     optimizer: Any
+    scheduler: Any
     encoder: PairEncoder
     loss_fn: Callable[[Any], Any]
     torch: Any
-    clock: Clock
 
     @classmethod
     def start(cls, config: TrainConfig, *, steps: int, torch: Any) -> _Run:
-        """The base model with a one-logit head, AdamW (no decay on biases and norms), a clock of `steps`."""
-        from transformers import AutoConfig, AutoModelForSequenceClassification
+        """The base model with a one-logit head, AdamW (no decay on biases and norms), linear warm-up/decay."""
+        from transformers import AutoConfig, AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
         base = Path(config.base)
         model_config = AutoConfig.from_pretrained(str(base), num_labels=1)
@@ -211,12 +207,13 @@ class _Run:
             {"params": [p for n, p in trained if n.endswith(no_decay)], "weight_decay": 0.0},
         ]
         optimizer = torch.optim.AdamW(params, lr=config.lr)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(steps * config.warmup), steps)
         encoder = PairEncoder(load_tokenizer(base), max_length=config.max_length)
-        return cls(config, model, optimizer, encoder, loss_function(config.loss, torch), torch, Clock(steps))
+        return cls(config, model, optimizer, scheduler, encoder, _loss(config.loss, torch), torch)
 
 
 class _Checkpoint:
-    """The run's state in `folder` (model, optimizer, random state, where the run stands and its progress), written
+    """The run's state in `folder` (model, optimizer, schedule, random state, where the run stands), written
     whole to a temporary folder and renamed into place."""
 
     def __init__(self, folder: Path, torch: Any) -> None:
@@ -230,6 +227,7 @@ class _Checkpoint:
         saved = self.torch.load(self.folder / "state.pt", weights_only=False, map_location=_device(run.model))
         run.model.load_state_dict(saved["model"])
         run.optimizer.load_state_dict(saved["optimizer"])
+        run.scheduler.load_state_dict(saved["scheduler"])
         self.torch.set_rng_state(saved["torch_rng"].cpu())
         state = TrainState.from_saved(saved["state"])
         log.info("resumed at epoch %d, group %d", state.epoch, state.cursor)
@@ -243,6 +241,7 @@ class _Checkpoint:
             {
                 "model": run.model.state_dict(),
                 "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict(),
                 "torch_rng": self.torch.get_rng_state(),
                 "state": state.as_saved(),
             },
@@ -272,18 +271,45 @@ def _epoch(
             step_groups = order[state.cursor : state.cursor + config.groups_per_step]
             losses.append(_step(run.model, step_groups, run.encoder, config, run.loss_fn, torch))
             torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
-            for param_group in run.optimizer.param_groups:
-                param_group["lr"] = config.lr * rate_factor(run.clock.progress(), warmup=config.warmup)
             run.optimizer.step()
+            run.scheduler.step()
             run.optimizer.zero_grad()
-            run.clock.steps += 1
             state.cursor += len(step_groups)
-            state.steps, state.progress = run.clock.steps, run.clock.progress()
             advance(len(step_groups))
             if len(losses) % config.checkpoint_every == 0:
                 checkpoint.save(run, state)
                 log.info("epoch %d step %d loss %.4f", state.epoch + 1, len(losses), float(np.mean(losses[-50:])))
     return losses
+
+
+def _loss(kind: Loss, torch: Any) -> Callable[[Any], Any]:
+    """Logits of shape (groups, 1 + negatives), positive in column 0 -> mean loss per group."""
+    if kind == "listwise":
+        return lambda logits: torch.nn.functional.cross_entropy(
+            logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device), reduction="sum"
+        )
+    if kind == "bce":
+
+        def bce(logits: Any) -> Any:
+            labels = torch.zeros_like(logits)
+            labels[:, 0] = 1.0
+            return (
+                torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="sum") / logits.shape[1]
+            )
+
+        return bce
+    raise InputError(f"unknown loss {kind!r}; choose listwise or bce")
+
+
+def _distill_loss(groups: Sequence[Group], logits: Any, torch: Any) -> Any:
+    """Summed KL(teacher || model) over the groups' softmax distributions."""
+    if any(g.teacher is None for g in groups):
+        raise InputError("distillation needs teacher scores on every group (crossrank train --teacher ...)")
+    teacher = torch.tensor([g.teacher for g in groups], dtype=logits.dtype, device=logits.device)
+    teacher = (teacher - teacher.mean(dim=1, keepdim=True)) / (teacher.std(dim=1, keepdim=True) + 1e-6) * 3.0
+    return torch.nn.functional.kl_div(
+        torch.log_softmax(logits, dim=1), torch.log_softmax(teacher, dim=1), log_target=True, reduction="sum"
+    )
 
 
 def _epoch_order(groups: Sequence[Group], *, seed: int) -> list[Group]:
@@ -318,7 +344,7 @@ def _step(
         logits = _logits(model, batch, torch).view(end - start, width)
         loss = loss_fn(logits)
         if config.distill > 0:
-            loss = (1 - config.distill) * loss + config.distill * distill_loss(groups[start:end], logits, torch)
+            loss = (1 - config.distill) * loss + config.distill * _distill_loss(groups[start:end], logits, torch)
         loss = loss / len(groups)
         loss.backward()
         total += float(loss.detach())
