@@ -272,12 +272,12 @@ def test_teacher_scores_are_kept_in_the_cache_folder_and_read_back_for_the_same_
 
 
 def test_teacher_scores_are_keyed_by_the_scoring_code_only() -> None:
-    from crossrank.training.data import _scores
+    from crossrank.training.data import _takes_part_in_scoring
 
     scoring = ["scorers.py", "reranker.py", "backends/onnx.py", "training/data.py", "training/on_ray.py"]
-    not_scoring = ["training/trainer.py", "training/schedule.py", "training/adapt.py", "cli/adapt.py", "server/app.py"]
-    assert [_scores(Path(m)) for m in scoring] == [True] * len(scoring)
-    assert [_scores(Path(m)) for m in not_scoring] == [False] * len(not_scoring)
+    not_scoring = ["training/trainer.py", "training/generate.py", "training/adapt.py", "cli/adapt.py", "server/app.py"]
+    assert [_takes_part_in_scoring(Path(m)) for m in scoring] == [True] * len(scoring)
+    assert [_takes_part_in_scoring(Path(m)) for m in not_scoring] == [False] * len(not_scoring)
 
 
 def test_unknown_teacher_is_refused() -> None:

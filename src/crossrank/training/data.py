@@ -184,7 +184,7 @@ def _teacher_key(groups: Sequence[Group], teacher: str) -> str:
     from crossrank.models import default_model_dir
 
     code = Path(__file__).resolve().parents[1]
-    scoring = [f for f in sorted(code.rglob("*.py")) if _scores(f.relative_to(code))]
+    scoring = [f for f in code.rglob("*.py") if _takes_part_in_scoring(f.relative_to(code))]  # content_key sorts
     digest = hashlib.sha256(f"{teacher}\0{content_key(scoring)}".encode())
     if teacher == "default":
         digest.update(content_key(sorted(default_model_dir().rglob("*.onnx"))).encode())
@@ -199,7 +199,7 @@ def _teacher_key(groups: Sequence[Group], teacher: str) -> str:
     return digest.hexdigest()[:20]
 
 
-def _scores(module: Path) -> bool:
+def _takes_part_in_scoring(module: Path) -> bool:
     """Whether a module of the package (a path inside it) takes part in a teacher's scores."""
     if module.parts[0] in ("cli", "server", "web", "integrations", "evaluation"):
         return False
