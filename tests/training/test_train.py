@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -221,6 +222,51 @@ def test_one_embedding_teacher_targets_its_contrastive_logits_not_flat_cosines(t
     np.testing.assert_allclose(fused.teacher, (cosines - cosines.mean()) / (cosines.std() + 1e-6), atol=1e-9)
 
 
+def test_weighted_teachers_fuse_as_the_weighted_mean_of_standardised_scores(tmp_path: Path) -> None:
+    from crossrank.training.data import with_teacher_scores
+
+    raw = {"mpnet": np.array([0.62, 0.55, 0.41, 0.40]), "e5": np.array([0.80, 0.85, 0.79, 0.70])}
+    groups = [Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:4]), "toy")]
+
+    def scored_elsewhere(chosen: object, teacher: str) -> list[np.ndarray]:
+        return [raw[teacher].copy()]
+
+    def z(scores: np.ndarray) -> np.ndarray:
+        return (scores - scores.mean()) / (scores.std() + 1e-6)
+
+    for specs, expected in (
+        (["mpnet:3", "e5"], (3 * z(raw["mpnet"]) + z(raw["e5"])) / 4),
+        (["mpnet", "e5:0.5"], (z(raw["mpnet"]) + 0.5 * z(raw["e5"])) / 1.5),
+        (["mpnet:2", "e5:2"], (z(raw["mpnet"]) + z(raw["e5"])) / 2),
+    ):
+        (fused,) = with_teacher_scores(groups, specs, cache_dir=tmp_path, elsewhere=scored_elsewhere)
+        assert fused.teacher is not None
+        np.testing.assert_allclose(fused.teacher, expected, atol=1e-9)
+    (alone,) = with_teacher_scores(groups, ["mpnet:5"], cache_dir=tmp_path, elsewhere=scored_elsewhere)
+    np.testing.assert_allclose(alone.teacher or (), raw["mpnet"] * 20.0)  # one teacher: its weight changes nothing
+
+
+@pytest.mark.parametrize(
+    ("specs", "message"),
+    [
+        (["mpnet", "mpnet:2"], "teacher 'mpnet' is named twice"),
+        (["mpnet:0"], "weight is a positive number, got 'mpnet:0'"),
+        (["mpnet:-1"], "weight is a positive number"),
+        (["mpnet:heavy"], "weight is a positive number, got 'mpnet:heavy'"),
+        (["mpnet:inf"], "weight is a positive number"),
+        (["mpnet:nan"], "weight is a positive number"),
+        (["gpt:2"], "teachers are default, biencoder"),
+        ([], "got none"),
+    ],
+)
+def test_teacher_weights_refuse_what_they_cannot_fuse(specs: list[str], message: str) -> None:
+    from crossrank.training.data import teacher_weights
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        teacher_weights(specs)
+    assert teacher_weights(["splade", "default:2.5"]) == {"splade-tiny": 1.0, "default": 2.5}
+
+
 def test_bm25_teacher_uses_the_term_statistics_of_each_source(tmp_path: Path) -> None:
     from crossrank.retrieval.bm25 import BM25Retriever
     from crossrank.training.data import with_teacher_scores
@@ -283,5 +329,5 @@ def test_teacher_scores_are_keyed_by_the_scoring_code_only() -> None:
 def test_unknown_teacher_is_refused() -> None:
     from crossrank.training.data import with_teacher_scores
 
-    with pytest.raises(InputError, match="teachers are default, biencoder, e5, mpnet, splade-tiny, bm25; got tfidf"):
+    with pytest.raises(InputError, match=re.escape("splade-tiny, bm25 (each may end in :weight); got 'tfidf'")):
         with_teacher_scores(toy_groups(2, seed=0), ["tfidf"])

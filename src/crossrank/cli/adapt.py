@@ -98,7 +98,8 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--teacher",
         type=teacher_list,
         default=default["teachers"],
-        help="teachers, fused (default: biencoder,bm25, and default when the base is the built-in model)",
+        help="teachers, fused; NAME:WEIGHT weights one, e.g. mpnet,default:2 "
+        "(default: biencoder,bm25, and default when the base is the built-in model)",
     )
     adapt.add_argument(
         "--distill",

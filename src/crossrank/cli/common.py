@@ -113,14 +113,15 @@ NUMBER_RULES: dict[str, Callable[[str], Any]] = {
 
 
 def teacher_list(text: str) -> list[str]:
-    from crossrank.scorers import baseline_name
-    from crossrank.training.data import TEACHERS
+    """Comma-separated teachers, each "name" or "name:weight" (`teacher_weights`), as normalised specs."""
+    from crossrank.errors import InputError
+    from crossrank.training.data import teacher_weights
 
-    names = [baseline_name(name.strip()) for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in TEACHERS]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"teachers are {', '.join(TEACHERS)} (comma-separated), got {text!r}")
-    return list(dict.fromkeys(names))
+    try:
+        weights = teacher_weights([spec for spec in text.split(",") if spec.strip()])
+    except InputError as error:
+        raise argparse.ArgumentTypeError(f"{error} (in {text!r})") from None
+    return [name if weight == 1 else f"{name}:{weight:g}" for name, weight in weights.items()]
 
 
 def model_settings(args: argparse.Namespace) -> ModelSettings:

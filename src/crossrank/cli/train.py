@@ -49,7 +49,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=teacher_list,
         default=None,
         help="teacher(s) for distillation: default (the built-in model), biencoder, e5, mpnet, splade-tiny, bm25, "
-        "or several comma-separated (fused)",
+        "or several comma-separated (fused; NAME:WEIGHT weights one, e.g. mpnet,default:2)",
     )
     train.add_argument("--distill", type=unit_fraction, default=0.5, help="weight of the teacher term (with --teacher)")
     train.add_argument("--lr", type=positive_float, default=5e-5, help="peak learning rate")

@@ -70,5 +70,7 @@ def teacher_licences(teachers: Sequence[str]) -> str:
         "biencoder": "all-MiniLM-L6-v2 (Apache-2.0)",
         "bm25": "BM25 (no weights)",
         "default": "crossrank-default (CC BY-NC)",
+        "mpnet": "all-mpnet-base-v2 (Apache-2.0)",
     }
-    return ", ".join(known.get(t, f"{t} (see its package)") for t in teachers)
+    names = [t.partition(":")[0] for t in teachers]  # "default:2" is the built-in model, weighted
+    return ", ".join(known.get(t, f"{t} (see its package)") for t in names)

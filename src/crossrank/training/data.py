@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -107,6 +108,32 @@ def load_sources(
 TEACHERS = ("default", "biencoder", "e5", "mpnet", "splade-tiny", "bm25")
 
 
+def teacher_weights(specs: Sequence[str]) -> dict[str, float]:
+    """Each teacher's weight in the fusion, from "name" (weight 1) or "name:weight" specs, names in the given order.
+
+    Raises `InputError` naming what is wrong: an unknown teacher, a repeated one, a weight that is not positive.
+    """
+    from crossrank.scorers import baseline_name
+
+    weights: dict[str, float] = {}
+    for spec in specs:
+        name, _, weight = spec.strip().partition(":")
+        name = baseline_name(name.strip())
+        if name not in TEACHERS:
+            raise InputError(f"teachers are {', '.join(TEACHERS)} (each may end in :weight); got {spec!r}")
+        if name in weights:
+            raise InputError(f"teacher {name!r} is named twice; give it one weight (e.g. {name}:2)")
+        try:
+            weights[name] = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            weights[name] = math.nan
+        if not weights[name] > 0 or math.isinf(weights[name]):
+            raise InputError(f"a teacher's weight is a positive number, got {spec!r}")
+    if not weights:
+        raise InputError(f"teachers are {', '.join(TEACHERS)}; got none")
+    return weights
+
+
 def with_teacher_scores(
     groups: Sequence[Group],
     teachers: Sequence[str],
@@ -120,22 +147,19 @@ def with_teacher_scores(
     Teachers are "default" (the built-in cross-encoder, its raw logits), the baselines "biencoder", "e5", "mpnet"
     and "splade-tiny" (`crossrank.scorers`), and "bm25" (term statistics from the distinct passages of the
     group's source). One teacher's scores are the logits of its own training (`TEACHER_SCALE`); with several, each
-    one's scores are standardised within the group and averaged, so no teacher dominates by its range. Each teacher's
-    scores are kept in the cache folder (`cache_dir`, see `crossrank.cache`), so a repeated or resumed run over
-    the same groups scores nothing again. `elsewhere` scores the teachers other than BM25 (on Ray, for `--ray`).
+    one's scores are standardised within the group and averaged, weighted by "name:weight" (`teacher_weights`), so
+    no teacher dominates by its range. Each teacher's scores are kept in the cache folder (`cache_dir`, see
+    `crossrank.cache`), so a repeated or resumed run over the same groups scores nothing again. `elsewhere` scores
+    the teachers other than BM25 (on Ray, for `--ray`).
     """
-    from crossrank.scorers import baseline_name
-
-    teachers = [baseline_name(t) for t in teachers]
-    unknown = [t for t in teachers if t not in TEACHERS]
-    if not teachers or unknown:
-        raise InputError(f"teachers are {', '.join(TEACHERS)}; got {', '.join(teachers) or 'none'}")
+    weights = teacher_weights(teachers)
     fused = np.zeros((len(groups), 1 + len(groups[0].negatives) if groups else 0))
-    for teacher in teachers:
+    for teacher, weight in weights.items():
         for row, scores in enumerate(_cached_teacher_scores(groups, teacher, show_progress, cache_dir, elsewhere)):
             alone = scores * TEACHER_SCALE.get(teacher, 1.0)
-            fused[row] += alone if len(teachers) == 1 else (scores - scores.mean()) / (scores.std() + 1e-6)
-    fused /= len(teachers)
+            fused[row] += alone if len(weights) == 1 else weight * (scores - scores.mean()) / (scores.std() + 1e-6)
+    if len(weights) > 1:
+        fused /= sum(weights.values())
     return [
         Group(g.query, g.positive, g.negatives, g.source, tuple(float(x) for x in fused[row]))
         for row, g in enumerate(groups)
