@@ -126,3 +126,16 @@ def test_the_cli_defaults_are_the_library_defaults() -> None:
         if field.name == "first_pass_base":
             given = None if given == "none" else given
         assert given == field.default, field.name
+
+
+def test_teachers_it_cannot_fuse_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    from crossrank.errors import InputError
+    from crossrank.training.adapt import AdaptConfig
+    from crossrank.training.adapt import adapt as run_adapt
+
+    docs = write_corpus(tmp_path / "docs")
+    for teachers, message in ((("mpnet", "mpnet:2"), "named twice"), (("bm25:0",), "positive number")):
+        config = AdaptConfig(docs=str(docs), out=str(tmp_path / "out"), teachers=teachers)
+        with pytest.raises(InputError, match=message):
+            run_adapt(config, show_progress=False, say=print)
+        assert not (tmp_path / "out").exists()

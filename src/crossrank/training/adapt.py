@@ -176,10 +176,11 @@ def adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None
 
 
 def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None]) -> Path:
-    from crossrank.training.data import with_teacher_scores
+    from crossrank.training.data import teacher_weights, with_teacher_scores
 
     started = time.monotonic()
     deadline = started + config.minutes * 60
+    teacher_weights(config.teacher_names)  # refused now, not after the minutes of generating queries
     out = check_output(Path(config.out), MODEL, inputs=[Path(config.docs)])
     saved = out / WORK / "config.json"
     if out.is_dir() and not saved.is_file() and any(p.name != MARKER for p in out.iterdir()):
