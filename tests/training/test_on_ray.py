@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from crossrank.batch.rows import Workers
-from crossrank.training.data import Group, neural_teacher, with_teacher_scores
+from crossrank.training.data import Group
+from crossrank.training.teachers import neural_teacher, with_teacher_scores
 from tests.tiny_models import CORPUS
 
 

@@ -161,7 +161,7 @@ def test_distillation_from_a_teacher(tiny_bert: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_fused_teacher_is_the_mean_of_standardised_teacher_scores(tmp_path: Path) -> None:
-    from crossrank.training.data import TEACHER_SCALE, with_teacher_scores
+    from crossrank.training.teachers import TEACHER_SCALE, with_teacher_scores
 
     groups = [
         Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:4]), "toy"),
@@ -185,7 +185,7 @@ def test_embedding_teacher_scores_equal_scoring_each_group_on_its_own(tmp_path: 
     """A bi-encoder teacher embeds every passage of the set in one length-sorted pass (cheap); the scores must be
     those of reranking each group's passages by themselves."""
     from crossrank.scorers import load_baseline
-    from crossrank.training.data import with_teacher_scores
+    from crossrank.training.teachers import with_teacher_scores
 
     groups = [
         Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:4]), "toy"),
@@ -203,7 +203,7 @@ def test_embedding_teacher_scores_equal_scoring_each_group_on_its_own(tmp_path: 
 def test_one_embedding_teacher_targets_its_contrastive_logits_not_flat_cosines(tmp_path: Path) -> None:
     """Cosines a few hundredths apart, used as logits, make a near-uniform target (the student learns flat scores);
     alone, an embedding teacher's scores are scaled to the logits it was trained on, a BM25 teacher's kept."""
-    from crossrank.training.data import with_teacher_scores
+    from crossrank.training.teachers import with_teacher_scores
 
     cosines = np.array([0.62, 0.55, 0.41, 0.40, 0.38])
     groups = [Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:5]), "toy")]
@@ -223,7 +223,7 @@ def test_one_embedding_teacher_targets_its_contrastive_logits_not_flat_cosines(t
 
 
 def test_weighted_teachers_fuse_as_the_weighted_mean_of_standardised_scores(tmp_path: Path) -> None:
-    from crossrank.training.data import with_teacher_scores
+    from crossrank.training.teachers import with_teacher_scores
 
     raw = {"mpnet": np.array([0.62, 0.55, 0.41, 0.40]), "e5": np.array([0.80, 0.85, 0.79, 0.70])}
     groups = [Group("how do wings make lift", CORPUS[0], tuple(CORPUS[1:4]), "toy")]
@@ -260,7 +260,7 @@ def test_weighted_teachers_fuse_as_the_weighted_mean_of_standardised_scores(tmp_
     ],
 )
 def test_teacher_weights_refuse_what_they_cannot_fuse(specs: list[str], message: str) -> None:
-    from crossrank.training.data import teacher_weights
+    from crossrank.training.teachers import teacher_weights
 
     with pytest.raises(InputError, match=re.escape(message)):
         teacher_weights(specs)
@@ -269,7 +269,7 @@ def test_teacher_weights_refuse_what_they_cannot_fuse(specs: list[str], message:
 
 def test_bm25_teacher_uses_the_term_statistics_of_each_source(tmp_path: Path) -> None:
     from crossrank.retrieval.bm25 import BM25Retriever
-    from crossrank.training.data import with_teacher_scores
+    from crossrank.training.teachers import with_teacher_scores
 
     first = [
         Group("supersonic wing", CORPUS[4], (CORPUS[0], CORPUS[5], CORPUS[3]), "a"),
@@ -290,7 +290,7 @@ def test_bm25_teacher_uses_the_term_statistics_of_each_source(tmp_path: Path) ->
 
 
 def test_teacher_scores_are_kept_in_the_cache_folder_and_read_back_for_the_same_groups_only(tmp_path: Path) -> None:
-    from crossrank.training.data import with_teacher_scores
+    from crossrank.training.teachers import with_teacher_scores
 
     groups = [
         Group("supersonic wing", CORPUS[4], (CORPUS[0], CORPUS[5], CORPUS[3]), "a"),
@@ -318,16 +318,23 @@ def test_teacher_scores_are_kept_in_the_cache_folder_and_read_back_for_the_same_
 
 
 def test_teacher_scores_are_keyed_by_the_scoring_code_only() -> None:
-    from crossrank.training.data import _takes_part_in_scoring
+    from crossrank.training.teachers import _takes_part_in_scoring
 
-    scoring = ["scorers.py", "reranker.py", "backends/onnx.py", "training/data.py", "training/on_ray.py"]
+    scoring = [
+        "scorers.py",
+        "reranker.py",
+        "backends/onnx.py",
+        "training/data.py",
+        "training/teachers.py",
+        "training/on_ray.py",
+    ]
     not_scoring = ["training/trainer.py", "training/generate.py", "training/adapt.py", "cli/adapt.py", "server/app.py"]
     assert [_takes_part_in_scoring(Path(m)) for m in scoring] == [True] * len(scoring)
     assert [_takes_part_in_scoring(Path(m)) for m in not_scoring] == [False] * len(not_scoring)
 
 
 def test_unknown_teacher_is_refused() -> None:
-    from crossrank.training.data import with_teacher_scores
+    from crossrank.training.teachers import with_teacher_scores
 
     with pytest.raises(InputError, match=re.escape("splade-tiny, bm25 (each may end in :weight); got 'tfidf'")):
         with_teacher_scores(toy_groups(2, seed=0), ["tfidf"])

@@ -115,7 +115,7 @@ NUMBER_RULES: dict[str, Callable[[str], Any]] = {
 def teacher_list(text: str) -> list[str]:
     """Comma-separated teachers, each "name" or "name:weight" (`teacher_weights`), as normalised specs."""
     from crossrank.errors import InputError
-    from crossrank.training.data import teacher_weights
+    from crossrank.training.teachers import teacher_weights
 
     try:
         weights = teacher_weights([spec for spec in text.split(",") if spec.strip()])

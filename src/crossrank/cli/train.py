@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     for source, counts in stats.items():
         print(f"crossrank: {source}: {counts}", file=sys.stderr)
     if args.teacher:
-        from crossrank.training.data import with_teacher_scores
+        from crossrank.training.teachers import with_teacher_scores
 
         groups = with_teacher_scores(groups, args.teacher, show_progress=progress(args))
     config = _config(args, base)

@@ -1,1 +1,1 @@
-"""Fine-tuning cross-encoders: training data (with mined hard negatives) and the training loop."""
+"""Fine-tuning cross-encoders: training data (with mined hard negatives), teachers and the training loop."""

@@ -35,7 +35,8 @@ from crossrank.cascade import FIRST_PASS_FOLDER
 from crossrank.corpora import SourceDocument, read_collection, titled
 from crossrank.errors import InputError, MissingExtra, OutputRefused, QueryTruncatedWarning
 from crossrank.outputs import MARKER, MODEL, check_output, mark_output, write_atomic
-from crossrank.training.data import Group, TeacherScorer
+from crossrank.training.data import Group
+from crossrank.training.teachers import TeacherScorer
 
 if TYPE_CHECKING:
     from crossrank.training.trainer import EpochResult
@@ -176,7 +177,7 @@ def adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None
 
 
 def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None]) -> Path:
-    from crossrank.training.data import teacher_weights, with_teacher_scores
+    from crossrank.training.teachers import teacher_weights, with_teacher_scores
 
     started = time.monotonic()
     deadline = started + config.minutes * 60

@@ -13,7 +13,8 @@ import numpy as np
 from crossrank.batch.on_ray import ray_session
 from crossrank.batch.rows import Workers
 from crossrank.errors import MissingExtra
-from crossrank.training.data import Group, neural_teacher
+from crossrank.training.data import Group
+from crossrank.training.teachers import neural_teacher
 
 
 class _TeacherActor:
