@@ -30,3 +30,14 @@ def test_the_filters_drop_what_would_teach_nothing_or_teach_wrong() -> None:
     assert result.examples["inconsistent"] == ["how do glaciers carve valleys"]
     unchecked = filter_queries(WINGS, generated, consistency_k=0)  # --consistency-depth 0: no BM25 check
     assert unchecked.kept == [generated[0], generated[6], generated[7]] and unchecked.dropped["inconsistent"] == 0
+
+
+def test_teachers_agree_keeps_the_groups_whose_own_document_the_teachers_rank_first() -> None:
+    from crossrank.training.data import Group
+    from crossrank.training.query_filters import teachers_agree
+
+    first = Group("wing lift", "a", ("b", "c"), "generated", (2.0, 1.0, -1.0))
+    second = Group("how to make it", "d", ("e", "f"), "generated", (0.5, 0.9, 0.1))  # a negative scores higher
+    tied = Group("boundary layer", "g", ("h", "i"), "generated", (1.0, 1.0, 0.0))  # a tie is no agreement
+    unscored = Group("heat transfer", "j", ("k",), "generated")
+    assert teachers_agree([first, second, tied, unscored]) == [first]

@@ -92,6 +92,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="most pseudo-queries (a seeded sample) to train on",
     )
     adapt.add_argument(
+        "--teacher-agreement",
+        action=argparse.BooleanOptionalAction,
+        default=default["teacher_agreement"],
+        help="keep only the pseudo-queries whose own document the teachers score above every hard negative",
+    )
+    adapt.add_argument(
         "--negatives", type=positive_int, default=default["negatives"], help="hard negatives per pseudo-query"
     )
     adapt.add_argument(
@@ -133,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         generated_per_document=args.generated_per_document,
         generated_file=args.generated_queries,
         consistency_depth=args.consistency_depth,
+        teacher_agreement=args.teacher_agreement,
         max_queries=args.max_queries,
         negatives=args.negatives,
         teachers=None if args.teacher is None else tuple(args.teacher),

@@ -63,6 +63,7 @@ class AdaptConfig:
     generated_per_document: int = 3
     generated_file: str | None = None  # queries the generator already wrote for these documents (by id)
     consistency_depth: int = 20  # BM25's depth for the generated queries' consistency filter (0: no filter)
+    teacher_agreement: bool = False  # keep only the pseudo-queries whose own document the teachers rank first
     max_queries: int = 2000
     negatives: int = 4
     teachers: tuple[str, ...] | None = None
@@ -177,6 +178,7 @@ def adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None
 
 
 def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], None]) -> Path:
+    from crossrank.training.query_filters import teachers_agree
     from crossrank.training.teachers import teacher_weights, with_teacher_scores
 
     started = time.monotonic()
@@ -203,12 +205,8 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
         if config.queries == "generated"
         else pseudo_queries(documents, per_document=config.queries_per_document, seed=config.seed)
     )
-    generation_ends = started + GENERATION_SHARE * config.minutes * 60
-    queries = capped(
-        queries + _generated(config, documents, out, say, deadline=generation_ends),
-        most=config.max_queries,
-        seed=config.seed,
-    )
+    generated = _generated(config, documents, out, say, deadline=started + GENERATION_SHARE * config.minutes * 60)
+    queries = capped(queries + generated, most=config.max_queries, seed=config.seed)
     groups = hard_negative_groups(documents, queries, negatives=config.negatives, seed=config.seed)
     kinds = dict(collections.Counter(g.source for g in groups))
     say(
@@ -218,8 +216,9 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
     if len(groups) < 20:
         raise InputError(f"{config.docs}: only {len(groups)} pseudo-queries could be made; adapting needs 20")
     teachers = config.teacher_names
-    groups = with_teacher_scores(groups, teachers, show_progress=show_progress, elsewhere=_on_ray(config, out))
-    say(f"teachers scored: {', '.join(teachers)} ({_minutes(started)} min so far)")
+    scored = with_teacher_scores(groups, teachers, show_progress=show_progress, elsewhere=_on_ray(config, out))
+    groups = teachers_agree(scored) if config.teacher_agreement else scored
+    say(f"teachers scored: {', '.join(teachers)} ({_minutes(started)} min so far); {len(groups)}/{len(scored)} kept")
 
     histories = _train_models(config, groups, out=out, deadline=deadline, show_progress=show_progress, say=say)
     from crossrank.training.card import write_card

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crossrank.training.generate import FEW_SHOT
+
+if TYPE_CHECKING:
+    from crossrank.training.data import Group
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,13 @@ def filter_queries(texts: Sequence[str], generated: Sequence[tuple[int, str]], *
         else:
             drop("inconsistent", query)
     return Filtered(kept, dropped, examples)
+
+
+def teachers_agree(groups: Sequence[Group]) -> list[Group]:
+    """The groups whose (fused) teacher scores the pseudo-query's own document above every hard negative: the
+    teachers' consistency check, after they scored (a query they place elsewhere is vague or about another
+    document, e.g. "how to make it")."""
+    return [g for g in groups if g.teacher is not None and all(g.teacher[0] > s for s in g.teacher[1:])]
 
 
 def _loops(words: list[str]) -> bool:
