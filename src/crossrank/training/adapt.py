@@ -213,12 +213,12 @@ def _adapt(config: AdaptConfig, *, show_progress: bool, say: Callable[[str], Non
         f"{len(groups)} pseudo-queries with {config.negatives} hard negatives each ({kinds}; "
         f"{_minutes(started)} min so far)"
     )
-    if len(groups) < 20:
-        raise InputError(f"{config.docs}: only {len(groups)} pseudo-queries could be made; adapting needs 20")
     teachers = config.teacher_names
     scored = with_teacher_scores(groups, teachers, show_progress=show_progress, elsewhere=_on_ray(config, out))
     groups = teachers_agree(scored) if config.teacher_agreement else scored
     say(f"teachers scored: {', '.join(teachers)} ({_minutes(started)} min so far); {len(groups)}/{len(scored)} kept")
+    if len(groups) < 20:  # after the teachers' agreement too, which may keep half
+        raise InputError(f"{config.docs}: only {len(groups)} pseudo-queries made and kept; adapting needs 20")
 
     histories = _train_models(config, groups, out=out, deadline=deadline, show_progress=show_progress, say=say)
     from crossrank.training.card import write_card
