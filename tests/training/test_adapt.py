@@ -139,3 +139,10 @@ def test_teachers_it_cannot_fuse_are_refused_before_anything_is_written(tmp_path
         with pytest.raises(InputError, match=message):
             run_adapt(config, show_progress=False, say=print)
         assert not (tmp_path / "out").exists()
+
+
+def test_the_card_names_each_teacher_by_its_model_weighted_or_not() -> None:
+    from crossrank.training.card import teacher_licences
+
+    expected = "all-mpnet-base-v2 (Apache-2.0), crossrank-default (CC BY-NC), splade-tiny (see its package)"
+    assert teacher_licences(["mpnet", "default:2", "splade"]) == expected

@@ -66,11 +66,13 @@ def write_card(
 
 
 def teacher_licences(teachers: Sequence[str]) -> str:
+    from crossrank.training.teachers import teacher_weights
+
     known = {
         "biencoder": "all-MiniLM-L6-v2 (Apache-2.0)",
         "bm25": "BM25 (no weights)",
         "default": "crossrank-default (CC BY-NC)",
         "mpnet": "all-mpnet-base-v2 (Apache-2.0)",
     }
-    names = [t.partition(":")[0] for t in teachers]  # "default:2" is the built-in model, weighted
+    names = teacher_weights(teachers)  # the teachers by name ("default:2" is the built-in model, weighted)
     return ", ".join(known.get(t, f"{t} (see its package)") for t in names)

@@ -34,11 +34,12 @@ def teacher_weights(specs: Sequence[str]) -> dict[str, float]:
         if name in weights:
             raise InputError(f"teacher {name!r} is named twice; give it one weight (e.g. {name}:2)")
         try:
-            weights[name] = float(weight) if weight.strip() else 1.0
+            value = float(weight) if weight.strip() else 1.0
         except ValueError:
-            weights[name] = math.nan
-        if not weights[name] > 0 or math.isinf(weights[name]):
+            value = math.nan  # not a number: refused below, with nan and inf
+        if not (math.isfinite(value) and value > 0):
             raise InputError(f"a teacher's weight is a positive number, got {spec!r}")
+        weights[name] = value
     if not weights:
         raise InputError(f"teachers are {', '.join(TEACHERS)}; got none")
     return weights
