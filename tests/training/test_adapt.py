@@ -63,9 +63,13 @@ def test_adapt_learns_loads_resumes_and_guards_its_output(
     base = Path(shutil.copytree(tiny_bert, tmp_path / "base"))  # a base that ships a calibration keeps it
     shutil.copyfile(built_in_dir("crossrank-tiny") / "calibration.json", base / "calibration.json")
     out = tmp_path / "adapted"
-    done = adapt(docs, out, base)
+    two = ("--first-pass-epochs", "2", "--minutes", "10")  # the first pass may train more epochs than the full one
+    done = adapt(docs, out, base, *two)
     assert done.returncode == 0, done.stderr
     assert "30 documents" in done.stderr and "pseudo-queries" in done.stderr
+    assert json.loads((out / "first-pass" / "training.json").read_text())["config"]["epochs"] == 2
+    assert json.loads((out / "training.json").read_text())["config"]["epochs"] == 1
+    assert done.stderr.count("epoch 1:") == 2 and done.stderr.count("epoch 2:") == 1, done.stderr
 
     adapted = Reranker(out)
     assert adapted.cascade is not None and adapted.cascade.scorer is not None
@@ -80,19 +84,21 @@ def test_adapt_learns_loads_resumes_and_guards_its_output(
     assert (out / "calibration.json").read_text() == (base / "calibration.json").read_text()
 
     weights = (out / "model.safetensors").read_bytes()
-    again = adapt(docs, out, base)  # its own earlier output: resumes, trains nothing twice
+    again = adapt(docs, out, base, *two)  # its own earlier output: resumes, trains nothing twice
     assert again.returncode == 0, again.stderr
     assert (out / "model.safetensors").read_bytes() == weights
     assert "epoch 1:" not in again.stderr
 
-    other = adapt(docs, out, base, "--negatives", "3")
+    other = adapt(docs, out, base, *two, "--negatives", "3")
     assert other.returncode == 2 and "other settings" in other.stderr and str(out) in other.stderr
-    teachers_alone = adapt(docs, out, base, "--distill", "1")  # the teachers' weight is a setting of the run
+    teachers_alone = adapt(docs, out, base, *two, "--distill", "1")  # the teachers' weight is a setting of the run
     assert teachers_alone.returncode == 2 and "other settings" in teachers_alone.stderr
-    unchecked = adapt(docs, out, base, "--consistency-depth", "0")  # so is the generated queries' filter
+    unchecked = adapt(docs, out, base, *two, "--consistency-depth", "0")  # so is the generated queries' filter
     assert unchecked.returncode == 2 and "other settings" in unchecked.stderr
     saved = json.loads((out / "adapt" / "config.json").read_text())
-    assert saved["distill"] == 0.5 and saved["consistency_depth"] == 20
+    assert saved["distill"] == 0.5 and saved["consistency_depth"] == 20 and saved["first_pass_epochs"] == 2
+    one = adapt(docs, out, base)  # and so is the first pass's number of epochs
+    assert one.returncode == 2 and "other settings" in one.stderr
 
     trained = tmp_path / "trained"  # `crossrank train`'s output is a model folder too, but not adapt's to resume
     trained.mkdir()

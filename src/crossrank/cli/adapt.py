@@ -92,6 +92,12 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="most pseudo-queries (a seeded sample) to train on",
     )
     adapt.add_argument(
+        "--first-pass-epochs",
+        type=positive_int,
+        default=default["first_pass_epochs"],
+        help="epochs of the first pass at most, within its 15%% of the time",
+    )
+    adapt.add_argument(
         "--teacher-agreement",
         action=argparse.BooleanOptionalAction,
         default=default["teacher_agreement"],
@@ -141,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         consistency_depth=args.consistency_depth,
         teacher_agreement=args.teacher_agreement,
         max_queries=args.max_queries,
+        first_pass_epochs=args.first_pass_epochs,
         negatives=args.negatives,
         teachers=None if args.teacher is None else tuple(args.teacher),
         distill=args.distill,

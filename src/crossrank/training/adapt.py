@@ -65,6 +65,7 @@ class AdaptConfig:
     consistency_depth: int = 20  # BM25's depth for the generated queries' consistency filter (0: no filter)
     teacher_agreement: bool = False  # keep only the pseudo-queries whose own document the teachers rank first
     max_queries: int = 2000
+    first_pass_epochs: int = 1  # the first pass is cheap (a minute an epoch on 2 cores): more epochs may fit
     negatives: int = 4
     teachers: tuple[str, ...] | None = None
     distill: float = 0.5
@@ -350,27 +351,27 @@ def _train_models(
     show_progress: bool,
     say: Callable[[str], None],
 ) -> dict[str, list[EpochResult]]:
-    """The first pass (15% of the time left) then the full model (the rest, less two minutes for export), each
-    resumed from its checkpoint, exported and calibrated; their training histories."""
+    """The first pass (15% of the time left, its epochs as configured) then the full model (the rest, less two
+    minutes for export; one epoch), each resumed from its checkpoint, exported and calibrated; their histories."""
     from crossrank.basemodels import built_in_as_base, resolve_base
     from crossrank.training.trainer import TrainConfig, train
 
-    plans = [("full", out, str(resolve_base(config.base)), 1.0)]
+    plans = [("full", out, str(resolve_base(config.base)), 1.0, 1)]
     if config.first_pass_base is not None:
         tiny_base = (
             built_in_as_base("crossrank-tiny")
             if config.first_pass_base == "tiny"
             else resolve_base(config.first_pass_base)
         )
-        plans.insert(0, ("first pass", out / FIRST_PASS_FOLDER, str(tiny_base), 0.15))
+        plans.insert(0, ("first pass", out / FIRST_PASS_FOLDER, str(tiny_base), 0.15, config.first_pass_epochs))
     histories: dict[str, list[EpochResult]] = {}
-    for label, folder, base, share in plans:
+    for label, folder, base, share, epochs in plans:
         base_name = config.base if label == "full" else config.first_pass_base
-        left = deadline - time.monotonic() - 120  # keep two minutes for export
-        budget = max(left * share, 30.0)
+        budget = max((deadline - time.monotonic() - 120) * share, 30.0)  # two minutes kept for export
         train_config = TrainConfig(
             base=base,
             out=str(folder),
+            epochs=epochs,
             lr=config.lr,
             max_length=config.max_length,
             seed=config.seed,
