@@ -147,6 +147,34 @@ def test_teachers_it_cannot_fuse_are_refused_before_anything_is_written(tmp_path
         assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("first_pass_epochs", 0, "first_pass_epochs must be an integer of 1 or more, got 0"),
+        ("negatives", 2.5, "negatives must be an integer of 1 or more, got 2.5"),
+        ("max_length", 4, "max_length must be an integer of 8 or more, got 4"),
+        ("consistency_depth", -1, "consistency_depth must be an integer of 0 or more, got -1"),
+        ("seed", True, "seed must be an integer of 0 or more, got True"),
+        ("threads", 0, "threads must be an integer of 1 or more, got 0"),
+        ("minutes", float("nan"), "minutes must be a positive number, got nan"),
+        ("lr", 0.0, "lr must be a positive number, got 0.0"),
+        ("distill", 1.5, "distill must be a number from 0 to 1, got 1.5"),
+        ("queries", "llm", "queries must be 'rules', 'generated' or 'both', got 'llm'"),
+    ],
+)
+def test_a_setting_out_of_range_is_refused_by_name_when_the_config_is_made(
+    setting: str, value: object, message: str
+) -> None:
+    """The library refuses what the CLI's argument types refuse, at construction, not in the stage that reads it."""
+    from crossrank.errors import InputError
+    from crossrank.training.adapt import AdaptConfig
+
+    with pytest.raises(InputError) as refused:
+        AdaptConfig(docs="docs", out="out", **{setting: value})  # type: ignore[arg-type]
+    assert str(refused.value) == message
+    assert AdaptConfig(docs="docs", out="out", threads=None, distill=0, consistency_depth=0).threads is None
+
+
 def test_the_card_names_each_teacher_by_its_model_weighted_or_not() -> None:
     from crossrank.training.card import teacher_licences
 

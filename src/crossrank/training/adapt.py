@@ -29,8 +29,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from crossrank.cascade import FIRST_PASS_FOLDER
 from crossrank.corpora import SourceDocument, read_collection, titled
 from crossrank.errors import InputError, MissingExtra, OutputRefused, QueryTruncatedWarning
@@ -45,6 +43,19 @@ WORK = "adapt"
 """Where the pseudo-pairs and the run's record live inside the output."""
 GENERATION_SHARE = 0.4
 """The most of a run's time the language model writes queries for; the teachers and the training get the rest."""
+_LEAST = {
+    "queries_per_document": 1,
+    "generated_per_document": 1,
+    "consistency_depth": 0,
+    "max_queries": 1,
+    "first_pass_epochs": 1,
+    "negatives": 1,
+    "max_length": 8,
+    "seed": 0,
+    "threads": 1,
+    "actors": 1,
+}
+"""The least value of each integer setting of `AdaptConfig` (`threads` may also be None: torch's own choice)."""
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -75,6 +86,22 @@ class AdaptConfig:
     threads: int | None = None
     ray: str | None = None  # teachers on Ray Data: "local" or a cluster address (None: here)
     actors: int = 1
+
+    def __post_init__(self) -> None:
+        """Refuse a setting out of range here, by its name, not minutes later in the stage that reads it."""
+        for name, least in _LEAST.items():
+            value = getattr(self, name)
+            if not (value is None and name == "threads") and (
+                isinstance(value, bool) or not isinstance(value, int) or value < least
+            ):
+                raise InputError(f"{name} must be an integer of {least} or more, got {value!r}")
+        for name, value in (("minutes", self.minutes), ("lr", self.lr)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+                raise InputError(f"{name} must be a positive number, got {value!r}")
+        if isinstance(self.distill, bool) or not isinstance(self.distill, int | float) or not 0 <= self.distill <= 1:
+            raise InputError(f"distill must be a number from 0 to 1, got {self.distill!r}")
+        if self.queries not in ("rules", "generated", "both"):
+            raise InputError(f"queries must be 'rules', 'generated' or 'both', got {self.queries!r}")
 
     @property
     def teacher_names(self) -> tuple[str, ...]:
@@ -286,50 +313,6 @@ def _on_ray(config: AdaptConfig, out: Path) -> TeacherScorer | None:
     return functools.partial(teacher_scores_on_ray, workers=workers, log=out / WORK / "ray.log")
 
 
-def _finish(
-    folder: Path, groups: Sequence[Group], *, seed: int, base_calibration: Path | None, say: Callable[[str], None]
-) -> None:
-    """ONNX export (float32 and int8), static int8 scales fitted on held-out pseudo-pairs, and a calibration: the
-    base model's own where it has one (a fit on pseudo-pairs, whose positives are far easier than a real query's,
-    calibrated much worse: docs/experiments/adapt.md), else a fit on held-out pseudo-pairs (rough)."""
-    from crossrank.batching import pad_batch
-    from crossrank.evaluation.calibration import fit
-    from crossrank.export.onnx import export_onnx
-    from crossrank.export.static_int8 import calibrate, scales_path
-    from crossrank.models import read_spec
-    from crossrank.reranker import Reranker
-    from crossrank.tokenization import PairEncoder, load_tokenizer
-    from crossrank.training.trainer import split_holdout
-
-    if not (folder / "onnx" / "model_int8.onnx").is_file():
-        export_onnx(folder)
-    _, heldout = split_holdout(groups, fraction=0.05, seed=seed)  # the trainer's own held-out queries
-    heldout = heldout or list(groups[:20])
-    int8 = folder / "onnx" / "model_int8.onnx"
-    encoder = PairEncoder(load_tokenizer(folder), max_length=read_spec(folder).max_length)
-    feeds = [
-        pad_batch(encoder.encode(g.query, [text]), np.array([0]), pad_id=encoder.pad_id)
-        for g in heldout[:100]
-        for text in (g.positive, *g.negatives[:1])
-    ]
-    calibrate(int8, feeds, quantile=0.99999, source=f"{len(feeds)} held-out pseudo-pairs").write(scales_path(int8))
-    if base_calibration is not None:
-        write_atomic(folder / "calibration.json", base_calibration.read_text(encoding="utf-8"))
-        say(f"{folder.name}: exported, int8 scales fitted on held-out pseudo-pairs, the base model's calibration kept")
-        return
-    reranker = Reranker(folder, cascade_model=None, calibration=None)
-    pairs = [(g.query, text, int(k == 0)) for g in heldout for k, text in enumerate((g.positive, *g.negatives))]
-    logits = reranker.score([(q, t) for q, t, _ in pairs], raw=True)
-    try:
-        fitted = fit(logits, [label for _, _, label in pairs], fitted_on=f"{len(pairs)} held-out pseudo-pairs")
-    except InputError as exc:  # a model that learned nothing usable: its scores stay sigmoids
-        (folder / "calibration.json").unlink(missing_ok=True)
-        say(f"{folder.name}: exported, int8 scales fitted; no calibration ({exc})")
-        return
-    write_atomic(folder / "calibration.json", fitted.to_json())
-    say(f"{folder.name}: exported, int8 scales and calibration fitted on held-out pseudo-pairs")
-
-
 def _jsonable(config: AdaptConfig) -> dict[str, object]:
     body = asdict(config)
     body["teachers"] = list(config.teacher_names)
@@ -354,6 +337,7 @@ def _train_models(
     """The first pass (15% of the time left, its epochs as configured) then the full model (the rest, less two
     minutes for export; one epoch), each resumed from its checkpoint, exported and calibrated; their histories."""
     from crossrank.basemodels import built_in_as_base, resolve_base
+    from crossrank.training.finish import base_calibration, export_adapted
     from crossrank.training.trainer import TrainConfig, train
 
     plans = [("full", out, str(resolve_base(config.base)), 1.0, 1)]
@@ -385,16 +369,5 @@ def _train_models(
         )
         say(f"training the {label} model for at most {budget / 60:.1f} min")
         histories[label] = train(groups, train_config, resume=True, show_progress=show_progress, time_limit_s=budget)
-        _finish(folder, groups, seed=config.seed, base_calibration=_calibration_of(base_name), say=say)
+        export_adapted(folder, groups, seed=config.seed, base_calibration=base_calibration(base_name), say=say)
     return histories
-
-
-def _calibration_of(base: str | None) -> Path | None:
-    """The calibration file the named base ships: the built-in models' ("default", "tiny"), a folder's own."""
-    from crossrank.models import built_in_dir
-
-    folder = {"default": built_in_dir("crossrank-default"), "tiny": built_in_dir("crossrank-tiny")}.get(
-        base or "", Path(base or "")
-    )
-    found = folder / "calibration.json"
-    return found if base and base != "minilm" and found.is_file() else None
