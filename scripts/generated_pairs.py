@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from crossrank.corpora import load_dataset, wikiqa_passages
+from crossrank.outputs import write_atomic
 from crossrank.training.generate import read_generated
 from crossrank.training.query_filters import filter_queries
 
@@ -29,11 +30,11 @@ def documents(folder: Path, judged_in: str | None) -> dict[str, str]:
     the documents judged in `judged_in`'s split, when given)."""
     if (folder / "WikiQA-train.tsv").is_file():
         return dict(wikiqa_passages(folder / "WikiQA-train.tsv"))
-    corpus = {doc_id: doc.full_text for doc_id, doc in load_dataset(folder).corpus.items()}
+    dataset = load_dataset(folder, split=judged_in or "test")
+    corpus = {doc_id: doc.full_text for doc_id, doc in dataset.corpus.items()}
     if judged_in is None:
         return corpus
-    judged = load_dataset(folder, split=judged_in).qrels
-    keep = {doc_id for per_query in judged.values() for doc_id in per_query}
+    keep = {doc_id for per_query in dataset.qrels.values() for doc_id in per_query}
     return {doc_id: text for doc_id, text in corpus.items() if doc_id in keep}
 
 
@@ -53,11 +54,7 @@ def main() -> int:
     ids = [row.doc_id for row in rows]
     pairs = [(k, query) for k, row in enumerate(rows) for query in row.queries]
     result = filter_queries([texts[i] for i in ids], pairs, consistency_k=args.consistency_k)
-    partial = args.out.with_name(args.out.name + ".part")
-    with partial.open("w", encoding="utf-8") as sink:
-        for k, query in result.kept:
-            sink.write(json.dumps({"query": query, "positive": texts[ids[k]]}) + "\n")
-    partial.replace(args.out)
+    write_atomic(args.out, "".join(json.dumps({"query": q, "positive": texts[ids[k]]}) + "\n" for k, q in result.kept))
     print(
         f"{len(rows)} documents, {len(pairs)} queries, kept {len(result.kept)}, dropped {result.dropped}; "
         f"wrote {args.out}",
